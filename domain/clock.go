@@ -1,0 +1,38 @@
+package domain
+
+import "time"
+
+// Shanghai is the business time zone: business days, birthdays and report
+// buckets are in Asia/Shanghai. It falls back to a fixed UTC+8 zone when the
+// system has no tz database.
+var Shanghai = func() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
+		return loc
+	}
+	return time.FixedZone("CST", 8*3600)
+}()
+
+// Clock returns the current time. Services take one so tests can move time.
+type Clock func() time.Time
+
+// Page is a cursor page request: Limit is already bounded by the adapter.
+type Page struct {
+	Cursor string
+	Limit  int
+}
+
+const (
+	DefaultPageLimit = 20
+	MaxPageLimit     = 100
+)
+
+// BoundLimit clamps a requested page size to [1, MaxPageLimit], 0 meaning the default.
+func BoundLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultPageLimit
+	case n > MaxPageLimit:
+		return MaxPageLimit
+	}
+	return n
+}

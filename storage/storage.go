@@ -1,0 +1,174 @@
+// Package storage is yutang's PostgreSQL adapter: all SQL lives here, through
+// sqlx and lib/pq. Each area has its own file (catalog.go, orders.go …)
+// implementing the Store interfaces its domain package declares. Methods run
+// on sqlx.ExtContext so the same code serves the pool and a transaction.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/migrations"
+)
+
+// Open connects to PostgreSQL and sizes the pool. It does not wait for the
+// server: readiness is reported by Ping (see /readyz).
+func Open(dsn string, maxOpen int) (*sqlx.DB, error) {
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open: %w", err)
+	}
+	if maxOpen <= 0 {
+		maxOpen = 20
+	}
+	db.SetMaxOpenConns(maxOpen)
+	db.SetMaxIdleConns(maxOpen)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxLifetime(time.Hour)
+	return db, nil
+}
+
+// WaitReady pings until the database answers or ctx ends.
+func WaitReady(ctx context.Context, db *sqlx.DB) error {
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := db.PingContext(pctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("storage: wait for database: %w (last error: %v)", ctx.Err(), err)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// Migrate applies every pending migration. A PostgreSQL session advisory lock
+// serialises concurrent callers, so several instances may start at once.
+func Migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	return migrateFS(ctx, db, migrations.FS, log)
+}
+
+func migrateFS(ctx context.Context, db *sql.DB, fsys fs.FS, log *slog.Logger) error {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return fmt.Errorf("storage: migrate: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
+		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("storage: migrate: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("storage: migrate: %w", err)
+	}
+	if log != nil {
+		for _, r := range res {
+			log.Info("migration applied", "source", r.Source.Path, "duration", r.Duration)
+		}
+	}
+	return nil
+}
+
+// InTx runs fn in a transaction: begin, fn, commit; rollback when fn fails or
+// panics. fn must not keep tx after it returns.
+func InTx(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) (err error) {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("storage: begin: %w", mapErr(err))
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("storage: commit: %w", mapErr(err))
+	}
+	return nil
+}
+
+// PostgreSQL error codes we map.
+const (
+	pgUniqueViolation     = "23505"
+	pgForeignKeyViolation = "23503"
+	pgCheckViolation      = "23514"
+	pgSerialization       = "40001"
+	pgDeadlock            = "40P01"
+	pgLockNotAvailable    = "55P03"
+)
+
+// mapErr maps driver errors once: no rows → not found, a unique violation →
+// conflict, a broken connection → unavailable; the rest is returned wrapped
+// as it is (an internal error).
+func mapErr(err error) error {
+	return mapErrNotFound(err, domain.ErrNotFound)
+}
+
+// mapErrNotFound is mapErr with the area's own not-found error.
+func mapErrNotFound(err error, notFound *domain.Error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound
+	}
+	var pqe *pq.Error
+	if errors.As(err, &pqe) {
+		switch string(pqe.Code) {
+		case pgUniqueViolation:
+			return &domain.Error{Kind: domain.KindConflict, Code: "already_exists",
+				Message: "It already exists.", Err: err}
+		case pgForeignKeyViolation:
+			return &domain.Error{Kind: domain.KindInvalid, Code: "reference_not_found",
+				Message: "It refers to something that does not exist.", Err: err}
+		case pgSerialization, pgDeadlock, pgLockNotAvailable:
+			return &domain.Error{Kind: domain.KindUnavailable, Code: "busy",
+				Message: "The system is busy; try again.", Err: err}
+		}
+	}
+	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, context.DeadlineExceeded) {
+		return &domain.Error{Kind: domain.KindUnavailable, Code: "unavailable",
+			Message: "The service is briefly unavailable; try again.", Err: err}
+	}
+	return err
+}
+
+// isUnique reports whether err is a unique violation (optionally of constraint).
+func isUnique(err error, constraint string) bool {
+	var pqe *pq.Error
+	if errors.As(err, &pqe) && string(pqe.Code) == pgUniqueViolation {
+		return constraint == "" || pqe.Constraint == constraint
+	}
+	return false
+}
+
+// isCheck reports whether err is a CHECK violation (optionally of constraint).
+func isCheck(err error, constraint string) bool {
+	var pqe *pq.Error
+	if errors.As(err, &pqe) && string(pqe.Code) == pgCheckViolation {
+		return constraint == "" || pqe.Constraint == constraint
+	}
+	return false
+}
