@@ -63,12 +63,13 @@ func classify(err error, notFound *domain.Error) *domain.Error {
 		return withCause(e, err)
 	case apiErr.StatusCode == http.StatusNotFound && notFound != nil:
 		return withCause(notFound, err)
-	case code == "INVALIDREQUEST" && refundExceeded(apiErr.Message):
-		// Unverified: WeChat Pay reports an over-refund as INVALID_REQUEST
-		// with a message; the order service checks amounts before asking.
-		return withCause(payment.ErrRefundExceeded, err)
+	// Unverified: WeChat Pay reports these refund refusals as INVALID_REQUEST
+	// told apart only by the message; the order service checks amounts and
+	// counts before asking, so this mapping is a second line.
 	case code == "INVALIDREQUEST" && strings.Contains(apiErr.Message, "次数"):
 		return withCause(payment.ErrRefundLimit, err)
+	case code == "INVALIDREQUEST" && refundExceeded(apiErr.Message):
+		return withCause(payment.ErrRefundExceeded, err)
 	}
 	return withCause(payment.ErrRejected, err)
 }
