@@ -1,0 +1,31 @@
+# yutang — two commands: `make run` starts the mall, `make test` runs every test.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := var/bin/yutang
+
+.PHONY: run test bench build vet lint check-env clean
+
+# Start the whole mall. Without DATABASE_URL a private PostgreSQL is started
+# under ./var/pg (and stopped again on Ctrl-C). The environment passes through.
+run: build
+	@exec ./$(BIN) serve
+
+build:
+	@mkdir -p var/bin
+	$(GO) build -o $(BIN) ./server
+
+# Every test, with the race detector, against a throwaway PostgreSQL (or
+# TEST_DATABASE_URL when set).
+test:
+	$(GO) run ./storage/pglocal/pgrun -- $(GO) test -race -count=1 ./...
+
+# Benchmarks against a throwaway PostgreSQL; see README "Benchmarks".
+bench:
+	$(GO) run ./storage/pglocal/pgrun -- $(GO) test -run '^$$' -bench . -benchtime $${BENCHTIME:-1x} -timeout 60m ./...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+clean:
+	rm -rf var/bin

@@ -1,0 +1,204 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/yutang/yutang/domain"
+)
+
+// Store is what identity needs from the database.
+type Store interface {
+	UpsertShopper(ctx context.Context, ws WeChatSession) (Shopper, error)
+	SetShopperPhone(ctx context.Context, shopperID int64, phone string) error
+	Shopper(ctx context.Context, id int64) (Shopper, error)
+	StitchAnon(ctx context.Context, anonID string, shopperID int64, at time.Time) error
+	StaffByUsername(ctx context.Context, username string) (Staff, error)
+	CreateStaff(ctx context.Context, s Staff, storeCode string) (Staff, error)
+	RecordLoginFailure(ctx context.Context, staffID int64, lockAfter int, lockUntil time.Time) error
+	ResetLoginFailures(ctx context.Context, staffID int64) error
+	CreateToken(ctx context.Context, hash []byte, kind SubjectKind, subjectID int64, expiresAt time.Time) error
+	Principal(ctx context.Context, hash []byte, now time.Time) (Principal, error)
+	RevokeToken(ctx context.Context, hash []byte, at time.Time) error
+}
+
+// Service signs people in.
+type Service struct {
+	Store           Store
+	WeChat          WeChat
+	Now             func() time.Time
+	ShopperTokenTTL time.Duration // default 30 days
+	StaffTokenTTL   time.Duration // default 12 hours
+	// AnonStitchers are told when an anonymous visitor signs in, so other
+	// areas (cart, touches) can move what the visitor did to the shopper.
+	AnonStitchers []func(ctx context.Context, anonID string, shopperID int64) error
+}
+
+const (
+	maxFailedLogins = 5
+	lockDuration    = 15 * time.Minute
+)
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// ShopperSignIn exchanges a wx.login code for a session, creating the shopper
+// on first sign-in and stitching the anonymous visitor anonID (if any).
+func (s *Service) ShopperSignIn(ctx context.Context, code, anonID string) (Session, Shopper, error) {
+	ws, err := s.WeChat.Code2Session(ctx, code)
+	if err != nil {
+		return Session{}, Shopper{}, err
+	}
+	sh, err := s.Store.UpsertShopper(ctx, ws)
+	if err != nil {
+		return Session{}, Shopper{}, fmt.Errorf("identity: shopper sign-in: %w", err)
+	}
+	now := s.now()
+	if anonID != "" {
+		if err := s.Store.StitchAnon(ctx, anonID, sh.ID, now); err != nil {
+			return Session{}, Shopper{}, fmt.Errorf("identity: stitch anonymous visitor: %w", err)
+		}
+		for _, f := range s.AnonStitchers {
+			if err := f(ctx, anonID, sh.ID); err != nil {
+				return Session{}, Shopper{}, fmt.Errorf("identity: stitch anonymous visitor: %w", err)
+			}
+		}
+	}
+	ttl := s.ShopperTokenTTL
+	if ttl <= 0 {
+		ttl = 30 * 24 * time.Hour
+	}
+	sess, err := s.issue(ctx, SubjectShopper, sh.ID, now.Add(ttl))
+	return sess, sh, err
+}
+
+// BindPhone resolves a getPhoneNumber code and stores the number.
+func (s *Service) BindPhone(ctx context.Context, shopperID int64, code string) (Shopper, error) {
+	phone, err := s.WeChat.PhoneNumber(ctx, code)
+	if err != nil {
+		return Shopper{}, err
+	}
+	if err := s.Store.SetShopperPhone(ctx, shopperID, phone); err != nil {
+		return Shopper{}, fmt.Errorf("identity: bind phone: %w", err)
+	}
+	return s.Store.Shopper(ctx, shopperID)
+}
+
+// Shopper returns a shopper.
+func (s *Service) Shopper(ctx context.Context, id int64) (Shopper, error) {
+	return s.Store.Shopper(ctx, id)
+}
+
+// StaffSignIn checks a username and password. After five failures in a row
+// the account is locked for fifteen minutes, whatever the password.
+func (s *Service) StaffSignIn(ctx context.Context, username, password string) (Session, Staff, error) {
+	now := s.now()
+	st, err := s.Store.StaffByUsername(ctx, strings.ToLower(strings.TrimSpace(username)))
+	if errors.Is(err, ErrStaffNotFound) {
+		// spend the same time as a real check, so timing does not reveal usernames
+		CheckPassword(dummyHash, password)
+		return Session{}, Staff{}, ErrBadCredentials
+	}
+	if err != nil {
+		return Session{}, Staff{}, fmt.Errorf("identity: staff sign-in: %w", err)
+	}
+	if st.LockedUntil.After(now) {
+		return Session{}, Staff{}, ErrLocked
+	}
+	if !st.Active || !CheckPassword(st.PasswordHash, password) {
+		if err := s.Store.RecordLoginFailure(ctx, st.ID, maxFailedLogins, now.Add(lockDuration)); err != nil {
+			return Session{}, Staff{}, fmt.Errorf("identity: staff sign-in: %w", err)
+		}
+		return Session{}, Staff{}, ErrBadCredentials
+	}
+	if st.FailedLogins > 0 {
+		if err := s.Store.ResetLoginFailures(ctx, st.ID); err != nil {
+			return Session{}, Staff{}, fmt.Errorf("identity: staff sign-in: %w", err)
+		}
+	}
+	ttl := s.StaffTokenTTL
+	if ttl <= 0 {
+		ttl = 12 * time.Hour
+	}
+	sess, err := s.issue(ctx, SubjectStaff, st.ID, now.Add(ttl))
+	return sess, st, err
+}
+
+// dummyHash is a valid argon2id hash of a random password.
+var dummyHash = func() string {
+	h, _ := HashPassword("not-a-real-password-at-all")
+	return h
+}()
+
+// AddStaff creates a staff account (the `staff add` subcommand).
+func (s *Service) AddStaff(ctx context.Context, username string, role Role, storeCode, password string) (Staff, error) {
+	username = strings.ToLower(strings.TrimSpace(username))
+	var fields []domain.FieldError
+	if !role.Valid() {
+		fields = append(fields, domain.FieldError{Field: "role", Code: "oneof", Message: "must be one of admin, merchandiser, operator, store_manager, clerk"})
+	}
+	if role.StoreBound() && storeCode == "" {
+		fields = append(fields, domain.FieldError{Field: "store", Code: "required", Message: "is required for clerks and store managers"})
+	}
+	if !role.StoreBound() && storeCode != "" {
+		fields = append(fields, domain.FieldError{Field: "store", Code: "forbidden", Message: "only clerks and store managers belong to a store"})
+	}
+	if !validUsername(username) {
+		fields = append(fields, domain.FieldError{Field: "username", Code: "format", Message: "3–40 characters of a-z, 0-9, _ . -"})
+	}
+	if len(fields) > 0 {
+		return Staff{}, domain.Invalid(fields...)
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return Staff{}, err
+	}
+	return s.Store.CreateStaff(ctx, Staff{Username: username, DisplayName: username, PasswordHash: hash, Role: role, Active: true}, storeCode)
+}
+
+func validUsername(u string) bool {
+	if len(u) < 3 || len(u) > 40 {
+		return false
+	}
+	for _, r := range u {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Authenticate resolves a bearer token.
+func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
+	if token == "" || len(token) > 200 {
+		return Principal{}, ErrTokenInvalid
+	}
+	p, err := s.Store.Principal(ctx, HashToken(token), s.now())
+	if err != nil {
+		if domain.KindOf(err) == domain.KindNotFound {
+			return Principal{}, ErrTokenInvalid
+		}
+		return Principal{}, fmt.Errorf("identity: authenticate: %w", err)
+	}
+	return p, nil
+}
+
+// SignOut revokes a token.
+func (s *Service) SignOut(ctx context.Context, token string) error {
+	return s.Store.RevokeToken(ctx, HashToken(token), s.now())
+}
+
+func (s *Service) issue(ctx context.Context, kind SubjectKind, id int64, exp time.Time) (Session, error) {
+	tok, hash := NewToken()
+	if err := s.Store.CreateToken(ctx, hash, kind, id, exp); err != nil {
+		return Session{}, fmt.Errorf("identity: issue token: %w", err)
+	}
+	return Session{Token: tok, ExpiresAt: exp}, nil
+}

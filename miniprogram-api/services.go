@@ -1,0 +1,20 @@
+package mpapi
+
+import (
+	"context"
+
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/identity"
+)
+
+// Services are the domain use cases the API calls. Each area adds its
+// service here (one field) when it arrives.
+type Services struct {
+	Identity *identity.Service
+	Audit    AuditReader
+}
+
+// AuditReader reads the audit log.
+type AuditReader interface {
+	List(ctx context.Context, entity, entityID string, page domain.Page) ([]domain.AuditView, string, error)
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/yutang/yutang/domain/identity"
+	mpapi "github.com/yutang/yutang/miniprogram-api"
+	"github.com/yutang/yutang/miniprogram-api/weapp"
+	"github.com/yutang/yutang/storage"
+	"github.com/yutang/yutang/storage/pglocal"
+)
+
+// app is the wired program: database, services, API.
+type app struct {
+	cfg     Config
+	log     *slog.Logger
+	db      *sqlx.DB
+	cluster *pglocal.Cluster // the private PostgreSQL we started, if any
+	now     func() time.Time
+	reg     *prometheus.Registry
+	svc     mpapi.Services
+	dev     http.Handler
+	workers []func(ctx context.Context)
+	closers []func()
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// openApp starts (or connects to) PostgreSQL, migrates, and wires services.
+func openApp(ctx context.Context, cfg Config, logOut io.Writer) (*app, error) {
+	a := &app{cfg: cfg, log: newLogger(logOut, cfg.LogLevel), now: time.Now, reg: prometheus.NewRegistry()}
+	a.log.Info("starting", cfg.Masked()...)
+	dsn := cfg.DatabaseURL
+	if dsn == "" {
+		c, err := pglocal.Start(ctx, pglocal.Options{Dir: filepath.Join(cfg.DataDir, "pg"), Log: logOut})
+		if err != nil {
+			return nil, err
+		}
+		a.cluster = c
+		dsn = c.URL("postgres")
+		if err := ensureDatabase(ctx, dsn, "yutang"); err != nil {
+			a.close()
+			return nil, err
+		}
+		dsn = c.URL("yutang")
+	}
+	db, err := storage.Open(dsn, cfg.DBMaxConns)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	a.db = db
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := storage.WaitReady(wctx, db); err != nil {
+		a.close()
+		return nil, err
+	}
+	if err := storage.Migrate(ctx, db.DB, a.log); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.reg.MustRegister(collectors.NewDBStatsCollector(db.DB, "yutang"),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := a.wire(ctx); err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// ensureDatabase creates database name on the private cluster if missing.
+func ensureDatabase(ctx context.Context, adminDSN, name string) error {
+	db, err := storage.Open(adminDSN, 1)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := storage.WaitReady(ctx, db); err != nil {
+		return err
+	}
+	var n int
+	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM pg_database WHERE datname = $1`, name); err != nil {
+		return fmt.Errorf("check database: %w", err)
+	}
+	if n == 0 {
+		if _, err := db.ExecContext(ctx, `CREATE DATABASE `+name); err != nil {
+			return fmt.Errorf("create database: %w", err)
+		}
+	}
+	return nil
+}
+
+// wire builds the adapters and services. Each area adds itself here.
+func (a *app) wire(ctx context.Context) error {
+	var wx identity.WeChat
+	if a.cfg.WeAppSecret != "" {
+		wx = &weapp.Client{AppID: a.cfg.WeAppID, Secret: a.cfg.WeAppSecret}
+	} else {
+		wx = &weapp.Standin{AppID: a.cfg.WeAppID, QR: qrPNG}
+	}
+	a.svc.Identity = &identity.Service{Store: storage.Identity{DB: a.db}, WeChat: wx, Now: a.now}
+	a.svc.Audit = storage.Audit{DB: a.db}
+	// wire:areas — each area wires its services below this line.
+
+	return nil
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	if a.db != nil {
+		a.db.Close()
+	}
+	if a.cluster != nil {
+		if err := a.cluster.Stop(); err != nil {
+			a.log.Error("stop postgres", "err", err)
+		}
+	}
+}
+
+func withApp(ctx context.Context, cfg Config, logOut io.Writer, fn func(*app) error) error {
+	a, err := openApp(ctx, cfg, logOut)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return fn(a)
+}
+
+func (a *app) api() *mpapi.API {
+	return mpapi.New(mpapi.Deps{
+		Log:       a.log,
+		Ready:     func(ctx context.Context) error { return a.db.PingContext(ctx) },
+		Registry:  a.reg,
+		BodyLimit: a.cfg.BodyLimit,
+		Services:  a.svc,
+		Dev:       a.dev,
+	})
+}
+
+// serve runs the mall until ctx ends.
+func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+	a, err := openApp(ctx, cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if cfg.Demo {
+		if err := a.loadDemo(ctx, io.Discard); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.api().Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	wctx, stopWorkers := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runWorkers(wctx, a.workers)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.log.Info("listening", "addr", "http://"+ln.Addr().String())
+	a.printWelcome(stdout, "http://"+ln.Addr().String())
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		stopWorkers()
+		<-done
+		return fmt.Errorf("http server: %w", err)
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	stopWorkers()
+	<-done
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func runWorkers(ctx context.Context, ws []func(ctx context.Context)) {
+	done := make(chan struct{}, len(ws))
+	for _, w := range ws {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			w(ctx)
+		}()
+	}
+	for range ws {
+		<-done
+	}
+}
+
+// every runs fn every d until ctx ends (a worker helper).
+func every(d time.Duration, log *slog.Logger, name string, fn func(ctx context.Context) error) func(ctx context.Context) {
+	return func(ctx context.Context) {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := fn(ctx); err != nil && ctx.Err() == nil {
+					log.Error("worker failed", "worker", name, "err", err)
+				}
+			}
+		}
+	}
+}

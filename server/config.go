@@ -1,0 +1,191 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the program reads from its environment, parsed and
+// validated in one place. Secrets come from files named by *_FILE variables
+// and are never logged (see Masked).
+type Config struct {
+	HTTPAddr     string        // YUTANG_HTTP_ADDR, default 127.0.0.1:8080
+	DatabaseURL  string        // DATABASE_URL; empty: a private PostgreSQL under DataDir
+	DataDir      string        // YUTANG_DATA_DIR, default ./var
+	LogLevel     string        // YUTANG_LOG_LEVEL: debug|info|warn|error
+	BodyLimit    string        // YUTANG_BODY_LIMIT, default 1M
+	DBMaxConns   int           // YUTANG_DB_MAX_CONNS, default 20
+	PublicURL    string        // YUTANG_PUBLIC_URL: how WeChat reaches us (notify URLs); default http://HTTPAddr
+	Demo         bool          // YUTANG_DEMO: load demo data at start (default: true with the private PostgreSQL)
+	OrderTTL     time.Duration // YUTANG_ORDER_TTL, default 15m
+	ShutdownWait time.Duration // YUTANG_SHUTDOWN_TIMEOUT, default 15s
+
+	WeAppID     string // YUTANG_WEAPP_APPID, default wxdemo000000000000
+	WeAppSecret string // from YUTANG_WEAPP_SECRET_FILE; empty: the code2session stand-in
+
+	WxPay WxPayConfig
+}
+
+// WxPayConfig is the WeChat Pay merchant. With no MchID the simulator is used.
+type WxPayConfig struct {
+	MchID           string // YUTANG_WXPAY_MCHID
+	CertSerial      string // YUTANG_WXPAY_CERT_SERIAL
+	PrivateKeyPEM   []byte // YUTANG_WXPAY_PRIVATE_KEY_FILE
+	APIv3Key        string // YUTANG_WXPAY_APIV3_KEY_FILE
+	Mode            string // YUTANG_WXPAY_MODE: public_key (default) | certificate | combined
+	PublicKeyID     string // YUTANG_WXPAY_PUBLIC_KEY_ID
+	PublicKeyPEM    []byte // YUTANG_WXPAY_PUBLIC_KEY_FILE
+	PlatformCertPEM []byte // YUTANG_WXPAY_PLATFORM_CERT_FILE
+	NotifyURL       string // YUTANG_WXPAY_NOTIFY_URL (https, no query)
+	RefundNotifyURL string // YUTANG_WXPAY_REFUND_NOTIFY_URL
+}
+
+// Simulated reports whether no merchant is configured (the simulator runs).
+func (w WxPayConfig) Simulated() bool { return w.MchID == "" }
+
+// LoadConfig reads and validates the configuration, reporting every problem
+// at once.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	var errs []error
+	str := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	secretFile := func(name string) []byte {
+		p := strings.TrimSpace(getenv(name))
+		if p == "" {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: cannot read %s: %v", name, p, err))
+			return nil
+		}
+		return b
+	}
+	dur := func(name string, def time.Duration) time.Duration {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration like 15m", name, v))
+			return def
+		}
+		return d
+	}
+	c := Config{
+		HTTPAddr:     str("YUTANG_HTTP_ADDR", "127.0.0.1:8080"),
+		DatabaseURL:  str("DATABASE_URL", ""),
+		DataDir:      str("YUTANG_DATA_DIR", "var"),
+		LogLevel:     str("YUTANG_LOG_LEVEL", "info"),
+		BodyLimit:    str("YUTANG_BODY_LIMIT", "1M"),
+		PublicURL:    strings.TrimRight(str("YUTANG_PUBLIC_URL", ""), "/"),
+		OrderTTL:     dur("YUTANG_ORDER_TTL", 15*time.Minute),
+		ShutdownWait: dur("YUTANG_SHUTDOWN_TIMEOUT", 15*time.Second),
+		WeAppID:      str("YUTANG_WEAPP_APPID", "wxdemo000000000000"),
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		errs = append(errs, fmt.Errorf("YUTANG_HTTP_ADDR: %q is not host:port", c.HTTPAddr))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("YUTANG_LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	if n := getenv("YUTANG_DB_MAX_CONNS"); n != "" {
+		v, err := strconv.Atoi(n)
+		if err != nil || v < 1 || v > 500 {
+			errs = append(errs, fmt.Errorf("YUTANG_DB_MAX_CONNS: %q is not an integer from 1 to 500", n))
+		}
+		c.DBMaxConns = v
+	} else {
+		c.DBMaxConns = 20
+	}
+	switch v := getenv("YUTANG_DEMO"); v {
+	case "":
+		c.Demo = c.DatabaseURL == ""
+	case "1", "true", "yes":
+		c.Demo = true
+	case "0", "false", "no":
+		c.Demo = false
+	default:
+		errs = append(errs, fmt.Errorf("YUTANG_DEMO: %q is not true or false", v))
+	}
+	if OrderTTL := c.OrderTTL; OrderTTL < time.Minute || OrderTTL > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("YUTANG_ORDER_TTL: must be between 1m and 24h"))
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.HTTPAddr
+	}
+	c.WeAppSecret = strings.TrimSpace(string(secretFile("YUTANG_WEAPP_SECRET_FILE")))
+
+	w := &c.WxPay
+	w.MchID = str("YUTANG_WXPAY_MCHID", "")
+	w.CertSerial = str("YUTANG_WXPAY_CERT_SERIAL", "")
+	w.PrivateKeyPEM = secretFile("YUTANG_WXPAY_PRIVATE_KEY_FILE")
+	w.APIv3Key = strings.TrimSpace(string(secretFile("YUTANG_WXPAY_APIV3_KEY_FILE")))
+	w.Mode = str("YUTANG_WXPAY_MODE", "public_key")
+	w.PublicKeyID = str("YUTANG_WXPAY_PUBLIC_KEY_ID", "")
+	w.PublicKeyPEM = secretFile("YUTANG_WXPAY_PUBLIC_KEY_FILE")
+	w.PlatformCertPEM = secretFile("YUTANG_WXPAY_PLATFORM_CERT_FILE")
+	w.NotifyURL = str("YUTANG_WXPAY_NOTIFY_URL", "")
+	w.RefundNotifyURL = str("YUTANG_WXPAY_REFUND_NOTIFY_URL", "")
+	if w.MchID != "" {
+		if w.CertSerial == "" {
+			errs = append(errs, errors.New("YUTANG_WXPAY_CERT_SERIAL: required with YUTANG_WXPAY_MCHID"))
+		}
+		if len(w.PrivateKeyPEM) == 0 {
+			errs = append(errs, errors.New("YUTANG_WXPAY_PRIVATE_KEY_FILE: required with YUTANG_WXPAY_MCHID"))
+		}
+		if len(w.APIv3Key) != 32 {
+			errs = append(errs, fmt.Errorf("YUTANG_WXPAY_APIV3_KEY_FILE: the APIv3 key must be exactly 32 bytes (got %d)", len(w.APIv3Key)))
+		}
+		if w.NotifyURL == "" {
+			errs = append(errs, errors.New("YUTANG_WXPAY_NOTIFY_URL: required with YUTANG_WXPAY_MCHID"))
+		}
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// Masked returns the configuration as log attributes, secrets masked.
+func (c Config) Masked() []any {
+	db := "private PostgreSQL under " + c.DataDir
+	if c.DatabaseURL != "" {
+		db = maskURL(c.DatabaseURL)
+	}
+	wx := "simulator"
+	if !c.WxPay.Simulated() {
+		wx = "merchant " + c.WxPay.MchID + " (" + c.WxPay.Mode + " mode, key ****)"
+	}
+	secret := "stand-in"
+	if c.WeAppSecret != "" {
+		secret = "****"
+	}
+	return []any{"http_addr", c.HTTPAddr, "database", db, "public_url", c.PublicURL, "demo", c.Demo,
+		"order_ttl", c.OrderTTL.String(), "weapp_appid", c.WeAppID, "weapp_secret", secret, "wechat_pay", wx}
+}
+
+func maskURL(raw string) string {
+	i := strings.Index(raw, "://")
+	j := strings.LastIndex(raw, "@")
+	if i < 0 || j < i {
+		return raw
+	}
+	user := raw[i+3 : j]
+	if k := strings.IndexByte(user, ':'); k >= 0 {
+		user = user[:k] + ":****"
+	}
+	return raw[:i+3] + user + raw[j:]
+}

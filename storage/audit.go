@@ -1,0 +1,99 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/yutang/yutang/domain"
+)
+
+// WriteAudit records one audited change. Call it with the transaction that
+// makes the change, so the record and the change commit together.
+func WriteAudit(ctx context.Context, q sqlx.ExecerContext, e domain.AuditEntry) error {
+	before, err := jsonOrNull(e.Before)
+	if err != nil {
+		return err
+	}
+	after, err := jsonOrNull(e.After)
+	if err != nil {
+		return err
+	}
+	var staffID any
+	if e.Actor.Kind == "staff" {
+		staffID = e.Actor.ID
+	}
+	at := e.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	_, err = q.ExecContext(ctx, `
+INSERT INTO audit_log (at, staff_id, staff_name, action, entity, entity_id, before, after, request_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		at, staffID, e.Actor.Name, e.Action, e.Entity, e.EntityID, before, after, e.RequestID)
+	if err != nil {
+		return fmt.Errorf("storage: write audit: %w", mapErr(err))
+	}
+	return nil
+}
+
+func jsonOrNull(v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("storage: audit json: %w", err)
+	}
+	return string(b), nil
+}
+
+// Audit reads the audit log.
+type Audit struct{ DB *sqlx.DB }
+
+// List returns audit records newest first, filtered by entity (optional),
+// paginated by id cursor.
+func (a Audit) List(ctx context.Context, entity, entityID string, page domain.Page) ([]domain.AuditView, string, error) {
+	limit := domain.BoundLimit(page.Limit)
+	var before int64 = 1<<63 - 1
+	if page.Cursor != "" {
+		c, err := strconv.ParseInt(page.Cursor, 10, 64)
+		if err != nil || c <= 0 {
+			return nil, "", domain.E(domain.KindInvalid, "bad_cursor", "The cursor is not valid; start from the first page.")
+		}
+		before = c
+	}
+	var rows []struct {
+		ID        int64     `db:"id"`
+		At        time.Time `db:"at"`
+		StaffName string    `db:"staff_name"`
+		Action    string    `db:"action"`
+		Entity    string    `db:"entity"`
+		EntityID  string    `db:"entity_id"`
+		Before    []byte    `db:"before"`
+		After     []byte    `db:"after"`
+		RequestID string    `db:"request_id"`
+	}
+	err := a.DB.SelectContext(ctx, &rows, `
+SELECT id, at, staff_name, action, entity, entity_id, before, after, request_id FROM audit_log
+WHERE id < $1 AND ($2 = '' OR entity = $2) AND ($3 = '' OR entity_id = $3)
+ORDER BY id DESC LIMIT $4`, before, entity, entityID, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("storage: list audit: %w", mapErr(err))
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
+	}
+	out := make([]domain.AuditView, len(rows))
+	for i, r := range rows {
+		out[i] = domain.AuditView{ID: r.ID, At: r.At, Actor: r.StaffName, Action: r.Action, Entity: r.Entity,
+			EntityID: r.EntityID, Before: r.Before, After: r.After, RequestID: r.RequestID}
+	}
+	return out, next, nil
+}

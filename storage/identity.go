@@ -1,0 +1,190 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/identity"
+)
+
+// Identity implements identity.Store.
+type Identity struct{ DB *sqlx.DB }
+
+type shopperRow struct {
+	ID        int64          `db:"id"`
+	OpenID    string         `db:"openid"`
+	UnionID   sql.NullString `db:"unionid"`
+	Phone     sql.NullString `db:"phone"`
+	Nickname  string         `db:"nickname"`
+	CreatedAt time.Time      `db:"created_at"`
+}
+
+func (r shopperRow) toDomain() identity.Shopper {
+	return identity.Shopper{ID: r.ID, OpenID: r.OpenID, UnionID: r.UnionID.String, Phone: r.Phone.String,
+		Nickname: r.Nickname, CreatedAt: r.CreatedAt}
+}
+
+const upsertShopperSQL = `
+INSERT INTO shoppers (openid, unionid, session_key) VALUES ($1, NULLIF($2, ''), $3)
+ON CONFLICT (openid) DO UPDATE SET session_key = EXCLUDED.session_key,
+    unionid = COALESCE(EXCLUDED.unionid, shoppers.unionid), updated_at = now()
+RETURNING id, openid, unionid, phone, nickname, created_at`
+
+func (s Identity) UpsertShopper(ctx context.Context, ws identity.WeChatSession) (identity.Shopper, error) {
+	var r shopperRow
+	if err := s.DB.GetContext(ctx, &r, upsertShopperSQL, ws.OpenID, ws.UnionID, ws.SessionKey); err != nil {
+		return identity.Shopper{}, fmt.Errorf("storage: upsert shopper: %w", mapErr(err))
+	}
+	return r.toDomain(), nil
+}
+
+func (s Identity) SetShopperPhone(ctx context.Context, id int64, phone string) error {
+	_, err := s.DB.ExecContext(ctx, `UPDATE shoppers SET phone = $2, updated_at = now() WHERE id = $1`, id, phone)
+	if isUnique(err, "") {
+		return domain.E(domain.KindConflict, "phone_taken", "This phone number is already bound to another account.")
+	}
+	return mapErr(err)
+}
+
+func (s Identity) Shopper(ctx context.Context, id int64) (identity.Shopper, error) {
+	var r shopperRow
+	err := s.DB.GetContext(ctx, &r, `SELECT id, openid, unionid, phone, nickname, created_at FROM shoppers WHERE id = $1`, id)
+	if err != nil {
+		return identity.Shopper{}, mapErrNotFound(err, identity.ErrShopperNotFound)
+	}
+	return r.toDomain(), nil
+}
+
+// SessionKey returns a shopper's WeChat session_key (to decrypt group info).
+func (s Identity) SessionKey(ctx context.Context, shopperID int64) (string, error) {
+	var k string
+	err := s.DB.GetContext(ctx, &k, `SELECT session_key FROM shoppers WHERE id = $1`, shopperID)
+	return k, mapErrNotFound(err, identity.ErrShopperNotFound)
+}
+
+const stitchAnonSQL = `
+INSERT INTO anon_visitors (anon_id, shopper_id, first_seen, stitched_at) VALUES ($1, $2, $3, $3)
+ON CONFLICT (anon_id) DO UPDATE SET shopper_id = EXCLUDED.shopper_id, stitched_at = EXCLUDED.stitched_at
+WHERE anon_visitors.shopper_id IS NULL`
+
+func (s Identity) StitchAnon(ctx context.Context, anonID string, shopperID int64, at time.Time) error {
+	_, err := s.DB.ExecContext(ctx, stitchAnonSQL, anonID, shopperID, at)
+	return mapErr(err)
+}
+
+type staffRow struct {
+	ID           int64         `db:"id"`
+	Username     string        `db:"username"`
+	DisplayName  string        `db:"display_name"`
+	PasswordHash string        `db:"password_hash"`
+	Role         string        `db:"role"`
+	StoreID      sql.NullInt64 `db:"store_id"`
+	Active       bool          `db:"active"`
+	FailedLogins int           `db:"failed_logins"`
+	LockedUntil  sql.NullTime  `db:"locked_until"`
+}
+
+func (r staffRow) toDomain() identity.Staff {
+	return identity.Staff{ID: r.ID, Username: r.Username, DisplayName: r.DisplayName, PasswordHash: r.PasswordHash,
+		Role: identity.Role(r.Role), StoreID: r.StoreID.Int64, Active: r.Active, FailedLogins: r.FailedLogins,
+		LockedUntil: r.LockedUntil.Time}
+}
+
+const staffCols = `id, username, display_name, password_hash, role, store_id, active, failed_logins, locked_until`
+
+func (s Identity) StaffByUsername(ctx context.Context, username string) (identity.Staff, error) {
+	var r staffRow
+	err := s.DB.GetContext(ctx, &r, `SELECT `+staffCols+` FROM staff WHERE username = $1`, username)
+	if err != nil {
+		return identity.Staff{}, mapErrNotFound(err, identity.ErrStaffNotFound)
+	}
+	return r.toDomain(), nil
+}
+
+const createStaffSQL = `
+INSERT INTO staff (username, display_name, password_hash, role, store_id)
+VALUES ($1, $2, $3, $4, (SELECT id FROM stores WHERE code = NULLIF($5, '')))
+RETURNING ` + staffCols
+
+func (s Identity) CreateStaff(ctx context.Context, st identity.Staff, storeCode string) (identity.Staff, error) {
+	if storeCode != "" {
+		var n int
+		if err := s.DB.GetContext(ctx, &n, `SELECT count(*) FROM stores WHERE code = $1`, storeCode); err != nil {
+			return identity.Staff{}, mapErr(err)
+		}
+		if n == 0 {
+			return identity.Staff{}, domain.Errorf(domain.KindNotFound, "store_not_found", "There is no store with code %q.", storeCode)
+		}
+	}
+	var r staffRow
+	err := s.DB.GetContext(ctx, &r, createStaffSQL, st.Username, st.DisplayName, st.PasswordHash, string(st.Role), storeCode)
+	if isUnique(err, "") {
+		return identity.Staff{}, domain.Errorf(domain.KindConflict, "username_taken", "The username %q is taken.", st.Username)
+	}
+	if err != nil {
+		return identity.Staff{}, fmt.Errorf("storage: create staff: %w", mapErr(err))
+	}
+	return r.toDomain(), nil
+}
+
+func (s Identity) RecordLoginFailure(ctx context.Context, staffID int64, lockAfter int, lockUntil time.Time) error {
+	_, err := s.DB.ExecContext(ctx, `
+UPDATE staff SET failed_logins = failed_logins + 1,
+    locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END,
+    updated_at = now()
+WHERE id = $1`, staffID, lockAfter, lockUntil)
+	return mapErr(err)
+}
+
+func (s Identity) ResetLoginFailures(ctx context.Context, staffID int64) error {
+	_, err := s.DB.ExecContext(ctx, `UPDATE staff SET failed_logins = 0, locked_until = NULL WHERE id = $1`, staffID)
+	return mapErr(err)
+}
+
+func (s Identity) CreateToken(ctx context.Context, hash []byte, kind identity.SubjectKind, id int64, exp time.Time) error {
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO auth_tokens (token_hash, subject_kind, subject_id, expires_at) VALUES ($1, $2, $3, $4)`,
+		hash, string(kind), id, exp)
+	return mapErr(err)
+}
+
+const principalSQL = `
+SELECT t.subject_kind, t.subject_id,
+       COALESCE(st.username, '') AS name, COALESCE(st.role, '') AS role,
+       COALESCE(st.store_id, 0) AS store_id, COALESCE(sh.openid, '') AS openid,
+       COALESCE(st.active, true) AS active
+FROM auth_tokens t
+LEFT JOIN staff st ON t.subject_kind = 'staff' AND st.id = t.subject_id
+LEFT JOIN shoppers sh ON t.subject_kind = 'shopper' AND sh.id = t.subject_id
+WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2`
+
+func (s Identity) Principal(ctx context.Context, hash []byte, now time.Time) (identity.Principal, error) {
+	var r struct {
+		Kind    string `db:"subject_kind"`
+		ID      int64  `db:"subject_id"`
+		Name    string `db:"name"`
+		Role    string `db:"role"`
+		StoreID int64  `db:"store_id"`
+		OpenID  string `db:"openid"`
+		Active  bool   `db:"active"`
+	}
+	err := s.DB.GetContext(ctx, &r, principalSQL, hash, now)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !r.Active) {
+		return identity.Principal{}, domain.ErrNotFound
+	}
+	if err != nil {
+		return identity.Principal{}, mapErr(err)
+	}
+	return identity.Principal{Kind: identity.SubjectKind(r.Kind), ID: r.ID, Name: r.Name, Role: identity.Role(r.Role),
+		StoreID: r.StoreID, OpenID: r.OpenID}, nil
+}
+
+func (s Identity) RevokeToken(ctx context.Context, hash []byte, at time.Time) error {
+	_, err := s.DB.ExecContext(ctx, `UPDATE auth_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL`, hash, at)
+	return mapErr(err)
+}
