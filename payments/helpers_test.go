@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/payment"
 	"github.com/yutang/yutang/payments"
 	"github.com/yutang/yutang/payments/wxpaysim"
@@ -158,4 +159,13 @@ func (e *env) snapshot() ([]payment.PaymentNotice, []payment.RefundNotice, []err
 	return append([]payment.PaymentNotice(nil), e.payments...),
 		append([]payment.RefundNotice(nil), e.refunds...),
 		append([]error(nil), e.errs...)
+}
+
+func domainFen(v int64) domain.Fen { return domain.Fen(v) }
+
+// setReceive replaces the receiver's handler.
+func (e *env) setReceive(h func(w http.ResponseWriter, r *http.Request)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.receive = h
 }
