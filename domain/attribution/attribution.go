@@ -150,7 +150,7 @@ func (s Settings) WithDefaults() Settings {
 // touch at the very instant the order was placed; a touch after placedAt
 // never counts (it cannot have driven the order). The result is sorted by
 // time, then by ID, so that touches at the same instant always come in the
-// same order; a touch ID listed twice counts once.
+// same order; a touch ID listed twice counts once, at its earliest time.
 func Candidates(touches []Touch, placedAt time.Time, lookback time.Duration) []Touch {
 	from := placedAt.Add(-lookback)
 	out := make([]Touch, 0, len(touches))
@@ -160,7 +160,12 @@ func Candidates(touches []Touch, placedAt time.Time, lookback time.Duration) []T
 		}
 	}
 	sortTouches(out)
-	return slices.CompactFunc(out, func(a, b Touch) bool { return a.ID == b.ID })
+	seen := make(map[int64]bool, len(out))
+	return slices.DeleteFunc(out, func(t Touch) bool {
+		dup := seen[t.ID]
+		seen[t.ID] = true
+		return dup
+	})
 }
 
 func sortTouches(ts []Touch) {

@@ -348,3 +348,10 @@ func TestAttributeTimeDecayZeroWeightTouchNotCredited(t *testing.T) {
 		t.Fatalf("credits %+v", r.Credits)
 	}
 }
+
+func TestCandidatesDuplicateIDKeepsEarliest(t *testing.T) {
+	got := Candidates([]Touch{touch(5, time.Hour), touch(3, 2*time.Hour), touch(5, 3*time.Hour)}, placed, 24*time.Hour)
+	if len(got) != 2 || got[0].ID != 5 || !got[0].At.Equal(placed.Add(-3*time.Hour)) || got[1].ID != 3 {
+		t.Fatalf("candidates %+v", got)
+	}
+}

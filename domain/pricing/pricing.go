@@ -141,7 +141,7 @@ type LineBreakdown struct {
 	Campaign  domain.Fen
 	Member    domain.Fen
 	Coupon    domain.Fen
-	Coupons   []CouponAmount // per coupon, in the order the coupons applied
+	Coupons   []CouponAmount // per coupon that took something off this line, in the order applied
 	Points    domain.Fen
 	Paid      domain.Fen
 }
@@ -257,7 +257,9 @@ func (s *State) Discount(src Source, ref int64, perLine []domain.Fen) error {
 			l.Member += p
 		case SourceCoupon:
 			l.Coupon += p
-			l.Coupons = append(l.Coupons, CouponAmount{CouponID: ref, Amount: p})
+			if p > 0 {
+				l.Coupons = append(l.Coupons, CouponAmount{CouponID: ref, Amount: p})
+			}
 		case SourcePoints:
 			l.Points += p
 		}
