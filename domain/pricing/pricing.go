@@ -23,6 +23,11 @@
 //  3. CouponStage: the coupons, each on the lines in its scope.
 //  4. PointsStage: points pay a capped share of the goods left.
 //  5. FreightStage: delivery freight on top of the goods (not a discount).
+//
+// Price prices an order with the coupons it names and refuses a coupon that
+// does not apply (ErrCouponNotApplicable, with the reason); BestCoupons, for
+// the checkout preview, finds the combination of held coupons with the
+// lowest payable and says why each other coupon cannot be used.
 package pricing
 
 import (
