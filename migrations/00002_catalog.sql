@@ -29,6 +29,13 @@ CREATE TABLE products (
     updated_at   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX products_listing_idx ON products (status, category_id, sort_weight DESC, id DESC);
+-- Shopper lists: only products on sale, one index per sort (keyset pagination
+-- walks them in order); admin lists use the primary key.
+CREATE INDEX products_shop_default_idx ON products (sort_weight DESC, id DESC) WHERE status = 'on_sale';
+CREATE INDEX products_shop_price_idx ON products (min_price_fen, id) WHERE status = 'on_sale';
+CREATE INDEX products_shop_newest_idx ON products (created_at DESC, id DESC) WHERE status = 'on_sale';
+CREATE INDEX products_shop_sales_idx ON products (sales DESC, id DESC) WHERE status = 'on_sale';
+-- Text search (ILIKE '%连衣裙%') through trigrams; works for CJK under a UTF-8 ctype.
 CREATE INDEX products_title_trgm_idx ON products USING gin (title gin_trgm_ops);
 
 -- stock: available to sell; reserved: held by unpaid orders; sold: paid.
@@ -36,7 +43,7 @@ CREATE INDEX products_title_trgm_idx ON products USING gin (title gin_trgm_ops);
 CREATE TABLE skus (
     id              bigserial PRIMARY KEY,
     product_id      bigint NOT NULL REFERENCES products (id),
-    code            text NOT NULL UNIQUE CHECK (code ~ '^[A-Za-z0-9_.-]{1,64}$'),
+    code            text NOT NULL CONSTRAINT skus_code_key UNIQUE CHECK (code ~ '^[A-Za-z0-9_.-]{1,64}$'),
     specs           jsonb NOT NULL DEFAULT '{}',  -- {"颜色":"红","尺码":"M"}
     price_fen       bigint NOT NULL CHECK (price_fen > 0),
     list_price_fen  bigint NOT NULL DEFAULT 0 CHECK (list_price_fen >= 0),
@@ -49,6 +56,8 @@ CREATE TABLE skus (
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX skus_product_idx ON skus (product_id, id);
+-- No two SKUs of a product share spec values (jsonb equality ignores key order).
+CREATE UNIQUE INDEX skus_product_specs_key ON skus (product_id, specs);
 
 CREATE TABLE stock_ledger (
     id             bigserial PRIMARY KEY,
