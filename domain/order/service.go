@@ -1,0 +1,593 @@
+package order
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/pricing"
+)
+
+// Store is what orders need from the database. Every method but InTx may
+// run inside a transaction opened by InTx (on the Store passed to fn).
+type Store interface {
+	// InTx runs fn in one transaction; fn's Store runs in it.
+	InTx(ctx context.Context, fn func(Store) error) error
+
+	// SKUs returns the SKUs with these ids (missing ids are left out).
+	SKUs(ctx context.Context, ids []int64) ([]SKU, error)
+	// Address returns a live address of the shopper (ErrAddressNotFound).
+	Address(ctx context.Context, shopperID, addressID int64) (AddressSnapshot, error)
+	// StoreOpen reports whether the store exists and is open.
+	StoreOpen(ctx context.Context, storeID int64) (bool, error)
+	// SelectedCartLines returns the shopper's selected cart lines.
+	SelectedCartLines(ctx context.Context, shopperID int64) ([]LineRequest, error)
+	// RemoveCartLines removes the shopper's cart lines of these SKUs.
+	RemoveCartLines(ctx context.Context, shopperID int64, skuIDs []int64) error
+
+	// ClaimIdempotencyKey records key for (scope, subject) with the request
+	// hash, holding it until the transaction ends; a concurrent claim of the
+	// same key waits. When the key was already used it returns the order
+	// number recorded with it (replay true), or domain.ErrIdempotencyKeyReused
+	// when the hash differs.
+	ClaimIdempotencyKey(ctx context.Context, scope, subject, key string, hash []byte) (orderNo string, replay bool, err error)
+	// CompleteIdempotencyKey records the order a claimed key created.
+	CompleteIdempotencyKey(ctx context.Context, scope, subject, key, orderNo string) error
+
+	// ReserveStock moves qty of a SKU from available to reserved with a
+	// conditional update and a ledger entry: ErrOutOfStock when fewer are
+	// available or the SKU is off sale.
+	ReserveStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error
+	// ReleaseStock moves qty back from reserved to available (ledger entry).
+	ReleaseStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error
+
+	// CreateOrder writes an order and its items and returns its id.
+	CreateOrder(ctx context.Context, o Order) (int64, error)
+	// Order returns an order by number (ErrOrderNotFound); shopperID > 0
+	// restricts it to that shopper's orders; forUpdate locks the row.
+	Order(ctx context.Context, number string, shopperID int64, forUpdate bool) (Order, error)
+	// UpdateStatus writes an order's status and the fields that go with it
+	// (paid/shipped/completed/cancelled times, carrier, tracking number,
+	// cancel reason), taken from o.
+	UpdateStatus(ctx context.Context, o Order) error
+	// ListOrders lists a shopper's orders, newest first.
+	ListOrders(ctx context.Context, shopperID int64, status Status, page domain.Page) ([]Order, string, error)
+	// SearchOrders lists orders for the back office, newest first.
+	SearchOrders(ctx context.Context, f Filter, page domain.Page) ([]Order, string, error)
+	// ShippedBefore locks up to limit shipped orders shipped before cutoff,
+	// skipping rows other workers hold (FOR UPDATE SKIP LOCKED).
+	ShippedBefore(ctx context.Context, cutoff time.Time, limit int) ([]Order, error)
+	// PendingExpired locks up to limit unpaid orders that expired before
+	// now (FOR UPDATE SKIP LOCKED).
+	PendingExpired(ctx context.Context, now time.Time, limit int) ([]Order, error)
+	// Audit records an admin write in the transaction.
+	Audit(ctx context.Context, e domain.AuditEntry) error
+}
+
+// Service is the use cases of orders.
+type Service struct {
+	Store   Store
+	Now     func() time.Time
+	Rand    io.Reader // order numbers; crypto/rand when nil
+	Pricing *pricing.Engine
+	// Freight is the brand's delivery fee rule.
+	Freight pricing.FreightRule
+	// TTL is how long an unpaid order holds its stock (default 15 minutes).
+	TTL time.Duration
+	// AutoConfirmAfter is how long after shipping receipt is confirmed
+	// automatically (default 10 days).
+	AutoConfirmAfter time.Duration
+}
+
+// IdempotencyScope is the scope of order placement keys.
+const IdempotencyScope = "shop.orders"
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) engine() *pricing.Engine {
+	if s.Pricing != nil {
+		return s.Pricing
+	}
+	return pricing.NewEngine()
+}
+
+func (s *Service) ttl() time.Duration {
+	if s.TTL > 0 {
+		return s.TTL
+	}
+	return 15 * time.Minute
+}
+
+// Preview prices a checkout exactly as Place would, without holding
+// anything.
+func (s *Service) Preview(ctx context.Context, in PlaceInput) (Quote, error) {
+	q, _, err := s.quote(ctx, s.Store, in, s.now())
+	return q, err
+}
+
+// Place places an order in one transaction: it prices the checkout, checks
+// the payable the shopper saw, reserves the stock (conditional updates and
+// ledger entries, in SKU order so concurrent orders cannot deadlock),
+// snapshots the lines and the address and writes the order, pending payment
+// until its expiry. With an idempotency key, a retry returns the first
+// order.
+func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
+	if l := len(in.IdempotencyKey); l < 1 || l > 128 {
+		return Order{}, ErrIdempotencyKey
+	}
+	now := s.now()
+	number, err := NewNumber(now, s.rand())
+	if err != nil {
+		return Order{}, err
+	}
+	subject := domain.Actor{Kind: "shopper", ID: in.ShopperID}
+	var out Order
+	err = s.Store.InTx(ctx, func(tx Store) error {
+		prev, replay, err := tx.ClaimIdempotencyKey(ctx, IdempotencyScope, subject.String(), in.IdempotencyKey, in.Hash())
+		if err != nil {
+			return err
+		}
+		if replay {
+			out, err = tx.Order(ctx, prev, in.ShopperID, false)
+			return err
+		}
+		q, addr, err := s.quote(ctx, tx, in, now)
+		if err != nil {
+			return err
+		}
+		if in.ExpectedPayable != nil && *in.ExpectedPayable != q.Breakdown.Payable {
+			return ErrPriceChanged.WithMessage("The total is now ¥%s (you saw ¥%s); please check it and confirm again.",
+				q.Breakdown.Payable.Yuan(), in.ExpectedPayable.Yuan()).WithDetails(q)
+		}
+		byID := slices.Clone(q.Lines)
+		slices.SortFunc(byID, func(a, b QuoteLine) int { return compareInt64(a.SKU.ID, b.SKU.ID) })
+		for _, l := range byID {
+			if err := tx.ReserveStock(ctx, l.SKU.ID, l.Quantity, number, subject, now); err != nil {
+				if errors.Is(err, ErrOutOfStock) {
+					return outOfStock(l.SKU, l.Quantity)
+				}
+				return err
+			}
+		}
+		o := newOrder(number, in, q, addr, now, now.Add(s.ttl()))
+		id, err := tx.CreateOrder(ctx, o)
+		if err != nil {
+			return err
+		}
+		o.ID = id
+		if in.FromCart {
+			ids := make([]int64, len(q.Lines))
+			for i, l := range q.Lines {
+				ids[i] = l.SKU.ID
+			}
+			if err := tx.RemoveCartLines(ctx, in.ShopperID, ids); err != nil {
+				return err
+			}
+		}
+		if err := tx.CompleteIdempotencyKey(ctx, IdempotencyScope, subject.String(), in.IdempotencyKey, number); err != nil {
+			return err
+		}
+		out = o
+		return nil
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("order: place: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Service) rand() io.Reader {
+	if s.Rand != nil {
+		return s.Rand
+	}
+	return rand.Reader
+}
+
+func compareInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func outOfStock(k SKU, want int) error {
+	return ErrOutOfStock.WithMessage("Sorry, %s is sold out or has fewer than %d left.", k.Title, want).
+		WithDetails(StockProblem{SKUID: k.ID, Requested: want, Available: k.Stock})
+}
+
+// quote resolves the lines, loads and checks their SKUs, the fulfillment and
+// the benefits, and prices the checkout.
+func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, now time.Time) (Quote, *AddressSnapshot, error) {
+	lines, err := s.lines(ctx, st, in)
+	if err != nil {
+		return Quote{}, nil, err
+	}
+	if len(in.CouponIDs) > 0 {
+		return Quote{}, nil, ErrCouponsUnavail
+	}
+	if in.Points > 0 {
+		return Quote{}, nil, ErrPointsUnavail
+	}
+	if len([]rune(in.Note)) > MaxNoteLen {
+		return Quote{}, nil, domain.Invalid(domain.FieldError{Field: "note", Code: "max", Message: "must have at most 200 characters"})
+	}
+	ids := make([]int64, len(lines))
+	for i, l := range lines {
+		ids[i] = l.SKUID
+	}
+	skus, err := st.SKUs(ctx, ids)
+	if err != nil {
+		return Quote{}, nil, err
+	}
+	byID := make(map[int64]SKU, len(skus))
+	for _, k := range skus {
+		byID[k.ID] = k
+	}
+	q := Quote{Fulfillment: in.Fulfillment.Type, Lines: make([]QuoteLine, len(lines))}
+	pin := pricing.Input{Fulfillment: pricing.Fulfillment{Type: pricing.FulfillmentType(in.Fulfillment.Type)},
+		Freight: s.Freight, Now: now, Lines: make([]pricing.Line, len(lines))}
+	for i, l := range lines {
+		k, ok := byID[l.SKUID]
+		if !ok {
+			return Quote{}, nil, ErrSKUNotFound.WithDetails(StockProblem{SKUID: l.SKUID, Requested: l.Quantity})
+		}
+		if !k.OnSale {
+			return Quote{}, nil, ErrSKUOffSale.WithMessage("%s is no longer on sale.", k.Title).
+				WithDetails(StockProblem{SKUID: k.ID, Requested: l.Quantity})
+		}
+		if limit := LineLimit(k); l.Quantity > limit {
+			return Quote{}, nil, ErrOverLimit.WithMessage("You can buy at most %d of %s in one order.", limit, k.Title).
+				WithDetails(StockProblem{SKUID: k.ID, Requested: l.Quantity, Available: limit})
+		}
+		if k.Stock < l.Quantity {
+			return Quote{}, nil, outOfStock(k, l.Quantity)
+		}
+		q.Lines[i] = QuoteLine{SKU: k, Quantity: l.Quantity}
+		pin.Lines[i] = pricing.Line{SKUID: k.ID, ProductID: k.ProductID, CategoryID: k.CategoryID,
+			Quantity: l.Quantity, UnitPrice: k.Price}
+	}
+	var addr *AddressSnapshot
+	switch in.Fulfillment.Type {
+	case FulfillmentDelivery:
+		if in.Fulfillment.AddressID <= 0 {
+			return Quote{}, nil, domain.Invalid(domain.FieldError{Field: "fulfillment.address_id", Code: "required", Message: "is required for delivery"})
+		}
+		a, err := st.Address(ctx, in.ShopperID, in.Fulfillment.AddressID)
+		if err != nil {
+			return Quote{}, nil, err
+		}
+		addr = &a
+	case FulfillmentPickup:
+		if in.Fulfillment.StoreID <= 0 {
+			return Quote{}, nil, domain.Invalid(domain.FieldError{Field: "fulfillment.store_id", Code: "required", Message: "is required for pickup"})
+		}
+		ok, err := st.StoreOpen(ctx, in.Fulfillment.StoreID)
+		if err != nil {
+			return Quote{}, nil, err
+		}
+		if !ok {
+			return Quote{}, nil, ErrStoreNotFound
+		}
+	default:
+		return Quote{}, nil, domain.Invalid(domain.FieldError{Field: "fulfillment.type", Code: "oneof", Message: "must be one of: delivery pickup"})
+	}
+	b, err := s.engine().Price(pin)
+	if err != nil {
+		return Quote{}, nil, err
+	}
+	q.Breakdown = b
+	for i := range q.Lines {
+		q.Lines[i].Breakdown = b.Lines[i]
+	}
+	return q, addr, nil
+}
+
+// LineLimit is the most units of k one order may hold.
+func LineLimit(k SKU) int {
+	if k.PerOrderLimit > 0 && k.PerOrderLimit < MaxLineQuantity {
+		return k.PerOrderLimit
+	}
+	return MaxLineQuantity
+}
+
+// lines returns the requested lines, or the cart's selected lines, with
+// repeated SKUs merged.
+func (s *Service) lines(ctx context.Context, st Store, in PlaceInput) ([]LineRequest, error) {
+	src := in.Items
+	if in.FromCart {
+		if len(in.Items) > 0 {
+			return nil, domain.Invalid(domain.FieldError{Field: "items", Code: "excluded_with", Message: "send either items or from_cart, not both"})
+		}
+		var err error
+		if src, err = st.SelectedCartLines(ctx, in.ShopperID); err != nil {
+			return nil, err
+		}
+		if len(src) == 0 {
+			return nil, ErrCartEmpty
+		}
+	}
+	if len(src) == 0 {
+		return nil, pricing.ErrEmptyOrder
+	}
+	var out []LineRequest
+	at := map[int64]int{}
+	for i, l := range src {
+		if l.SKUID <= 0 || l.Quantity < 1 || l.Quantity > MaxLineQuantity {
+			return nil, domain.Invalid(domain.FieldError{Field: fmt.Sprintf("items[%d]", i), Code: "range",
+				Message: fmt.Sprintf("needs a sku_id and a quantity from 1 to %d", MaxLineQuantity)})
+		}
+		if j, ok := at[l.SKUID]; ok {
+			out[j].Quantity += l.Quantity
+			continue
+		}
+		at[l.SKUID] = len(out)
+		out = append(out, l)
+	}
+	if len(out) > MaxLines {
+		return nil, domain.Invalid(domain.FieldError{Field: "items", Code: "max", Message: fmt.Sprintf("at most %d different items in one order", MaxLines)})
+	}
+	return out, nil
+}
+
+func newOrder(number string, in PlaceInput, q Quote, addr *AddressSnapshot, now, expires time.Time) Order {
+	b := q.Breakdown
+	o := Order{
+		Number: number, ShopperID: in.ShopperID, Status: StatusPendingPayment, Fulfillment: in.Fulfillment.Type,
+		Address: addr, Subtotal: b.Subtotal,
+		CampaignDiscount: b.DiscountBy(pricing.SourceCampaign), MemberDiscount: b.DiscountBy(pricing.SourceMember),
+		CouponDiscount: b.DiscountBy(pricing.SourceCoupon), PointsDiscount: b.DiscountBy(pricing.SourcePoints),
+		Discount: b.DiscountTotal(), Freight: b.Freight, Payable: b.Payable, PointsUsed: b.PointsUsed,
+		CouponIDs: slices.Clone(in.CouponIDs), Note: in.Note, PlacedAt: now, ExpiresAt: expires,
+	}
+	if in.Fulfillment.Type == FulfillmentPickup {
+		o.PickupStore = in.Fulfillment.StoreID
+	}
+	for i, l := range q.Lines {
+		lb := l.Breakdown
+		o.Items = append(o.Items, Item{
+			LineNo: i + 1, SKUID: l.SKU.ID, ProductID: l.SKU.ProductID, SKUCode: l.SKU.Code, Title: l.SKU.Title,
+			Specs: l.SKU.Specs, Image: l.SKU.Image, UnitPrice: lb.UnitPrice, Quantity: lb.Quantity,
+			ListTotal: lb.ListTotal, CampaignDiscount: lb.Campaign, MemberDiscount: lb.Member,
+			CouponDiscount: lb.Coupon, PointsDiscount: lb.Points, Paid: lb.Paid, RefundStatus: LineRefundNone,
+		})
+	}
+	return o
+}
+
+// Get returns one of the shopper's orders; another shopper's order is not
+// found.
+func (s *Service) Get(ctx context.Context, shopperID int64, number string) (Order, error) {
+	if !ValidNumber(number) {
+		return Order{}, ErrOrderNotFound
+	}
+	return s.Store.Order(ctx, number, shopperID, false)
+}
+
+// List lists the shopper's orders, newest first, optionally by status.
+func (s *Service) List(ctx context.Context, shopperID int64, status Status, page domain.Page) ([]Order, string, error) {
+	if status != "" && !status.Valid() {
+		return nil, "", domain.Invalid(domain.FieldError{Field: "status", Code: "oneof", Message: "must be one of: pending_payment paid shipped completed cancelled"})
+	}
+	return s.Store.ListOrders(ctx, shopperID, status, page)
+}
+
+// Cancel cancels one of the shopper's unpaid orders and releases its stock.
+func (s *Service) Cancel(ctx context.Context, shopperID int64, number, reason string) (Order, error) {
+	if !ValidNumber(number) {
+		return Order{}, ErrOrderNotFound
+	}
+	if reason == "" {
+		reason = "cancelled by shopper"
+	}
+	by := domain.Actor{Kind: "shopper", ID: shopperID}
+	var out Order
+	err := s.Store.InTx(ctx, func(tx Store) error {
+		o, err := tx.Order(ctx, number, shopperID, true)
+		if err != nil {
+			return err
+		}
+		out, err = s.cancel(ctx, tx, o, reason, by, s.now())
+		return err
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("order: cancel: %w", err)
+	}
+	return out, nil
+}
+
+// cancel moves a locked order to cancelled and releases its reserved stock.
+func (s *Service) cancel(ctx context.Context, tx Store, o Order, reason string, by domain.Actor, now time.Time) (Order, error) {
+	if err := o.Status.Transition(StatusCancelled, o.Fulfillment); err != nil {
+		return Order{}, err
+	}
+	items := slices.Clone(o.Items)
+	slices.SortFunc(items, func(a, b Item) int { return compareInt64(a.SKUID, b.SKUID) })
+	for _, it := range items {
+		if err := tx.ReleaseStock(ctx, it.SKUID, it.Quantity, o.Number, by, now); err != nil {
+			return Order{}, err
+		}
+	}
+	o.Status, o.CancelledAt, o.CancelReason = StatusCancelled, now, reason
+	if err := tx.UpdateStatus(ctx, o); err != nil {
+		return Order{}, err
+	}
+	return o, nil
+}
+
+// Confirm confirms receipt of one of the shopper's shipped orders.
+func (s *Service) Confirm(ctx context.Context, shopperID int64, number string) (Order, error) {
+	if !ValidNumber(number) {
+		return Order{}, ErrOrderNotFound
+	}
+	var out Order
+	err := s.Store.InTx(ctx, func(tx Store) error {
+		o, err := tx.Order(ctx, number, shopperID, true)
+		if err != nil {
+			return err
+		}
+		if o.Fulfillment == FulfillmentPickup {
+			return ErrInvalidTransition.WithMessage("A pickup order is completed when the store hands it over.")
+		}
+		if err := o.Status.Transition(StatusCompleted, o.Fulfillment); err != nil {
+			return err
+		}
+		o.Status, o.CompletedAt = StatusCompleted, s.now()
+		out = o
+		return tx.UpdateStatus(ctx, o)
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("order: confirm: %w", err)
+	}
+	return out, nil
+}
+
+// ShipInput is the back office marking an order shipped.
+type ShipInput struct {
+	Number     string
+	Carrier    string
+	TrackingNo string
+	By         domain.Actor
+	RequestID  string
+}
+
+// Ship marks a paid delivery order shipped, audited.
+func (s *Service) Ship(ctx context.Context, in ShipInput) (Order, error) {
+	var fe []domain.FieldError
+	if l := len([]rune(in.Carrier)); l < 1 || l > 50 {
+		fe = append(fe, domain.FieldError{Field: "carrier", Code: "range", Message: "must have 1 to 50 characters"})
+	}
+	if l := len(in.TrackingNo); l < 4 || l > 40 || !trackingOK(in.TrackingNo) {
+		fe = append(fe, domain.FieldError{Field: "tracking_no", Code: "format", Message: "must be 4 to 40 letters, digits or -"})
+	}
+	if len(fe) > 0 {
+		return Order{}, domain.Invalid(fe...)
+	}
+	if !ValidNumber(in.Number) {
+		return Order{}, ErrOrderNotFound
+	}
+	now := s.now()
+	var out Order
+	err := s.Store.InTx(ctx, func(tx Store) error {
+		o, err := tx.Order(ctx, in.Number, 0, true)
+		if err != nil {
+			return err
+		}
+		if err := o.Status.Transition(StatusShipped, o.Fulfillment); err != nil {
+			return err
+		}
+		before := map[string]any{"status": o.Status}
+		o.Status, o.ShippedAt, o.Carrier, o.TrackingNo = StatusShipped, now, in.Carrier, in.TrackingNo
+		if err := tx.UpdateStatus(ctx, o); err != nil {
+			return err
+		}
+		out = o
+		return tx.Audit(ctx, domain.AuditEntry{Actor: in.By, Action: "order.ship", Entity: "order", EntityID: o.Number,
+			Before: before, After: map[string]any{"status": o.Status, "carrier": o.Carrier, "tracking_no": o.TrackingNo},
+			RequestID: in.RequestID, At: now})
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("order: ship: %w", err)
+	}
+	return out, nil
+}
+
+func trackingOK(s string) bool {
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// AdminGet returns any order by number.
+func (s *Service) AdminGet(ctx context.Context, number string) (Order, error) {
+	if !ValidNumber(number) {
+		return Order{}, ErrOrderNotFound
+	}
+	return s.Store.Order(ctx, number, 0, false)
+}
+
+// Search lists orders for the back office.
+func (s *Service) Search(ctx context.Context, f Filter, page domain.Page) ([]Order, string, error) {
+	if f.Status != "" && !f.Status.Valid() {
+		return nil, "", domain.Invalid(domain.FieldError{Field: "status", Code: "oneof", Message: "must be one of: pending_payment paid shipped completed cancelled"})
+	}
+	return s.Store.SearchOrders(ctx, f, page)
+}
+
+// AutoConfirm completes up to limit orders shipped more than
+// AutoConfirmAfter ago and returns how many it completed. Several workers
+// may run it at once: each takes different orders.
+func (s *Service) AutoConfirm(ctx context.Context, limit int) (int, error) {
+	after := s.AutoConfirmAfter
+	if after <= 0 {
+		after = 10 * 24 * time.Hour
+	}
+	now := s.now()
+	n := 0
+	err := s.Store.InTx(ctx, func(tx Store) error {
+		os, err := tx.ShippedBefore(ctx, now.Add(-after), limit)
+		if err != nil {
+			return err
+		}
+		for _, o := range os {
+			if o.Status.Transition(StatusCompleted, o.Fulfillment) != nil {
+				continue
+			}
+			o.Status, o.CompletedAt = StatusCompleted, now
+			if err := tx.UpdateStatus(ctx, o); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("order: auto-confirm: %w", err)
+	}
+	return n, nil
+}
+
+// CancelExpired cancels up to limit unpaid orders past their expiry,
+// releasing their stock, and returns how many. (The payments area wraps this
+// with closing the WeChat Pay order first.)
+func (s *Service) CancelExpired(ctx context.Context, limit int) (int, error) {
+	now := s.now()
+	n := 0
+	// One order per transaction, so a cancellation never holds the locks of
+	// several orders' SKUs at once.
+	for n < limit {
+		found := false
+		err := s.Store.InTx(ctx, func(tx Store) error {
+			os, err := tx.PendingExpired(ctx, now, 1)
+			if err != nil || len(os) == 0 {
+				return err
+			}
+			found = true
+			_, err = s.cancel(ctx, tx, os[0], "expired unpaid", domain.System, now)
+			return err
+		})
+		if err != nil {
+			return n, fmt.Errorf("order: cancel expired: %w", err)
+		}
+		if !found {
+			break
+		}
+		n++
+	}
+	return n, nil
+}
