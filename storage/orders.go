@@ -1,0 +1,544 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/order"
+)
+
+// Orders implements order.Store. The zero q runs on the pool; InTx hands fn
+// an Orders whose q is the transaction.
+type Orders struct {
+	DB *sqlx.DB
+	q  sqlx.ExtContext
+}
+
+var _ order.Store = Orders{}
+
+func (s Orders) ext() sqlx.ExtContext {
+	if s.q != nil {
+		return s.q
+	}
+	return s.DB
+}
+
+// InTx implements order.Store.
+func (s Orders) InTx(ctx context.Context, fn func(order.Store) error) error {
+	if s.q != nil {
+		return fn(s)
+	}
+	return InTx(ctx, s.DB, func(tx *sqlx.Tx) error { return fn(Orders{DB: s.DB, q: tx}) })
+}
+
+type orderSKURow struct {
+	ID            int64  `db:"id"`
+	ProductID     int64  `db:"product_id"`
+	CategoryID    int64  `db:"category_id"`
+	Code          string `db:"code"`
+	Title         string `db:"title"`
+	Specs         []byte `db:"specs"`
+	Image         string `db:"image"`
+	Price         int64  `db:"price_fen"`
+	OnSale        bool   `db:"on_sale"`
+	Stock         int    `db:"stock"`
+	PerOrderLimit int    `db:"per_order_limit"`
+}
+
+const orderSKUsSQL = `
+SELECT s.id, s.product_id, p.category_id, s.code, p.title, s.specs, COALESCE(p.images[1], '') AS image,
+       s.price_fen, (s.status = 'on_sale' AND p.status = 'on_sale') AS on_sale, s.stock,
+       COALESCE(s.per_order_limit, 0) AS per_order_limit
+FROM skus s JOIN products p ON p.id = s.product_id
+WHERE s.id = ANY($1)`
+
+// loadOrderSKUs reads SKUs as orders and carts see them.
+func loadOrderSKUs(ctx context.Context, q sqlx.QueryerContext, ids []int64) ([]order.SKU, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []orderSKURow
+	if err := sqlx.SelectContext(ctx, q, &rows, orderSKUsSQL, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("storage: order skus: %w", mapErr(err))
+	}
+	out := make([]order.SKU, len(rows))
+	for i, r := range rows {
+		specs, err := decodeSpecs(r.Specs)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = order.SKU{ID: r.ID, ProductID: r.ProductID, CategoryID: r.CategoryID, Code: r.Code, Title: r.Title,
+			Specs: specs, Image: r.Image, Price: domain.Fen(r.Price), OnSale: r.OnSale, Stock: r.Stock,
+			PerOrderLimit: r.PerOrderLimit}
+	}
+	return out, nil
+}
+
+// decodeSpecs reads a specs object; values that are not strings are shown
+// as their JSON text.
+func decodeSpecs(b []byte) (map[string]string, error) {
+	if len(b) == 0 {
+		return map[string]string{}, nil
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("storage: specs: %w", err)
+	}
+	out := make(map[string]string, len(raw))
+	for k, v := range raw {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			s = string(v)
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+// SKUs implements order.Store.
+func (s Orders) SKUs(ctx context.Context, ids []int64) ([]order.SKU, error) {
+	return loadOrderSKUs(ctx, s.ext(), ids)
+}
+
+// Address implements order.Store.
+func (s Orders) Address(ctx context.Context, shopperID, id int64) (order.AddressSnapshot, error) {
+	var r addressRow
+	err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT `+addressCols+` FROM addresses
+WHERE id = $1 AND shopper_id = $2 AND deleted_at IS NULL`, id, shopperID)
+	if err != nil {
+		return order.AddressSnapshot{}, mapErrNotFound(err, order.ErrAddressNotFound)
+	}
+	return order.AddressSnapshot{AddressID: r.ID, Name: r.Name, Phone: r.Phone, Province: r.Province, City: r.City,
+		District: r.District, Detail: r.Detail}, nil
+}
+
+// StoreOpen implements order.Store.
+func (s Orders) StoreOpen(ctx context.Context, id int64) (bool, error) {
+	var ok bool
+	err := sqlx.GetContext(ctx, s.ext(), &ok, `SELECT EXISTS (SELECT 1 FROM stores WHERE id = $1 AND status = 'open')`, id)
+	return ok, mapErr(err)
+}
+
+// SelectedCartLines implements order.Store.
+func (s Orders) SelectedCartLines(ctx context.Context, shopperID int64) ([]order.LineRequest, error) {
+	var rows []struct {
+		SKUID    int64 `db:"sku_id"`
+		Quantity int   `db:"quantity"`
+	}
+	err := sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT sku_id, quantity FROM cart_items
+WHERE shopper_id = $1 AND selected ORDER BY added_at DESC, id DESC`, shopperID)
+	if err != nil {
+		return nil, fmt.Errorf("storage: selected cart lines: %w", mapErr(err))
+	}
+	out := make([]order.LineRequest, len(rows))
+	for i, r := range rows {
+		out[i] = order.LineRequest{SKUID: r.SKUID, Quantity: r.Quantity}
+	}
+	return out, nil
+}
+
+// RemoveCartLines implements order.Store.
+func (s Orders) RemoveCartLines(ctx context.Context, shopperID int64, skuIDs []int64) error {
+	_, err := s.ext().ExecContext(ctx, `DELETE FROM cart_items WHERE shopper_id = $1 AND sku_id = ANY($2)`, shopperID, pq.Array(skuIDs))
+	return mapErr(err)
+}
+
+// claimKeySQL inserts the key first: a concurrent transaction inserting the
+// same key waits on the unique index until this one ends, so two parallel
+// requests with one key never both get past it.
+const claimKeySQL = `
+INSERT INTO idempotency_keys (scope, subject, key, request_hash) VALUES ($1, $2, $3, $4)
+ON CONFLICT (scope, subject, key) DO NOTHING
+RETURNING true`
+
+// ClaimIdempotencyKey implements order.Store.
+func (s Orders) ClaimIdempotencyKey(ctx context.Context, scope, subject, key string, hash []byte) (string, bool, error) {
+	var inserted bool
+	err := sqlx.GetContext(ctx, s.ext(), &inserted, claimKeySQL, scope, subject, key, hash)
+	if err == nil {
+		return "", false, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", false, fmt.Errorf("storage: claim idempotency key: %w", mapErr(err))
+	}
+	var r struct {
+		Hash    []byte         `db:"request_hash"`
+		OrderNo sql.NullString `db:"order_no"`
+	}
+	err = sqlx.GetContext(ctx, s.ext(), &r, `SELECT request_hash, response->>'order_no' AS order_no FROM idempotency_keys
+WHERE scope = $1 AND subject = $2 AND key = $3 FOR UPDATE`, scope, subject, key)
+	if err != nil {
+		return "", false, fmt.Errorf("storage: claim idempotency key: %w", mapErr(err))
+	}
+	if string(r.Hash) != string(hash) {
+		return "", false, domain.ErrIdempotencyKeyReused
+	}
+	if !r.OrderNo.Valid {
+		// Written by another kind of request, or never completed: treat as busy.
+		return "", false, &domain.Error{Kind: domain.KindConflict, Code: "idempotency_key_in_use",
+			Message: "A request with this Idempotency-Key is still being processed; try again shortly."}
+	}
+	return r.OrderNo.String, true, nil
+}
+
+// CompleteIdempotencyKey implements order.Store.
+func (s Orders) CompleteIdempotencyKey(ctx context.Context, scope, subject, key, orderNo string) error {
+	_, err := s.ext().ExecContext(ctx, `UPDATE idempotency_keys SET status = 201, response = jsonb_build_object('order_no', $4::text)
+WHERE scope = $1 AND subject = $2 AND key = $3`, scope, subject, key, orderNo)
+	return mapErr(err)
+}
+
+// ReserveStock implements order.Store with the catalog's stock moves.
+func (s Orders) ReserveStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error {
+	return ReserveStock(ctx, s.ext(), skuID, qty, ref, actor, at)
+}
+
+// ReleaseStock implements order.Store with the catalog's stock moves.
+func (s Orders) ReleaseStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error {
+	return ReleaseStock(ctx, s.ext(), skuID, qty, ref, actor, at)
+}
+
+// createOrderSQL writes the order and its items in one statement.
+const createOrderSQL = `
+WITH o AS (
+    INSERT INTO orders (order_no, shopper_id, status, fulfillment, address, pickup_store_id,
+        subtotal_fen, campaign_discount_fen, member_discount_fen, coupon_discount_fen, points_discount_fen,
+        discount_fen, freight_fen, payable_fen, points_used, coupon_ids, note, placed_at, expires_at,
+        store_id, clerk_id, updated_at)
+    VALUES ($1, $2, $3, $4, $5, NULLIF($6, 0), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+        NULLIF($20, 0), NULLIF($21, 0), $18)
+    RETURNING id
+), i AS (
+    INSERT INTO order_items (order_id, line_no, sku_id, product_id, sku_code, title, specs, image, unit_price_fen,
+        quantity, list_total_fen, campaign_discount_fen, member_discount_fen, coupon_discount_fen,
+        points_discount_fen, paid_fen)
+    SELECT o.id, u.* FROM o, unnest($22::int[], $23::bigint[], $24::bigint[], $25::text[], $26::text[],
+        $27::text[]::jsonb[], $28::text[], $29::bigint[], $30::int[], $31::bigint[], $32::bigint[], $33::bigint[],
+        $34::bigint[], $35::bigint[], $36::bigint[]) AS u
+)
+SELECT id FROM o`
+
+// CreateOrder implements order.Store.
+func (s Orders) CreateOrder(ctx context.Context, o order.Order) (int64, error) {
+	var addr any
+	if o.Address != nil {
+		b, err := json.Marshal(addressJSON(*o.Address))
+		if err != nil {
+			return 0, fmt.Errorf("storage: create order: %w", err)
+		}
+		addr = string(b)
+	}
+	n := len(o.Items)
+	lineNo, qty := make([]int64, n), make([]int64, n)
+	sku, prod := make([]int64, n), make([]int64, n)
+	code, title, specs, image := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	unit, list, camp, mem, coup, pts, paid := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n),
+		make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, it := range o.Items {
+		sp, err := json.Marshal(it.Specs)
+		if err != nil {
+			return 0, fmt.Errorf("storage: create order: %w", err)
+		}
+		if it.Specs == nil {
+			sp = []byte("{}")
+		}
+		lineNo[i], sku[i], prod[i], code[i], title[i], specs[i], image[i] = int64(it.LineNo), it.SKUID, it.ProductID,
+			it.SKUCode, it.Title, string(sp), it.Image
+		unit[i], qty[i], list[i], camp[i], mem[i], coup[i], pts[i], paid[i] = int64(it.UnitPrice), int64(it.Quantity),
+			int64(it.ListTotal), int64(it.CampaignDiscount), int64(it.MemberDiscount), int64(it.CouponDiscount),
+			int64(it.PointsDiscount), int64(it.Paid)
+	}
+	coupons := o.CouponIDs
+	if coupons == nil {
+		coupons = []int64{}
+	}
+	var id int64
+	err := sqlx.GetContext(ctx, s.ext(), &id, createOrderSQL,
+		o.Number, o.ShopperID, string(o.Status), string(o.Fulfillment), addr, o.PickupStore,
+		int64(o.Subtotal), int64(o.CampaignDiscount), int64(o.MemberDiscount), int64(o.CouponDiscount), int64(o.PointsDiscount),
+		int64(o.Discount), int64(o.Freight), int64(o.Payable), o.PointsUsed, pq.Array(coupons), o.Note, o.PlacedAt, o.ExpiresAt,
+		o.StoreID, o.ClerkID,
+		pq.Array(lineNo), pq.Array(sku), pq.Array(prod), pq.Array(code), pq.Array(title), pq.Array(specs), pq.Array(image),
+		pq.Array(unit), pq.Array(qty), pq.Array(list), pq.Array(camp), pq.Array(mem), pq.Array(coup), pq.Array(pts), pq.Array(paid))
+	if err != nil {
+		return 0, fmt.Errorf("storage: create order: %w", mapErr(err))
+	}
+	return id, nil
+}
+
+type addressJSON struct {
+	AddressID int64  `json:"address_id"`
+	Name      string `json:"name"`
+	Phone     string `json:"phone"`
+	Province  string `json:"province"`
+	City      string `json:"city"`
+	District  string `json:"district"`
+	Detail    string `json:"detail"`
+}
+
+const orderCols = `id, order_no, shopper_id, status, fulfillment, address, COALESCE(pickup_store_id, 0) AS pickup_store_id,
+subtotal_fen, campaign_discount_fen, member_discount_fen, coupon_discount_fen, points_discount_fen, discount_fen,
+freight_fen, payable_fen, points_used, coupon_ids, note, placed_at, expires_at, paid_at, shipped_at,
+COALESCE(carrier, '') AS carrier, COALESCE(tracking_no, '') AS tracking_no, completed_at, cancelled_at,
+COALESCE(cancel_reason, '') AS cancel_reason, COALESCE(store_id, 0) AS store_id, COALESCE(clerk_id, 0) AS clerk_id`
+
+type orderRow struct {
+	ID           int64         `db:"id"`
+	Number       string        `db:"order_no"`
+	ShopperID    int64         `db:"shopper_id"`
+	Status       string        `db:"status"`
+	Fulfillment  string        `db:"fulfillment"`
+	Address      []byte        `db:"address"`
+	PickupStore  int64         `db:"pickup_store_id"`
+	Subtotal     int64         `db:"subtotal_fen"`
+	Campaign     int64         `db:"campaign_discount_fen"`
+	Member       int64         `db:"member_discount_fen"`
+	Coupon       int64         `db:"coupon_discount_fen"`
+	Points       int64         `db:"points_discount_fen"`
+	Discount     int64         `db:"discount_fen"`
+	Freight      int64         `db:"freight_fen"`
+	Payable      int64         `db:"payable_fen"`
+	PointsUsed   int64         `db:"points_used"`
+	CouponIDs    pq.Int64Array `db:"coupon_ids"`
+	Note         string        `db:"note"`
+	PlacedAt     time.Time     `db:"placed_at"`
+	ExpiresAt    time.Time     `db:"expires_at"`
+	PaidAt       sql.NullTime  `db:"paid_at"`
+	ShippedAt    sql.NullTime  `db:"shipped_at"`
+	Carrier      string        `db:"carrier"`
+	TrackingNo   string        `db:"tracking_no"`
+	CompletedAt  sql.NullTime  `db:"completed_at"`
+	CancelledAt  sql.NullTime  `db:"cancelled_at"`
+	CancelReason string        `db:"cancel_reason"`
+	StoreID      int64         `db:"store_id"`
+	ClerkID      int64         `db:"clerk_id"`
+}
+
+func (r orderRow) toDomain() (order.Order, error) {
+	o := order.Order{
+		ID: r.ID, Number: r.Number, ShopperID: r.ShopperID, Status: order.Status(r.Status),
+		Fulfillment: order.FulfillmentType(r.Fulfillment), PickupStore: r.PickupStore,
+		Subtotal: domain.Fen(r.Subtotal), CampaignDiscount: domain.Fen(r.Campaign), MemberDiscount: domain.Fen(r.Member),
+		CouponDiscount: domain.Fen(r.Coupon), PointsDiscount: domain.Fen(r.Points), Discount: domain.Fen(r.Discount),
+		Freight: domain.Fen(r.Freight), Payable: domain.Fen(r.Payable), PointsUsed: r.PointsUsed,
+		CouponIDs: []int64(r.CouponIDs), Note: r.Note, PlacedAt: r.PlacedAt, ExpiresAt: r.ExpiresAt,
+		PaidAt: r.PaidAt.Time, ShippedAt: r.ShippedAt.Time, Carrier: r.Carrier, TrackingNo: r.TrackingNo,
+		CompletedAt: r.CompletedAt.Time, CancelledAt: r.CancelledAt.Time, CancelReason: r.CancelReason,
+		StoreID: r.StoreID, ClerkID: r.ClerkID,
+	}
+	if len(r.Address) > 0 {
+		var a addressJSON
+		if err := json.Unmarshal(r.Address, &a); err != nil {
+			return order.Order{}, fmt.Errorf("storage: order address: %w", err)
+		}
+		o.Address = &order.AddressSnapshot{AddressID: a.AddressID, Name: a.Name, Phone: a.Phone, Province: a.Province,
+			City: a.City, District: a.District, Detail: a.Detail}
+	}
+	return o, nil
+}
+
+type itemRow struct {
+	ID               int64  `db:"id"`
+	OrderID          int64  `db:"order_id"`
+	LineNo           int    `db:"line_no"`
+	SKUID            int64  `db:"sku_id"`
+	ProductID        int64  `db:"product_id"`
+	SKUCode          string `db:"sku_code"`
+	Title            string `db:"title"`
+	Specs            []byte `db:"specs"`
+	Image            string `db:"image"`
+	UnitPrice        int64  `db:"unit_price_fen"`
+	Quantity         int    `db:"quantity"`
+	ListTotal        int64  `db:"list_total_fen"`
+	Campaign         int64  `db:"campaign_discount_fen"`
+	Member           int64  `db:"member_discount_fen"`
+	Coupon           int64  `db:"coupon_discount_fen"`
+	Points           int64  `db:"points_discount_fen"`
+	Paid             int64  `db:"paid_fen"`
+	RefundStatus     string `db:"refund_status"`
+	RefundedQuantity int    `db:"refunded_quantity"`
+	RefundedFen      int64  `db:"refunded_fen"`
+}
+
+const itemCols = `id, order_id, line_no, sku_id, product_id, sku_code, title, specs, image, unit_price_fen, quantity,
+list_total_fen, campaign_discount_fen, member_discount_fen, coupon_discount_fen, points_discount_fen, paid_fen,
+refund_status, refunded_quantity, refunded_fen`
+
+// withItems loads the items of rows and converts them.
+func withItems(ctx context.Context, q sqlx.QueryerContext, rows []orderRow) ([]order.Order, error) {
+	out := make([]order.Order, len(rows))
+	ids := make([]int64, len(rows))
+	at := make(map[int64]int, len(rows))
+	for i, r := range rows {
+		o, err := r.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		out[i], ids[i], at[r.ID] = o, r.ID, i
+	}
+	if len(rows) == 0 {
+		return out, nil
+	}
+	var items []itemRow
+	if err := sqlx.SelectContext(ctx, q, &items, `SELECT `+itemCols+` FROM order_items
+WHERE order_id = ANY($1) ORDER BY order_id, line_no`, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("storage: order items: %w", mapErr(err))
+	}
+	for _, it := range items {
+		specs, err := decodeSpecs(it.Specs)
+		if err != nil {
+			return nil, err
+		}
+		o := &out[at[it.OrderID]]
+		o.Items = append(o.Items, order.Item{
+			ID: it.ID, LineNo: it.LineNo, SKUID: it.SKUID, ProductID: it.ProductID, SKUCode: it.SKUCode, Title: it.Title,
+			Specs: specs, Image: it.Image, UnitPrice: domain.Fen(it.UnitPrice), Quantity: it.Quantity,
+			ListTotal: domain.Fen(it.ListTotal), CampaignDiscount: domain.Fen(it.Campaign), MemberDiscount: domain.Fen(it.Member),
+			CouponDiscount: domain.Fen(it.Coupon), PointsDiscount: domain.Fen(it.Points), Paid: domain.Fen(it.Paid),
+			RefundStatus: order.LineRefundStatus(it.RefundStatus), RefundedQuantity: it.RefundedQuantity,
+			RefundedFen: domain.Fen(it.RefundedFen),
+		})
+	}
+	return out, nil
+}
+
+// Order implements order.Store.
+func (s Orders) Order(ctx context.Context, number string, shopperID int64, forUpdate bool) (order.Order, error) {
+	q := `SELECT ` + orderCols + ` FROM orders WHERE order_no = $1 AND ($2 = 0 OR shopper_id = $2)`
+	if forUpdate {
+		q += ` FOR UPDATE`
+	}
+	var r orderRow
+	if err := sqlx.GetContext(ctx, s.ext(), &r, q, number, shopperID); err != nil {
+		return order.Order{}, mapErrNotFound(err, order.ErrOrderNotFound)
+	}
+	os, err := withItems(ctx, s.ext(), []orderRow{r})
+	if err != nil {
+		return order.Order{}, err
+	}
+	return os[0], nil
+}
+
+func optTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func optText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// UpdateStatus implements order.Store.
+func (s Orders) UpdateStatus(ctx context.Context, o order.Order) error {
+	now := time.Now()
+	for _, t := range []time.Time{o.CancelledAt, o.CompletedAt, o.ShippedAt, o.PaidAt} {
+		if !t.IsZero() {
+			now = t
+			break
+		}
+	}
+	res, err := s.ext().ExecContext(ctx, `
+UPDATE orders SET status = $2, paid_at = $3, shipped_at = $4, carrier = $5, tracking_no = $6, completed_at = $7,
+    cancelled_at = $8, cancel_reason = $9, updated_at = $10
+WHERE id = $1`, o.ID, string(o.Status), optTime(o.PaidAt), optTime(o.ShippedAt), optText(o.Carrier),
+		optText(o.TrackingNo), optTime(o.CompletedAt), optTime(o.CancelledAt), optText(o.CancelReason), now)
+	if err != nil {
+		return fmt.Errorf("storage: update order status: %w", mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return order.ErrOrderNotFound
+	}
+	return nil
+}
+
+func orderIDCursor(c string) (int64, error) {
+	if c == "" {
+		return 1<<63 - 1, nil
+	}
+	n, err := strconv.ParseInt(c, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, domain.E(domain.KindInvalid, "bad_cursor", "The cursor is not valid; start from the first page.")
+	}
+	return n, nil
+}
+
+func (s Orders) page(ctx context.Context, q string, limit int, args ...any) ([]order.Order, string, error) {
+	var rows []orderRow
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, q, args...); err != nil {
+		return nil, "", fmt.Errorf("storage: list orders: %w", mapErr(err))
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
+	}
+	os, err := withItems(ctx, s.ext(), rows)
+	return os, next, err
+}
+
+// ListOrders implements order.Store.
+func (s Orders) ListOrders(ctx context.Context, shopperID int64, status order.Status, p domain.Page) ([]order.Order, string, error) {
+	before, err := orderIDCursor(p.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := domain.BoundLimit(p.Limit)
+	return s.page(ctx, `SELECT `+orderCols+` FROM orders
+WHERE shopper_id = $1 AND ($2 = '' OR status = $2) AND id < $3 ORDER BY id DESC LIMIT $4`,
+		limit, shopperID, string(status), before, limit+1)
+}
+
+// SearchOrders implements order.Store.
+func (s Orders) SearchOrders(ctx context.Context, f order.Filter, p domain.Page) ([]order.Order, string, error) {
+	before, err := orderIDCursor(p.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := domain.BoundLimit(p.Limit)
+	return s.page(ctx, `SELECT `+orderCols+` FROM orders
+WHERE ($1 = '' OR order_no = $1) AND ($2 = '' OR status = $2) AND ($3 = 0 OR shopper_id = $3)
+  AND ($4::timestamptz IS NULL OR placed_at >= $4) AND ($5::timestamptz IS NULL OR placed_at < $5)
+  AND id < $6 ORDER BY id DESC LIMIT $7`,
+		limit, f.Number, string(f.Status), f.ShopperID, optTime(f.From), optTime(f.To), before, limit+1)
+}
+
+// ShippedBefore implements order.Store.
+func (s Orders) ShippedBefore(ctx context.Context, cutoff time.Time, limit int) ([]order.Order, error) {
+	var rows []orderRow
+	err := sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT `+orderCols+` FROM orders
+WHERE status = 'shipped' AND shipped_at < $1 ORDER BY shipped_at LIMIT $2 FOR UPDATE SKIP LOCKED`, cutoff, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: shipped orders: %w", mapErr(err))
+	}
+	return withItems(ctx, s.ext(), rows)
+}
+
+// PendingExpired implements order.Store.
+func (s Orders) PendingExpired(ctx context.Context, now time.Time, limit int) ([]order.Order, error) {
+	var rows []orderRow
+	err := sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT `+orderCols+` FROM orders
+WHERE status = 'pending_payment' AND expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: expired orders: %w", mapErr(err))
+	}
+	return withItems(ctx, s.ext(), rows)
+}
+
+// Audit implements order.Store.
+func (s Orders) Audit(ctx context.Context, e domain.AuditEntry) error {
+	return WriteAudit(ctx, s.ext(), e)
+}
