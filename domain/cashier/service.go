@@ -1,0 +1,529 @@
+package cashier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/order"
+	"github.com/yutang/yutang/domain/payment"
+)
+
+// Store is what the cashier needs from the database. Every method but InTx
+// may run inside a transaction opened by InTx (on the Store passed to fn).
+type Store interface {
+	// InTx runs fn in one transaction; fn's Store runs in it.
+	InTx(ctx context.Context, fn func(Store) error) error
+
+	// Order returns an order with its items by number (order.ErrOrderNotFound);
+	// shopperID > 0 restricts it to that shopper; forUpdate locks the row.
+	Order(ctx context.Context, number string, shopperID int64, forUpdate bool) (Order, error)
+	// OrderByID is Order by id.
+	OrderByID(ctx context.Context, id int64, forUpdate bool) (Order, error)
+
+	// OpenAttempt returns the order's open attempt, ErrNoAttempt when none.
+	OpenAttempt(ctx context.Context, orderID int64) (Attempt, error)
+	// CreateAttempt writes a new open attempt, numbering it after the
+	// order's last one (Seq, OutTradeNo); ErrAttemptExists when the order has
+	// an open one already.
+	CreateAttempt(ctx context.Context, a Attempt) (Attempt, error)
+	// SavePrepay records a prepay's wx.requestPayment parameters on an open
+	// attempt.
+	SavePrepay(ctx context.Context, attemptID int64, rp payment.RequestPayment, validUntil, now time.Time) error
+	// CloseAttempt marks an open attempt closed (no-op when it is not open).
+	CloseAttempt(ctx context.Context, attemptID int64, at time.Time) error
+	// LockAttempt returns the attempt with this out_trade_no, locked
+	// (ErrUnknownTrade).
+	LockAttempt(ctx context.Context, outTradeNo string) (Attempt, error)
+	// ClaimAttempts leases up to c.Limit open attempts for a worker
+	// (FOR UPDATE SKIP LOCKED): those due for a query (ClaimQuery) or whose
+	// order is cancelled or expired (ClaimClose).
+	ClaimAttempts(ctx context.Context, c Claim) ([]Attempt, error)
+
+	// InsertPayment records p unless its TransactionID is recorded already
+	// (inserted false, and the recorded payment).
+	InsertPayment(ctx context.Context, p Payment) (out Payment, inserted bool, err error)
+	// MarkAttemptPaid marks an attempt paid by transactionID.
+	MarkAttemptPaid(ctx context.Context, attemptID int64, transactionID string, at time.Time) error
+	// MarkOrderPaid moves a pending order to paid.
+	MarkOrderPaid(ctx context.Context, orderID int64, paidAt, now time.Time) error
+	// SellStock turns qty reserved units of a SKU into sold ones (ledger).
+	SellStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error
+	// ReturnStock puts qty sold units back on sale (ledger).
+	ReturnStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error
+	// AfterPaid runs the hooks of other areas inside the transaction.
+	AfterPaid(ctx context.Context, p Paid) error
+	// AppliedPayment returns the payment that paid the order (ErrNoPayment).
+	AppliedPayment(ctx context.Context, orderID int64) (Payment, error)
+	// RecordNotification appends to the notification log.
+	RecordNotification(ctx context.Context, n Notification) error
+
+	// CreateRefund writes a pending refund and its lines, numbering it
+	// after the order's refunds (OutRefundNo).
+	CreateRefund(ctx context.Context, r Refund) (Refund, error)
+	// Refunds returns an order's refunds with their lines, oldest first.
+	Refunds(ctx context.Context, orderID int64) ([]Refund, error)
+	// LockRefund returns the refund with this out_refund_no, locked
+	// (ErrRefundNotFound).
+	LockRefund(ctx context.Context, outRefundNo string) (Refund, error)
+	// UpdateRefund writes a refund's status, WeChat refund id, failure and
+	// success time.
+	UpdateRefund(ctx context.Context, r Refund, now time.Time) error
+	// ClaimRefunds leases up to c.Limit refunds that are pending, processing
+	// or abnormal and due.
+	ClaimRefunds(ctx context.Context, c Claim) ([]Refund, error)
+	// AddRefunded adds refunded units and money to order lines.
+	AddRefunded(ctx context.Context, lines []RefundLine) error
+	// SetLineRefundStatus sets the per-line refund status of order lines.
+	SetLineRefundStatus(ctx context.Context, itemIDs []int64, s order.LineRefundStatus) error
+	// AfterRefunded runs the hooks of other areas inside the transaction.
+	AfterRefunded(ctx context.Context, r Refunded) error
+
+	// CreateAfterSales writes a request and its lines.
+	CreateAfterSales(ctx context.Context, a AfterSales) (AfterSales, error)
+	// AfterSales returns a request with its lines (ErrAfterSalesNotFound);
+	// forUpdate locks it.
+	AfterSales(ctx context.Context, id int64, forUpdate bool) (AfterSales, error)
+	// ListAfterSales lists requests newest first, optionally by status.
+	ListAfterSales(ctx context.Context, status AfterSalesStatus, page domain.Page) ([]AfterSales, string, error)
+	// UpdateAfterSales writes a request's status, decision and line amounts.
+	UpdateAfterSales(ctx context.Context, a AfterSales, now time.Time) error
+	// RequestedUnits returns, per order line, the units in after-sales
+	// requests that are not rejected.
+	RequestedUnits(ctx context.Context, orderID int64) (map[int64]int, error)
+	// Audit records an admin write in the transaction.
+	Audit(ctx context.Context, e domain.AuditEntry) error
+}
+
+// ClaimKind says which attempts a worker claims.
+type ClaimKind int
+
+// The claim kinds.
+const (
+	ClaimQuery ClaimKind = iota // open attempts with a prepay, older than MinAge, due for a query
+	ClaimClose                  // open attempts whose order is cancelled or expired
+)
+
+// Claim is a worker's lease request.
+type Claim struct {
+	Kind   ClaimKind
+	Now    time.Time
+	MinAge time.Duration // ClaimQuery: prepaid at least this long ago
+	Lease  time.Duration // held this long (and queries back off from it)
+	Limit  int
+}
+
+// ExpiredCanceller cancels unpaid orders past their expiry (order.Service).
+type ExpiredCanceller interface {
+	CancelExpired(ctx context.Context, limit int) (int, error)
+}
+
+// Service is the cashier's use cases.
+type Service struct {
+	Store   Store
+	Gateway payment.Gateway
+	// Orders cancels expired orders once their payments are closed.
+	Orders ExpiredCanceller
+	// MchID and AppID are checked against every transaction.
+	MchID, AppID string
+	// Brand prefixes payment descriptions ("鱼塘-…"); may be empty.
+	Brand string
+	Now   func() time.Time
+	Log   *slog.Logger
+	// PrepayValidFor is how long a prepay is handed out again (default
+	// 100 minutes: WeChat's prepay_id lasts two hours).
+	PrepayValidFor time.Duration
+	// QueryAfter is how long after a prepay without news the reconciler
+	// asks WeChat Pay (default one minute).
+	QueryAfter time.Duration
+	// Lease is how long a worker holds what it claimed (default one minute).
+	Lease time.Duration
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// Pay returns the wx.requestPayment parameters for one of the shopper's
+// unpaid orders. A valid prepay of the current attempt is handed out again
+// without asking WeChat Pay; an attempt whose amount is not the order's
+// payable any more is closed at WeChat Pay and replaced by a new one (a new
+// out_trade_no). No database transaction is open while WeChat Pay is asked.
+func (s *Service) Pay(ctx context.Context, shopperID int64, number string) (payment.RequestPayment, error) {
+	if !order.ValidNumber(number) {
+		return payment.RequestPayment{}, order.ErrOrderNotFound
+	}
+	for try := 0; try < 4; try++ {
+		rp, again, err := s.payOnce(ctx, shopperID, number)
+		if err != nil {
+			return payment.RequestPayment{}, fmt.Errorf("cashier: pay: %w", err)
+		}
+		if !again {
+			return rp, nil
+		}
+	}
+	return payment.RequestPayment{}, fmt.Errorf("cashier: pay: %w", domain.ErrUnavailable)
+}
+
+func (s *Service) payOnce(ctx context.Context, shopperID int64, number string) (payment.RequestPayment, bool, error) {
+	o, err := s.Store.Order(ctx, number, shopperID, false)
+	if err != nil {
+		return payment.RequestPayment{}, false, err
+	}
+	if err := payable(o); err != nil {
+		return payment.RequestPayment{}, false, err
+	}
+	now := s.now()
+	if !now.Before(o.ExpiresAt) {
+		return payment.RequestPayment{}, false, ErrExpired
+	}
+	a, err := s.Store.OpenAttempt(ctx, o.ID)
+	switch {
+	case errors.Is(err, ErrNoAttempt):
+		a, err = s.Store.CreateAttempt(ctx, s.newAttempt(o, now))
+		if errors.Is(err, ErrAttemptExists) {
+			return payment.RequestPayment{}, true, nil
+		}
+		if err != nil {
+			return payment.RequestPayment{}, false, err
+		}
+	case err != nil:
+		return payment.RequestPayment{}, false, err
+	case a.Amount != o.Payable || a.TradeType != TradeJSAPI || a.OpenID != o.OpenID:
+		// The order changed since this attempt: close it first, then start
+		// a new one.
+		if err := s.closeAttempt(ctx, a); err != nil {
+			return payment.RequestPayment{}, false, err
+		}
+		return payment.RequestPayment{}, true, nil
+	case a.Reusable(o.Payable, now):
+		return a.Params, false, nil
+	}
+
+	rp, err := s.Gateway.PrepayJSAPI(ctx, payment.JSAPIRequest{
+		OutTradeNo: a.OutTradeNo, Description: a.Description, OpenID: a.OpenID,
+		Amount: a.Amount, ExpiresAt: a.TimeExpire,
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, payment.ErrOrderPaid):
+		// Paid, and we missed the news: learn it now.
+		if _, qerr := s.queryAndApply(ctx, a); qerr != nil {
+			return payment.RequestPayment{}, false, qerr
+		}
+		return payment.RequestPayment{}, false, ErrAlreadyPaid
+	case errors.Is(err, payment.ErrOrderClosed), errors.Is(err, payment.ErrOutTradeNoUsed):
+		if err := s.Store.CloseAttempt(ctx, a.ID, s.now()); err != nil {
+			return payment.RequestPayment{}, false, err
+		}
+		return payment.RequestPayment{}, true, nil
+	default:
+		return payment.RequestPayment{}, false, err
+	}
+	now = s.now()
+	if err := s.Store.SavePrepay(ctx, a.ID, rp, now.Add(orDefault(s.PrepayValidFor, 100*time.Minute)), now); err != nil {
+		return payment.RequestPayment{}, false, err
+	}
+	return rp, false, nil
+}
+
+func payable(o Order) error {
+	switch o.Status {
+	case order.StatusPendingPayment:
+		return nil
+	case order.StatusPaid, order.StatusShipped, order.StatusCompleted:
+		return ErrAlreadyPaid
+	}
+	return ErrNotPayable.WithMessage("This order is %s and can no longer be paid.", o.Status)
+}
+
+func (s *Service) newAttempt(o Order, now time.Time) Attempt {
+	// WeChat Pay wants time_expire at least a minute ahead; an order about
+	// to expire gets a little more (a payment after its cancellation is
+	// refunded).
+	expire := o.ExpiresAt
+	if minExp := now.Add(70 * time.Second); expire.Before(minExp) {
+		expire = minExp
+	}
+	return Attempt{
+		OrderID: o.ID, OrderNumber: o.Number, TradeType: TradeJSAPI, Amount: o.Payable, OpenID: o.OpenID,
+		Description: Description(s.Brand, o), TimeExpire: expire, Status: AttemptOpen, CreatedAt: now,
+	}
+}
+
+// closeAttempt closes an open attempt at WeChat Pay, then here. When WeChat
+// Pay says it was paid, the payment is applied instead (and the caller
+// learns ErrAlreadyPaid).
+func (s *Service) closeAttempt(ctx context.Context, a Attempt) error {
+	err := s.Gateway.Close(ctx, a.OutTradeNo)
+	switch {
+	case err == nil, errors.Is(err, payment.ErrOrderClosed), errors.Is(err, payment.ErrOrderNotExist):
+		return s.Store.CloseAttempt(ctx, a.ID, s.now())
+	case errors.Is(err, payment.ErrOrderPaid):
+		if _, err := s.queryAndApply(ctx, a); err != nil {
+			return err
+		}
+		return ErrAlreadyPaid
+	}
+	return err
+}
+
+// CurrentAttempt returns the open attempt of any order (the development
+// route that pays it at the simulator uses it).
+func (s *Service) CurrentAttempt(ctx context.Context, number string) (Attempt, error) {
+	o, err := s.Store.Order(ctx, number, 0, false)
+	if err != nil {
+		return Attempt{}, err
+	}
+	return s.Store.OpenAttempt(ctx, o.ID)
+}
+
+// HandlePaymentNotice applies a verified payment notification and records
+// it in the notification log. It returns an error only when the caller
+// should make WeChat Pay retry (the database failed); every other outcome,
+// alerts included, is final and recorded.
+func (s *Service) HandlePaymentNotice(ctx context.Context, n payment.PaymentNotice) (Outcome, error) {
+	var outcome Outcome
+	var detail string
+	var err error
+	if n.EventType != payment.EventTransactionSuccess {
+		outcome, detail = OutcomeIgnored, "event type "+n.EventType
+	} else {
+		outcome, detail, err = s.Apply(ctx, n.Transaction, SourceNotification)
+		if err != nil {
+			return "", err
+		}
+	}
+	rec := Notification{EventID: n.EventID, EventType: n.EventType, Resource: "transaction",
+		Source: SourceNotification, OutNo: n.OutTradeNo, WxID: n.TransactionID, Amount: n.Total,
+		Outcome: outcome, Detail: detail, ReceivedAt: s.now()}
+	if err := s.Store.RecordNotification(ctx, rec); err != nil {
+		return "", fmt.Errorf("cashier: record notification: %w", err)
+	}
+	return outcome, nil
+}
+
+// Apply applies what WeChat Pay reported of a payment, exactly once per
+// transaction id, in one transaction: it checks the transaction against the
+// attempt and the order, records the payment, marks the attempt and the
+// order paid, turns the reserved stock into sold stock and runs the AfterPaid
+// hooks. A payment for an order that is cancelled (or already paid by
+// another attempt) is recorded and refunded instead. A mismatch changes
+// nothing and is logged as an alert.
+func (s *Service) Apply(ctx context.Context, t payment.Transaction, src Source) (Outcome, string, error) {
+	if !t.TradeState.Paid() {
+		return OutcomeIgnored, "trade state " + string(t.TradeState), nil
+	}
+	var outcome Outcome
+	var detail string
+	var due Refund
+	now := s.now()
+	err := s.Store.InTx(ctx, func(tx Store) error {
+		outcome, detail, due = "", "", Refund{}
+		a, err := tx.LockAttempt(ctx, t.OutTradeNo)
+		if errors.Is(err, ErrUnknownTrade) {
+			outcome, detail = OutcomeUnknown, "no attempt has out_trade_no "+t.OutTradeNo
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		o, err := tx.OrderByID(ctx, a.OrderID, true)
+		if err != nil {
+			return err
+		}
+		if out, why := CheckTransaction(t, a, o, s.MchID, s.AppID); out != "" {
+			outcome, detail = out, why
+			return nil
+		}
+		p := Payment{TransactionID: t.TransactionID, AttemptID: a.ID, OrderID: o.ID, Amount: t.Total,
+			PayerTotal: t.PayerTotal, Currency: t.Currency, PayerOpenID: t.PayerOpenID, TradeType: t.TradeType,
+			SuccessTime: t.SuccessTime, Source: src, Outcome: OutcomeApplied, AppliedAt: now}
+		if p.SuccessTime.IsZero() {
+			p.SuccessTime = now
+		}
+		if o.Status != order.StatusPendingPayment {
+			p.Outcome = OutcomeRefundDue
+		}
+		p, inserted, err := tx.InsertPayment(ctx, p)
+		if err != nil {
+			return err
+		}
+		if !inserted {
+			outcome = OutcomeDuplicate
+			return nil
+		}
+		if a.Status != AttemptPaid {
+			if err := tx.MarkAttemptPaid(ctx, a.ID, t.TransactionID, now); err != nil {
+				return err
+			}
+		}
+		if p.Outcome == OutcomeRefundDue {
+			kind := RefundPaidAfterCancel
+			if o.Status != order.StatusCancelled {
+				kind = RefundDuplicate
+			}
+			due, err = tx.CreateRefund(ctx, Refund{OrderID: o.ID, OrderNumber: o.Number, PaymentID: p.ID,
+				OutTradeNo: a.OutTradeNo, PaymentAmount: p.Amount, Kind: kind, Amount: p.Amount,
+				Status: RefundPending, Reason: refundReason(kind), CreatedAt: now})
+			if err != nil {
+				return err
+			}
+			outcome, detail = OutcomeRefundDue, fmt.Sprintf("order is %s: refund %s", o.Status, due.OutRefundNo)
+			return nil
+		}
+		if err := order.StatusPendingPayment.Transition(order.StatusPaid, o.Fulfillment); err != nil {
+			return err
+		}
+		if err := tx.MarkOrderPaid(ctx, o.ID, p.SuccessTime, now); err != nil {
+			return err
+		}
+		for _, it := range sortedBySKU(o.Items) {
+			if err := tx.SellStock(ctx, it.SKUID, it.Quantity, o.Number, domain.System, now); err != nil {
+				return err
+			}
+		}
+		outcome = OutcomeApplied
+		return tx.AfterPaid(ctx, Paid{OrderID: o.ID, OrderNumber: o.Number, ShopperID: o.ShopperID, PaymentID: p.ID,
+			TransactionID: p.TransactionID, Amount: p.Amount, PaidAt: p.SuccessTime})
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("cashier: apply payment %s: %w", t.OutTradeNo, err)
+	}
+	if outcome.Alert() {
+		s.log().ErrorContext(ctx, "payment alert", "alert", true, "outcome", string(outcome), "detail", detail,
+			"out_trade_no", t.OutTradeNo, "transaction_id", t.TransactionID, "total_fen", int64(t.Total), "source", string(src))
+	}
+	if due.ID != 0 {
+		s.submitRefund(ctx, due)
+	}
+	return outcome, detail, nil
+}
+
+func refundReason(k RefundKind) string {
+	switch k {
+	case RefundPaidAfterCancel:
+		return "订单已取消，自动退款"
+	case RefundDuplicate:
+		return "重复支付，自动退款"
+	}
+	return "售后退款"
+}
+
+// queryAndApply asks WeChat Pay about an attempt and applies a payment, or
+// closes the attempt here when WeChat Pay closed it.
+func (s *Service) queryAndApply(ctx context.Context, a Attempt) (Outcome, error) {
+	t, err := s.Gateway.QueryByOutTradeNo(ctx, a.OutTradeNo)
+	if errors.Is(err, payment.ErrOrderNotExist) {
+		return OutcomeIgnored, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case t.TradeState.Paid():
+		out, detail, err := s.Apply(ctx, t, SourceQuery)
+		if err != nil {
+			return "", err
+		}
+		if out != OutcomeDuplicate {
+			rec := Notification{EventID: "query", EventType: string(t.TradeState), Resource: "transaction",
+				Source: SourceQuery, OutNo: t.OutTradeNo, WxID: t.TransactionID, Amount: t.Total,
+				Outcome: out, Detail: detail, ReceivedAt: s.now()}
+			if err := s.Store.RecordNotification(ctx, rec); err != nil {
+				return "", err
+			}
+		}
+		return out, nil
+	case t.TradeState.Final():
+		return OutcomeIgnored, s.Store.CloseAttempt(ctx, a.ID, s.now())
+	}
+	return OutcomeIgnored, nil
+}
+
+// Reconcile asks WeChat Pay about open attempts prepaid more than QueryAfter
+// ago that no notification settled, and applies what it learns through the
+// same path as a notification. It returns how many payments it applied.
+// Several instances may run it at once: each claims different attempts.
+func (s *Service) Reconcile(ctx context.Context, limit int) (int, error) {
+	as, err := s.Store.ClaimAttempts(ctx, Claim{Kind: ClaimQuery, Now: s.now(),
+		MinAge: orDefault(s.QueryAfter, time.Minute), Lease: orDefault(s.Lease, time.Minute), Limit: limit})
+	if err != nil {
+		return 0, fmt.Errorf("cashier: reconcile: %w", err)
+	}
+	n := 0
+	var errs []error
+	for _, a := range as {
+		out, err := s.queryAndApply(ctx, a)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", a.OutTradeNo, err))
+			continue
+		}
+		if out == OutcomeApplied || out == OutcomeRefundDue {
+			n++
+		}
+	}
+	if len(errs) > 0 {
+		return n, fmt.Errorf("cashier: reconcile: %w", errors.Join(errs...))
+	}
+	return n, nil
+}
+
+// Expire closes at WeChat Pay the open attempts of orders that expired or
+// were cancelled (applying any payment WeChat Pay reports instead), then
+// cancels the expired orders, releasing their stock. It returns how many
+// orders it cancelled.
+func (s *Service) Expire(ctx context.Context, limit int) (int, error) {
+	as, err := s.Store.ClaimAttempts(ctx, Claim{Kind: ClaimClose, Now: s.now(),
+		Lease: orDefault(s.Lease, time.Minute), Limit: limit})
+	if err != nil {
+		return 0, fmt.Errorf("cashier: expire: %w", err)
+	}
+	var errs []error
+	for _, a := range as {
+		if err := s.closeAttempt(ctx, a); err != nil && !errors.Is(err, ErrAlreadyPaid) {
+			errs = append(errs, fmt.Errorf("%s: %w", a.OutTradeNo, err))
+		}
+	}
+	n := 0
+	if s.Orders != nil {
+		n, err = s.Orders.CancelExpired(ctx, limit)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return n, fmt.Errorf("cashier: expire: %w", errors.Join(errs...))
+	}
+	return n, nil
+}
+
+func sortedBySKU(items []Item) []Item {
+	out := append([]Item(nil), items...)
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].SKUID < out[j-1].SKUID; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}

@@ -1,0 +1,799 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/cashier"
+	"github.com/yutang/yutang/domain/order"
+	"github.com/yutang/yutang/domain/payment"
+)
+
+// PaidHook runs inside the transaction that applies a payment, after the
+// order is marked paid and its stock sold. tx is that transaction: write
+// with it (and only it), and return an error to roll the whole payment back
+// (WeChat Pay then retries the notification). Attribution, coupons, points
+// and commissions hook in here.
+type PaidHook func(ctx context.Context, tx sqlx.ExtContext, p cashier.Paid) error
+
+// RefundedHook runs inside the transaction that completes a refund, after
+// the refunded units and money are added to the order lines.
+type RefundedHook func(ctx context.Context, tx sqlx.ExtContext, r cashier.Refunded) error
+
+// Payments implements cashier.Store.
+type Payments struct {
+	DB *sqlx.DB
+	// OnPaid and OnRefunded are run, in order, inside the applying
+	// transaction (see PaidHook). Set them while wiring, before serving.
+	OnPaid     []PaidHook
+	OnRefunded []RefundedHook
+
+	tx *sqlx.Tx // set inside InTx
+}
+
+var _ cashier.Store = Payments{}
+
+func (s Payments) q() sqlx.ExtContext {
+	if s.tx != nil {
+		return s.tx
+	}
+	return s.DB
+}
+
+// InTx runs fn in one transaction (joining the current one when s is
+// already in a transaction).
+func (s Payments) InTx(ctx context.Context, fn func(cashier.Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	return InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+		in := s
+		in.tx = tx
+		return fn(in)
+	})
+}
+
+// --- orders, as the cashier sees them ---
+
+type cashierOrderRow struct {
+	ID          int64     `db:"id"`
+	Number      string    `db:"order_no"`
+	ShopperID   int64     `db:"shopper_id"`
+	OpenID      string    `db:"openid"`
+	Status      string    `db:"status"`
+	Fulfillment string    `db:"fulfillment"`
+	Payable     int64     `db:"payable_fen"`
+	Freight     int64     `db:"freight_fen"`
+	ExpiresAt   time.Time `db:"expires_at"`
+}
+
+type cashierItemRow struct {
+	ID               int64  `db:"id"`
+	LineNo           int    `db:"line_no"`
+	SKUID            int64  `db:"sku_id"`
+	Title            string `db:"title"`
+	Quantity         int    `db:"quantity"`
+	Paid             int64  `db:"paid_fen"`
+	RefundedQuantity int    `db:"refunded_quantity"`
+	RefundedFen      int64  `db:"refunded_fen"`
+}
+
+const cashierOrderSQL = `
+SELECT o.id, o.order_no, o.shopper_id, s.openid, o.status, o.fulfillment, o.payable_fen, o.freight_fen, o.expires_at
+FROM orders o JOIN shoppers s ON s.id = o.shopper_id
+WHERE `
+
+const cashierItemsSQL = `
+SELECT id, line_no, sku_id, title, quantity, paid_fen, refunded_quantity, refunded_fen
+FROM order_items WHERE order_id = $1 ORDER BY line_no`
+
+func (s Payments) loadOrder(ctx context.Context, where string, forUpdate bool, args ...any) (cashier.Order, error) {
+	query := cashierOrderSQL + where
+	if forUpdate {
+		query += ` FOR UPDATE OF o`
+	}
+	var r cashierOrderRow
+	if err := sqlx.GetContext(ctx, s.q(), &r, query, args...); err != nil {
+		return cashier.Order{}, mapErrNotFound(err, order.ErrOrderNotFound)
+	}
+	var items []cashierItemRow
+	if err := sqlx.SelectContext(ctx, s.q(), &items, cashierItemsSQL, r.ID); err != nil {
+		return cashier.Order{}, fmt.Errorf("storage: order items: %w", mapErr(err))
+	}
+	o := cashier.Order{ID: r.ID, Number: r.Number, ShopperID: r.ShopperID, OpenID: r.OpenID,
+		Status: order.Status(r.Status), Fulfillment: order.FulfillmentType(r.Fulfillment),
+		Payable: domain.Fen(r.Payable), Freight: domain.Fen(r.Freight), ExpiresAt: r.ExpiresAt}
+	for _, it := range items {
+		o.Items = append(o.Items, cashier.Item{ID: it.ID, LineNo: it.LineNo, SKUID: it.SKUID, Title: it.Title,
+			Quantity: it.Quantity, Paid: domain.Fen(it.Paid), RefundedQuantity: it.RefundedQuantity,
+			RefundedFen: domain.Fen(it.RefundedFen)})
+	}
+	return o, nil
+}
+
+func (s Payments) Order(ctx context.Context, number string, shopperID int64, forUpdate bool) (cashier.Order, error) {
+	return s.loadOrder(ctx, `o.order_no = $1 AND ($2 = 0 OR o.shopper_id = $2)`, forUpdate, number, shopperID)
+}
+
+func (s Payments) OrderByID(ctx context.Context, id int64, forUpdate bool) (cashier.Order, error) {
+	return s.loadOrder(ctx, `o.id = $1`, forUpdate, id)
+}
+
+const markOrderPaidSQL = `
+UPDATE orders SET status = 'paid', paid_at = $2, updated_at = $3
+WHERE id = $1 AND status = 'pending_payment'`
+
+func (s Payments) MarkOrderPaid(ctx context.Context, orderID int64, paidAt, now time.Time) error {
+	res, err := s.q().ExecContext(ctx, markOrderPaidSQL, orderID, paidAt, now)
+	if err != nil {
+		return fmt.Errorf("storage: mark order paid: %w", mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return order.ErrInvalidTransition.WithMessage("The order is no longer pending payment.")
+	}
+	return nil
+}
+
+func (s Payments) SellStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error {
+	return SellStock(ctx, s.q(), skuID, qty, ref, actor, at)
+}
+
+func (s Payments) ReturnStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error {
+	return ReturnStock(ctx, s.q(), skuID, qty, ref, actor, at)
+}
+
+func (s Payments) AfterPaid(ctx context.Context, p cashier.Paid) error {
+	for _, h := range s.OnPaid {
+		if err := h(ctx, s.q(), p); err != nil {
+			return fmt.Errorf("storage: after paid: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s Payments) AfterRefunded(ctx context.Context, r cashier.Refunded) error {
+	for _, h := range s.OnRefunded {
+		if err := h(ctx, s.q(), r); err != nil {
+			return fmt.Errorf("storage: after refunded: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s Payments) Audit(ctx context.Context, e domain.AuditEntry) error {
+	return WriteAudit(ctx, s.q(), e)
+}
+
+// --- payment attempts ---
+
+type requestPaymentJSON struct {
+	AppID     string `json:"appId"`
+	TimeStamp string `json:"timeStamp"`
+	NonceStr  string `json:"nonceStr"`
+	Package   string `json:"package"`
+	SignType  string `json:"signType"`
+	PaySign   string `json:"paySign"`
+	PrepayID  string `json:"prepayId"`
+}
+
+type attemptRow struct {
+	ID               int64          `db:"id"`
+	OrderID          int64          `db:"order_id"`
+	OrderNumber      string         `db:"order_no"`
+	Seq              int            `db:"seq"`
+	OutTradeNo       string         `db:"out_trade_no"`
+	TradeType        string         `db:"trade_type"`
+	Amount           int64          `db:"amount_fen"`
+	OpenID           string         `db:"payer_openid"`
+	Description      string         `db:"description"`
+	TimeExpire       time.Time      `db:"time_expire"`
+	PrepayID         sql.NullString `db:"prepay_id"`
+	RequestPayment   []byte         `db:"request_payment"`
+	PrepayValidUntil sql.NullTime   `db:"prepay_valid_until"`
+	Status           string         `db:"status"`
+	TransactionID    sql.NullString `db:"transaction_id"`
+	Checks           int            `db:"checks"`
+	CreatedAt        time.Time      `db:"created_at"`
+}
+
+func (r attemptRow) toDomain() cashier.Attempt {
+	a := cashier.Attempt{ID: r.ID, OrderID: r.OrderID, OrderNumber: r.OrderNumber, Seq: r.Seq, OutTradeNo: r.OutTradeNo,
+		TradeType: r.TradeType, Amount: domain.Fen(r.Amount), OpenID: r.OpenID, Description: r.Description,
+		TimeExpire: r.TimeExpire, PrepayID: r.PrepayID.String, PrepayValidUntil: r.PrepayValidUntil.Time,
+		Status: cashier.AttemptStatus(r.Status), TransactionID: r.TransactionID.String, Checks: r.Checks,
+		CreatedAt: r.CreatedAt}
+	if len(r.RequestPayment) > 0 {
+		var j requestPaymentJSON
+		if json.Unmarshal(r.RequestPayment, &j) == nil {
+			a.Params = payment.RequestPayment{AppID: j.AppID, TimeStamp: j.TimeStamp, NonceStr: j.NonceStr,
+				Package: j.Package, SignType: j.SignType, PaySign: j.PaySign, PrepayID: j.PrepayID}
+		}
+	}
+	return a
+}
+
+const attemptCols = `a.id, a.order_id, o.order_no, a.seq, a.out_trade_no, a.trade_type, a.amount_fen, a.payer_openid,
+    a.description, a.time_expire, a.prepay_id, a.request_payment, a.prepay_valid_until, a.status, a.transaction_id,
+    a.checks, a.created_at`
+
+func (s Payments) OpenAttempt(ctx context.Context, orderID int64) (cashier.Attempt, error) {
+	var r attemptRow
+	err := sqlx.GetContext(ctx, s.q(), &r, `SELECT `+attemptCols+`
+FROM payment_attempts a JOIN orders o ON o.id = a.order_id WHERE a.order_id = $1 AND a.status = 'open'`, orderID)
+	if err != nil {
+		return cashier.Attempt{}, mapErrNotFound(err, cashier.ErrNoAttempt)
+	}
+	return r.toDomain(), nil
+}
+
+func (s Payments) LockAttempt(ctx context.Context, outTradeNo string) (cashier.Attempt, error) {
+	var r attemptRow
+	err := sqlx.GetContext(ctx, s.q(), &r, `SELECT `+attemptCols+`
+FROM payment_attempts a JOIN orders o ON o.id = a.order_id WHERE a.out_trade_no = $1 FOR UPDATE OF a`, outTradeNo)
+	if err != nil {
+		return cashier.Attempt{}, mapErrNotFound(err, cashier.ErrUnknownTrade)
+	}
+	return r.toDomain(), nil
+}
+
+const insertAttemptSQL = `
+INSERT INTO payment_attempts (order_id, seq, out_trade_no, trade_type, amount_fen, payer_openid, description,
+    time_expire, status, next_check_at, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $9, $9)
+RETURNING id`
+
+func (s Payments) CreateAttempt(ctx context.Context, a cashier.Attempt) (cashier.Attempt, error) {
+	var seq int
+	err := sqlx.GetContext(ctx, s.q(), &seq, `SELECT COALESCE(max(seq), 0) + 1 FROM payment_attempts WHERE order_id = $1`, a.OrderID)
+	if err != nil {
+		return cashier.Attempt{}, fmt.Errorf("storage: create attempt: %w", mapErr(err))
+	}
+	a.Seq = seq
+	a.OutTradeNo = cashier.OutTradeNo(a.OrderNumber, seq)
+	a.Status = cashier.AttemptOpen
+	err = sqlx.GetContext(ctx, s.q(), &a.ID, insertAttemptSQL, a.OrderID, a.Seq, a.OutTradeNo, a.TradeType,
+		int64(a.Amount), a.OpenID, a.Description, a.TimeExpire, a.CreatedAt)
+	if isUnique(err, "") {
+		return cashier.Attempt{}, cashier.ErrAttemptExists
+	}
+	if err != nil {
+		return cashier.Attempt{}, fmt.Errorf("storage: create attempt: %w", mapErr(err))
+	}
+	return a, nil
+}
+
+func (s Payments) SavePrepay(ctx context.Context, attemptID int64, rp payment.RequestPayment, validUntil, now time.Time) error {
+	j, err := json.Marshal(requestPaymentJSON{AppID: rp.AppID, TimeStamp: rp.TimeStamp, NonceStr: rp.NonceStr,
+		Package: rp.Package, SignType: rp.SignType, PaySign: rp.PaySign, PrepayID: rp.PrepayID})
+	if err != nil {
+		return fmt.Errorf("storage: save prepay: %w", err)
+	}
+	_, err = s.q().ExecContext(ctx, `
+UPDATE payment_attempts SET prepay_id = $2, request_payment = $3, prepay_valid_until = $4, updated_at = $5
+WHERE id = $1 AND status = 'open'`, attemptID, rp.PrepayID, string(j), validUntil, now)
+	if err != nil {
+		return fmt.Errorf("storage: save prepay: %w", mapErr(err))
+	}
+	return nil
+}
+
+func (s Payments) CloseAttempt(ctx context.Context, attemptID int64, at time.Time) error {
+	_, err := s.q().ExecContext(ctx, `
+UPDATE payment_attempts SET status = 'closed', closed_at = $2, updated_at = $2 WHERE id = $1 AND status = 'open'`, attemptID, at)
+	if err != nil {
+		return fmt.Errorf("storage: close attempt: %w", mapErr(err))
+	}
+	return nil
+}
+
+func (s Payments) MarkAttemptPaid(ctx context.Context, attemptID int64, transactionID string, at time.Time) error {
+	_, err := s.q().ExecContext(ctx, `
+UPDATE payment_attempts SET status = 'paid', transaction_id = $2, closed_at = NULL, updated_at = $3 WHERE id = $1`,
+		attemptID, transactionID, at)
+	if err != nil {
+		return fmt.Errorf("storage: mark attempt paid: %w", mapErr(err))
+	}
+	return nil
+}
+
+// claimQueryWhere selects open attempts of unpaid orders with a prepay old
+// enough and due for a query; claimCloseWhere open attempts of orders that
+// were cancelled or expired.
+const (
+	claimQueryWhere = `a.prepay_id IS NOT NULL AND a.created_at <= $1::timestamptz - make_interval(secs => $4)
+    AND a.next_check_at <= $1 AND o.status = 'pending_payment'`
+	claimCloseWhere = `(o.status = 'cancelled' OR (o.status = 'pending_payment' AND o.expires_at <= $1))
+    AND $4::float8 >= 0` // ($4, the minimum age, only counts for queries)
+)
+
+// claimAttemptsSQL leases attempts in one statement: rows another worker
+// holds (locked or leased) are skipped. A query claim also schedules the
+// next query, backing off 1, 2, 4, 4 … leases.
+const claimAttemptsSQL = `
+WITH c AS (
+    SELECT a.id FROM payment_attempts a JOIN orders o ON o.id = a.order_id
+    WHERE a.status = 'open' AND a.lease_until <= $1 AND %s
+    ORDER BY a.next_check_at LIMIT $3
+    FOR UPDATE OF a SKIP LOCKED
+), u AS (
+    UPDATE payment_attempts a SET lease_until = $1::timestamptz + make_interval(secs => $2),
+        checks = a.checks + $5,
+        next_check_at = CASE WHEN $5 = 1
+            THEN $1::timestamptz + make_interval(secs => $2 * power(2, least(a.checks, 2)))
+            ELSE a.next_check_at END
+    FROM c WHERE a.id = c.id
+    RETURNING a.*
+)
+SELECT ` + attemptCols + ` FROM u a JOIN orders o ON o.id = a.order_id ORDER BY a.id`
+
+func (s Payments) ClaimAttempts(ctx context.Context, c cashier.Claim) ([]cashier.Attempt, error) {
+	where, inc := claimCloseWhere, 0
+	if c.Kind == cashier.ClaimQuery {
+		where, inc = claimQueryWhere, 1
+	}
+	var rows []attemptRow
+	err := sqlx.SelectContext(ctx, s.q(), &rows, fmt.Sprintf(claimAttemptsSQL, where),
+		c.Now, c.Lease.Seconds(), c.Limit, c.MinAge.Seconds(), inc)
+	if err != nil {
+		return nil, fmt.Errorf("storage: claim attempts: %w", mapErr(err))
+	}
+	out := make([]cashier.Attempt, len(rows))
+	for i, r := range rows {
+		out[i] = r.toDomain()
+	}
+	return out, nil
+}
+
+// --- payments and the notification log ---
+
+type paymentRow struct {
+	ID            int64     `db:"id"`
+	TransactionID string    `db:"transaction_id"`
+	AttemptID     int64     `db:"attempt_id"`
+	OrderID       int64     `db:"order_id"`
+	Amount        int64     `db:"amount_fen"`
+	PayerTotal    int64     `db:"payer_total_fen"`
+	Currency      string    `db:"currency"`
+	PayerOpenID   string    `db:"payer_openid"`
+	TradeType     string    `db:"trade_type"`
+	SuccessTime   time.Time `db:"success_time"`
+	Source        string    `db:"source"`
+	Outcome       string    `db:"outcome"`
+	AppliedAt     time.Time `db:"applied_at"`
+}
+
+func (r paymentRow) toDomain() cashier.Payment {
+	return cashier.Payment{ID: r.ID, TransactionID: r.TransactionID, AttemptID: r.AttemptID, OrderID: r.OrderID,
+		Amount: domain.Fen(r.Amount), PayerTotal: domain.Fen(r.PayerTotal), Currency: r.Currency,
+		PayerOpenID: r.PayerOpenID, TradeType: r.TradeType, SuccessTime: r.SuccessTime,
+		Source: cashier.Source(r.Source), Outcome: cashier.Outcome(r.Outcome), AppliedAt: r.AppliedAt}
+}
+
+const paymentCols = `id, transaction_id, attempt_id, order_id, amount_fen, payer_total_fen, currency, payer_openid,
+    trade_type, success_time, source, outcome, applied_at`
+
+const insertPaymentSQL = `
+INSERT INTO payments (transaction_id, attempt_id, order_id, amount_fen, payer_total_fen, currency, payer_openid,
+    trade_type, success_time, source, outcome, applied_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (transaction_id) DO NOTHING
+RETURNING ` + paymentCols
+
+func (s Payments) InsertPayment(ctx context.Context, p cashier.Payment) (cashier.Payment, bool, error) {
+	var r paymentRow
+	err := sqlx.GetContext(ctx, s.q(), &r, insertPaymentSQL, p.TransactionID, p.AttemptID, p.OrderID, int64(p.Amount),
+		int64(p.PayerTotal), p.Currency, p.PayerOpenID, p.TradeType, p.SuccessTime, string(p.Source), string(p.Outcome), p.AppliedAt)
+	if err == nil {
+		return r.toDomain(), true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return cashier.Payment{}, false, fmt.Errorf("storage: insert payment: %w", mapErr(err))
+	}
+	err = sqlx.GetContext(ctx, s.q(), &r, `SELECT `+paymentCols+` FROM payments WHERE transaction_id = $1`, p.TransactionID)
+	if err != nil {
+		return cashier.Payment{}, false, fmt.Errorf("storage: insert payment: %w", mapErr(err))
+	}
+	return r.toDomain(), false, nil
+}
+
+func (s Payments) AppliedPayment(ctx context.Context, orderID int64) (cashier.Payment, error) {
+	var r paymentRow
+	err := sqlx.GetContext(ctx, s.q(), &r, `SELECT `+paymentCols+` FROM payments WHERE order_id = $1 AND outcome = 'applied'`, orderID)
+	if err != nil {
+		return cashier.Payment{}, mapErrNotFound(err, cashier.ErrNoPayment)
+	}
+	return r.toDomain(), nil
+}
+
+const insertNotificationSQL = `
+INSERT INTO payment_notifications (event_id, event_type, resource, source, out_no, wx_id, amount_fen, outcome, detail, received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+
+func (s Payments) RecordNotification(ctx context.Context, n cashier.Notification) error {
+	_, err := s.q().ExecContext(ctx, insertNotificationSQL, n.EventID, n.EventType, n.Resource, string(n.Source),
+		n.OutNo, n.WxID, int64(n.Amount), string(n.Outcome), n.Detail, n.ReceivedAt)
+	if err != nil {
+		return fmt.Errorf("storage: record notification: %w", mapErr(err))
+	}
+	return nil
+}
+
+// --- refunds ---
+
+type refundRow struct {
+	ID            int64          `db:"id"`
+	OutRefundNo   string         `db:"out_refund_no"`
+	OrderID       int64          `db:"order_id"`
+	OrderNumber   string         `db:"order_no"`
+	PaymentID     int64          `db:"payment_id"`
+	OutTradeNo    string         `db:"out_trade_no"`
+	PaymentAmount int64          `db:"payment_amount_fen"`
+	AfterSalesID  sql.NullInt64  `db:"after_sales_id"`
+	Kind          string         `db:"kind"`
+	Amount        int64          `db:"amount_fen"`
+	Freight       int64          `db:"freight_fen"`
+	Status        string         `db:"status"`
+	Reason        string         `db:"reason"`
+	WxRefundID    sql.NullString `db:"wx_refund_id"`
+	Failure       string         `db:"failure"`
+	Checks        int            `db:"checks"`
+	CreatedAt     time.Time      `db:"created_at"`
+	SucceededAt   sql.NullTime   `db:"succeeded_at"`
+}
+
+func (r refundRow) toDomain() cashier.Refund {
+	return cashier.Refund{ID: r.ID, OutRefundNo: r.OutRefundNo, OrderID: r.OrderID, OrderNumber: r.OrderNumber,
+		PaymentID: r.PaymentID, OutTradeNo: r.OutTradeNo, PaymentAmount: domain.Fen(r.PaymentAmount),
+		AfterSalesID: r.AfterSalesID.Int64, Kind: cashier.RefundKind(r.Kind), Amount: domain.Fen(r.Amount),
+		Freight: domain.Fen(r.Freight), Status: cashier.RefundStatus(r.Status), Reason: r.Reason,
+		WxRefundID: r.WxRefundID.String, Failure: r.Failure, Checks: r.Checks, CreatedAt: r.CreatedAt,
+		SucceededAt: r.SucceededAt.Time}
+}
+
+const refundCols = `r.id, r.out_refund_no, r.order_id, o.order_no, r.payment_id, a.out_trade_no,
+    p.amount_fen AS payment_amount_fen, r.after_sales_id, r.kind, r.amount_fen, r.freight_fen, r.status, r.reason,
+    r.wx_refund_id, r.failure, r.checks, r.created_at, r.succeeded_at`
+
+const refundFrom = ` FROM refunds r JOIN orders o ON o.id = r.order_id JOIN payments p ON p.id = r.payment_id
+    JOIN payment_attempts a ON a.id = p.attempt_id `
+
+type refundLineRow struct {
+	RefundID int64 `db:"refund_id"`
+	ItemID   int64 `db:"item_id"`
+	SKUID    int64 `db:"sku_id"`
+	Quantity int   `db:"quantity"`
+	Amount   int64 `db:"amount_fen"`
+}
+
+// withLines loads the lines of refunds.
+func (s Payments) withLines(ctx context.Context, rows []refundRow) ([]cashier.Refund, error) {
+	out := make([]cashier.Refund, len(rows))
+	if len(rows) == 0 {
+		return out, nil
+	}
+	ids := make([]int64, len(rows))
+	at := map[int64]int{}
+	for i, r := range rows {
+		out[i] = r.toDomain()
+		ids[i] = r.ID
+		at[r.ID] = i
+	}
+	var lines []refundLineRow
+	err := sqlx.SelectContext(ctx, s.q(), &lines, `
+SELECT l.refund_id, l.item_id, i.sku_id, l.quantity, l.amount_fen
+FROM refund_lines l JOIN order_items i ON i.id = l.item_id WHERE l.refund_id = ANY($1) ORDER BY i.line_no`, pq.Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("storage: refund lines: %w", mapErr(err))
+	}
+	for _, l := range lines {
+		i := at[l.RefundID]
+		out[i].Lines = append(out[i].Lines, cashier.RefundLine{ItemID: l.ItemID, SKUID: l.SKUID, Quantity: l.Quantity,
+			Amount: domain.Fen(l.Amount)})
+	}
+	return out, nil
+}
+
+const insertRefundSQL = `
+INSERT INTO refunds (out_refund_no, order_id, payment_id, after_sales_id, kind, amount_fen, freight_fen, status,
+    reason, next_check_at, created_at, updated_at)
+VALUES ($1, $2, $3, NULLIF($4, 0), $5, $6, $7, 'pending', $8, $9::timestamptz + interval '30 seconds', $9, $9)
+RETURNING id`
+
+func (s Payments) CreateRefund(ctx context.Context, r cashier.Refund) (cashier.Refund, error) {
+	var n int
+	if err := sqlx.GetContext(ctx, s.q(), &n, `SELECT count(*) FROM refunds WHERE order_id = $1`, r.OrderID); err != nil {
+		return cashier.Refund{}, fmt.Errorf("storage: create refund: %w", mapErr(err))
+	}
+	r.OutRefundNo = cashier.OutRefundNo(r.OrderNumber, n+1)
+	r.Status = cashier.RefundPending
+	reason := r.Reason
+	if len([]rune(reason)) > 80 {
+		reason = string([]rune(reason)[:80])
+	}
+	r.Reason = reason
+	err := sqlx.GetContext(ctx, s.q(), &r.ID, insertRefundSQL, r.OutRefundNo, r.OrderID, r.PaymentID, r.AfterSalesID,
+		string(r.Kind), int64(r.Amount), int64(r.Freight), r.Reason, r.CreatedAt)
+	if err != nil {
+		return cashier.Refund{}, fmt.Errorf("storage: create refund: %w", mapErr(err))
+	}
+	for _, l := range r.Lines {
+		_, err := s.q().ExecContext(ctx, `INSERT INTO refund_lines (refund_id, item_id, quantity, amount_fen) VALUES ($1, $2, $3, $4)`,
+			r.ID, l.ItemID, l.Quantity, int64(l.Amount))
+		if err != nil {
+			return cashier.Refund{}, fmt.Errorf("storage: create refund line: %w", mapErr(err))
+		}
+	}
+	return r, nil
+}
+
+func (s Payments) Refunds(ctx context.Context, orderID int64) ([]cashier.Refund, error) {
+	var rows []refundRow
+	if err := sqlx.SelectContext(ctx, s.q(), &rows, `SELECT `+refundCols+refundFrom+`WHERE r.order_id = $1 ORDER BY r.id`, orderID); err != nil {
+		return nil, fmt.Errorf("storage: refunds: %w", mapErr(err))
+	}
+	return s.withLines(ctx, rows)
+}
+
+func (s Payments) LockRefund(ctx context.Context, outRefundNo string) (cashier.Refund, error) {
+	var rows []refundRow
+	err := sqlx.SelectContext(ctx, s.q(), &rows, `SELECT `+refundCols+refundFrom+`WHERE r.out_refund_no = $1 FOR UPDATE OF r`, outRefundNo)
+	if err != nil {
+		return cashier.Refund{}, fmt.Errorf("storage: lock refund: %w", mapErr(err))
+	}
+	if len(rows) == 0 {
+		return cashier.Refund{}, cashier.ErrRefundNotFound
+	}
+	rs, err := s.withLines(ctx, rows)
+	if err != nil {
+		return cashier.Refund{}, err
+	}
+	return rs[0], nil
+}
+
+func (s Payments) UpdateRefund(ctx context.Context, r cashier.Refund, now time.Time) error {
+	var succeeded any
+	if r.Status == cashier.RefundSucceeded {
+		succeeded = r.SucceededAt
+	}
+	_, err := s.q().ExecContext(ctx, `
+UPDATE refunds SET status = $2, wx_refund_id = NULLIF($3, ''), failure = $4, succeeded_at = $5, updated_at = $6
+WHERE id = $1`, r.ID, string(r.Status), r.WxRefundID, r.Failure, succeeded, now)
+	if err != nil {
+		return fmt.Errorf("storage: update refund: %w", mapErr(err))
+	}
+	return nil
+}
+
+// claimRefundsSQL leases due refunds (pending, processing, abnormal),
+// backing off 1, 2, 4 … 16 leases (abnormal ones wait for a person).
+const claimRefundsSQL = `
+WITH c AS (
+    SELECT id FROM refunds
+    WHERE status IN ('pending', 'processing', 'abnormal') AND next_check_at <= $1
+    ORDER BY next_check_at LIMIT $3
+    FOR UPDATE SKIP LOCKED
+), u AS (
+    UPDATE refunds r SET checks = r.checks + 1,
+        next_check_at = $1::timestamptz + make_interval(secs => $2 * power(2, least(r.checks, 4)))
+    FROM c WHERE r.id = c.id
+    RETURNING r.*
+)
+SELECT ` + refundCols + ` FROM u r JOIN orders o ON o.id = r.order_id JOIN payments p ON p.id = r.payment_id
+    JOIN payment_attempts a ON a.id = p.attempt_id ORDER BY r.id`
+
+func (s Payments) ClaimRefunds(ctx context.Context, c cashier.Claim) ([]cashier.Refund, error) {
+	var rows []refundRow
+	if err := sqlx.SelectContext(ctx, s.q(), &rows, claimRefundsSQL, c.Now, c.Lease.Seconds(), c.Limit); err != nil {
+		return nil, fmt.Errorf("storage: claim refunds: %w", mapErr(err))
+	}
+	return s.withLines(ctx, rows)
+}
+
+func (s Payments) AddRefunded(ctx context.Context, lines []cashier.RefundLine) error {
+	for _, l := range lines {
+		_, err := s.q().ExecContext(ctx, `
+UPDATE order_items SET refunded_quantity = refunded_quantity + $2, refunded_fen = refunded_fen + $3 WHERE id = $1`,
+			l.ItemID, l.Quantity, int64(l.Amount))
+		if isCheck(err, "") {
+			return cashier.ErrRefundExceedsPaid
+		}
+		if err != nil {
+			return fmt.Errorf("storage: add refunded: %w", mapErr(err))
+		}
+	}
+	return nil
+}
+
+func (s Payments) SetLineRefundStatus(ctx context.Context, itemIDs []int64, st order.LineRefundStatus) error {
+	if len(itemIDs) == 0 {
+		return nil
+	}
+	_, err := s.q().ExecContext(ctx, `UPDATE order_items SET refund_status = $2 WHERE id = ANY($1)`, pq.Array(itemIDs), string(st))
+	if err != nil {
+		return fmt.Errorf("storage: set line refund status: %w", mapErr(err))
+	}
+	return nil
+}
+
+// --- after-sales ---
+
+type afterSalesRow struct {
+	ID            int64         `db:"id"`
+	OrderID       int64         `db:"order_id"`
+	OrderNumber   string        `db:"order_no"`
+	ShopperID     int64         `db:"shopper_id"`
+	Status        string        `db:"status"`
+	Reason        string        `db:"reason"`
+	GoodsReturned bool          `db:"goods_returned"`
+	StockReturned bool          `db:"stock_returned"`
+	DecidedBy     sql.NullInt64 `db:"decided_by"`
+	DecidedAt     sql.NullTime  `db:"decided_at"`
+	DecisionNote  string        `db:"decision_note"`
+	CreatedAt     time.Time     `db:"created_at"`
+}
+
+const afterSalesCols = `r.id, r.order_id, o.order_no, r.shopper_id, r.status, r.reason, r.goods_returned, r.stock_returned,
+    r.decided_by, r.decided_at, r.decision_note, r.created_at`
+
+type afterSalesLineRow struct {
+	RequestID int64         `db:"request_id"`
+	ItemID    int64         `db:"item_id"`
+	Quantity  int           `db:"quantity"`
+	Amount    sql.NullInt64 `db:"amount_fen"`
+}
+
+// withRequestLines loads the lines and latest refund of requests.
+func (s Payments) withRequestLines(ctx context.Context, rows []afterSalesRow) ([]cashier.AfterSales, error) {
+	out := make([]cashier.AfterSales, len(rows))
+	if len(rows) == 0 {
+		return out, nil
+	}
+	ids := make([]int64, len(rows))
+	at := map[int64]int{}
+	for i, r := range rows {
+		out[i] = cashier.AfterSales{ID: r.ID, OrderID: r.OrderID, OrderNumber: r.OrderNumber, ShopperID: r.ShopperID,
+			Status: cashier.AfterSalesStatus(r.Status), Reason: r.Reason, GoodsReturned: r.GoodsReturned,
+			StockReturned: r.StockReturned, DecidedBy: r.DecidedBy.Int64, DecidedAt: r.DecidedAt.Time,
+			DecisionNote: r.DecisionNote, CreatedAt: r.CreatedAt}
+		ids[i] = r.ID
+		at[r.ID] = i
+	}
+	var lines []afterSalesLineRow
+	err := sqlx.SelectContext(ctx, s.q(), &lines, `
+SELECT l.request_id, l.item_id, l.quantity, l.amount_fen
+FROM after_sales_lines l JOIN order_items i ON i.id = l.item_id WHERE l.request_id = ANY($1) ORDER BY i.line_no`, pq.Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("storage: after-sales lines: %w", mapErr(err))
+	}
+	for _, l := range lines {
+		i := at[l.RequestID]
+		out[i].Lines = append(out[i].Lines, cashier.AfterSalesLine{ItemID: l.ItemID, Quantity: l.Quantity, Amount: domain.Fen(l.Amount.Int64)})
+	}
+	var refunds []refundRow
+	err = sqlx.SelectContext(ctx, s.q(), &refunds, `SELECT DISTINCT ON (r.after_sales_id) `+refundCols+refundFrom+`
+WHERE r.after_sales_id = ANY($1) ORDER BY r.after_sales_id, r.id DESC`, pq.Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("storage: after-sales refunds: %w", mapErr(err))
+	}
+	for _, r := range refunds {
+		out[at[r.AfterSalesID.Int64]].Refund = r.toDomain()
+	}
+	return out, nil
+}
+
+func (s Payments) CreateAfterSales(ctx context.Context, a cashier.AfterSales) (cashier.AfterSales, error) {
+	err := sqlx.GetContext(ctx, s.q(), &a.ID, `
+INSERT INTO after_sales_requests (order_id, shopper_id, status, reason, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`, a.OrderID, a.ShopperID, string(a.Status), a.Reason, a.CreatedAt)
+	if err != nil {
+		return cashier.AfterSales{}, fmt.Errorf("storage: create after-sales: %w", mapErr(err))
+	}
+	for _, l := range a.Lines {
+		_, err := s.q().ExecContext(ctx, `INSERT INTO after_sales_lines (request_id, item_id, quantity) VALUES ($1, $2, $3)`,
+			a.ID, l.ItemID, l.Quantity)
+		if err != nil {
+			return cashier.AfterSales{}, fmt.Errorf("storage: create after-sales line: %w", mapErr(err))
+		}
+	}
+	return a, nil
+}
+
+func (s Payments) AfterSales(ctx context.Context, id int64, forUpdate bool) (cashier.AfterSales, error) {
+	query := `SELECT ` + afterSalesCols + ` FROM after_sales_requests r JOIN orders o ON o.id = r.order_id WHERE r.id = $1`
+	if forUpdate {
+		query += ` FOR UPDATE OF r`
+	}
+	var rows []afterSalesRow
+	if err := sqlx.SelectContext(ctx, s.q(), &rows, query, id); err != nil {
+		return cashier.AfterSales{}, fmt.Errorf("storage: after-sales: %w", mapErr(err))
+	}
+	if len(rows) == 0 {
+		return cashier.AfterSales{}, cashier.ErrAfterSalesNotFound
+	}
+	out, err := s.withRequestLines(ctx, rows)
+	if err != nil {
+		return cashier.AfterSales{}, err
+	}
+	return out[0], nil
+}
+
+func (s Payments) ListAfterSales(ctx context.Context, status cashier.AfterSalesStatus, page domain.Page) ([]cashier.AfterSales, string, error) {
+	limit := domain.BoundLimit(page.Limit)
+	var before int64 = 1<<63 - 1
+	if page.Cursor != "" {
+		c, err := strconv.ParseInt(page.Cursor, 10, 64)
+		if err != nil || c <= 0 {
+			return nil, "", domain.E(domain.KindInvalid, "bad_cursor", "The cursor is not valid; start from the first page.")
+		}
+		before = c
+	}
+	var rows []afterSalesRow
+	err := sqlx.SelectContext(ctx, s.q(), &rows, `SELECT `+afterSalesCols+`
+FROM after_sales_requests r JOIN orders o ON o.id = r.order_id
+WHERE r.id < $1 AND ($2 = '' OR r.status = $2) ORDER BY r.id DESC LIMIT $3`, before, string(status), limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("storage: list after-sales: %w", mapErr(err))
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = strconv.FormatInt(rows[limit-1].ID, 10)
+	}
+	out, err := s.withRequestLines(ctx, rows)
+	return out, next, err
+}
+
+func (s Payments) UpdateAfterSales(ctx context.Context, a cashier.AfterSales, now time.Time) error {
+	var decidedBy, decidedAt any
+	if a.DecidedBy != 0 {
+		decidedBy = a.DecidedBy
+	}
+	if !a.DecidedAt.IsZero() {
+		decidedAt = a.DecidedAt
+	}
+	_, err := s.q().ExecContext(ctx, `
+UPDATE after_sales_requests SET status = $2, goods_returned = $3, stock_returned = $4, decided_by = $5, decided_at = $6,
+    decision_note = $7, updated_at = $8 WHERE id = $1`,
+		a.ID, string(a.Status), a.GoodsReturned, a.StockReturned, decidedBy, decidedAt, a.DecisionNote, now)
+	if err != nil {
+		return fmt.Errorf("storage: update after-sales: %w", mapErr(err))
+	}
+	for _, l := range a.Lines {
+		if l.Amount == 0 && a.Status == cashier.AfterSalesRequested {
+			continue
+		}
+		_, err := s.q().ExecContext(ctx, `UPDATE after_sales_lines SET amount_fen = $3 WHERE request_id = $1 AND item_id = $2`,
+			a.ID, l.ItemID, int64(l.Amount))
+		if err != nil {
+			return fmt.Errorf("storage: update after-sales line: %w", mapErr(err))
+		}
+	}
+	return nil
+}
+
+func (s Payments) RequestedUnits(ctx context.Context, orderID int64) (map[int64]int, error) {
+	var rows []struct {
+		ItemID int64 `db:"item_id"`
+		Qty    int   `db:"qty"`
+	}
+	err := sqlx.SelectContext(ctx, s.q(), &rows, `
+SELECT l.item_id, sum(l.quantity) AS qty FROM after_sales_lines l JOIN after_sales_requests r ON r.id = l.request_id
+WHERE r.order_id = $1 AND r.status <> 'rejected' GROUP BY l.item_id`, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("storage: requested units: %w", mapErr(err))
+	}
+	m := make(map[int64]int, len(rows))
+	for _, r := range rows {
+		m[r.ItemID] = r.Qty
+	}
+	return m, nil
+}
