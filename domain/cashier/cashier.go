@@ -147,10 +147,10 @@ type Outcome string
 // The outcomes. Those starting with "alert_" changed nothing and need a
 // person; they are recorded and logged at error level.
 const (
-	OutcomeApplied     Outcome = "applied"     // the order became paid / the refund moved on
-	OutcomeDuplicate   Outcome = "duplicate"   // already applied: nothing to do
-	OutcomeRefundDue   Outcome = "refund_due"  // paid after cancel (or twice): recorded and refunded
-	OutcomeIgnored     Outcome = "ignored"     // nothing to do (another event type, not paid yet …)
+	OutcomeApplied     Outcome = "applied"    // the order became paid / the refund moved on
+	OutcomeDuplicate   Outcome = "duplicate"  // already applied: nothing to do
+	OutcomeRefundDue   Outcome = "refund_due" // paid after cancel (or twice): recorded and refunded
+	OutcomeIgnored     Outcome = "ignored"    // nothing to do (another event type, not paid yet …)
 	OutcomeAmountAlert Outcome = "alert_amount_mismatch"
 	OutcomeUnknown     Outcome = "alert_unknown_trade"
 	OutcomeMerchant    Outcome = "alert_wrong_merchant"
@@ -244,8 +244,8 @@ var (
 	ErrNotPayable  = domain.E(domain.KindConflict, "order_not_payable", "This order can no longer be paid.")
 	ErrExpired     = domain.E(domain.KindConflict, "order_expired", "This order has expired; please place it again.")
 	// ErrAttemptExists: another open attempt was created concurrently.
-	ErrAttemptExists = domain.E(domain.KindConflict, "payment_attempt_exists", "A payment is already being prepared for this order.")
-	ErrNoAttempt     = domain.E(domain.KindConflict, "no_payment_attempt", "This order has no payment in progress; ask for one with /pay first.")
-	ErrUnknownTrade  = domain.E(domain.KindNotFound, "payment_attempt_not_found", "No payment attempt has this out_trade_no.")
+	ErrAttemptExists       = domain.E(domain.KindConflict, "payment_attempt_exists", "A payment is already being prepared for this order.")
+	ErrNoAttempt           = domain.E(domain.KindConflict, "no_payment_attempt", "This order has no payment in progress; ask for one with /pay first.")
+	ErrUnknownTrade        = domain.E(domain.KindNotFound, "payment_attempt_not_found", "No payment attempt has this out_trade_no.")
 	ErrNotificationIgnored = domain.E(domain.KindInvalid, "notification_ignored", "The notification was recorded but changed nothing.")
 )
