@@ -48,6 +48,24 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	// --- catalog (routes:catalog) ---
 
 	// --- cart and orders (routes:orders) ---
+	shop.GET("/cart", a.getCart)
+	shop.POST("/cart/items", a.addCartItem)
+	shop.PATCH("/cart/items/:sku_id", a.updateCartItem)
+	shop.DELETE("/cart/items/:sku_id", a.removeCartItem)
+	shop.POST("/checkout/preview", a.previewCheckout, asShopper...)
+	shop.POST("/orders", a.placeOrder, asShopper...)
+	shop.GET("/orders", a.listOrders, asShopper...)
+	shop.GET("/orders/:no", a.getOrder, asShopper...)
+	shop.POST("/orders/:no/cancel", a.cancelOrder, asShopper...)
+	shop.POST("/orders/:no/confirm", a.confirmOrder, asShopper...)
+	shop.GET("/addresses", a.listAddresses, asShopper...)
+	shop.POST("/addresses", a.createAddress, asShopper...)
+	shop.GET("/addresses/:id", a.getAddress, asShopper...)
+	shop.PATCH("/addresses/:id", a.updateAddress, asShopper...)
+	shop.DELETE("/addresses/:id", a.deleteAddress, asShopper...)
+	admin.GET("/orders", a.adminListOrders, asAdmin(backOffice...)...)
+	admin.GET("/orders/:no", a.adminGetOrder, asAdmin(backOffice...)...)
+	admin.POST("/orders/:no/ship", a.shipOrder, asAdmin(operators...)...)
 
 	// --- payments (routes:payments) ---
 

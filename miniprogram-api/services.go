@@ -4,7 +4,10 @@ import (
 	"context"
 
 	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/address"
+	"github.com/yutang/yutang/domain/cart"
 	"github.com/yutang/yutang/domain/identity"
+	"github.com/yutang/yutang/domain/order"
 )
 
 // Services are the domain use cases the API calls. Each area adds its
@@ -12,6 +15,10 @@ import (
 type Services struct {
 	Identity *identity.Service
 	Audit    AuditReader
+
+	Cart      *cart.Service    // routes:orders
+	Orders    *order.Service   // routes:orders
+	Addresses *address.Service // routes:orders
 }
 
 // AuditReader reads the audit log.

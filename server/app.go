@@ -15,7 +15,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/yutang/yutang/domain/address"
+	"github.com/yutang/yutang/domain/cart"
 	"github.com/yutang/yutang/domain/identity"
+	"github.com/yutang/yutang/domain/order"
+	"github.com/yutang/yutang/domain/pricing"
 	mpapi "github.com/yutang/yutang/miniprogram-api"
 	"github.com/yutang/yutang/miniprogram-api/weapp"
 	"github.com/yutang/yutang/storage"
@@ -118,6 +122,24 @@ func (a *app) wire(ctx context.Context) error {
 	a.svc.Identity = &identity.Service{Store: storage.Identity{DB: a.db}, WeChat: wx, Now: a.now}
 	a.svc.Audit = storage.Audit{DB: a.db}
 	// wire:areas — each area wires its services below this line.
+	// wire:orders
+	a.svc.Orders = &order.Service{Store: storage.Orders{DB: a.db}, Now: a.now, TTL: a.cfg.OrderTTL,
+		Freight: pricing.FreightRule{Flat: defaultFreightFen, FreeAbove: defaultFreeFreightAboveFen}}
+	a.svc.Cart = &cart.Service{Store: storage.Carts{DB: a.db}, Now: a.now}
+	a.svc.Addresses = &address.Service{Store: storage.Addresses{DB: a.db}, Now: a.now}
+	a.svc.Identity.AnonStitchers = append(a.svc.Identity.AnonStitchers, a.svc.Cart.Stitch)
+	a.workers = append(a.workers,
+		every(time.Minute, a.log, "orders.auto_confirm", func(ctx context.Context) error {
+			_, err := a.svc.Orders.AutoConfirm(ctx, 500)
+			return err
+		}),
+		// Until the payments area closes unpaid orders at WeChat Pay first,
+		// expired unpaid orders are cancelled here, releasing their stock.
+		every(30*time.Second, a.log, "orders.cancel_expired", func(ctx context.Context) error {
+			_, err := a.svc.Orders.CancelExpired(ctx, 500)
+			return err
+		}))
+	// end wire:orders
 
 	return nil
 }

@@ -14,6 +14,30 @@ type invariant struct {
 
 // invariants are checked by `yutang check`; each area adds its own.
 var invariants = []invariant{
+	// invariants:orders
+	{"order totals add up", `
+SELECT 'order ' || o.order_no || ': subtotal ' || o.subtotal_fen || ' discount ' || o.discount_fen ||
+       ' freight ' || o.freight_fen || ' payable ' || o.payable_fen || ' but lines list ' || COALESCE(i.list, 0) ||
+       ' paid ' || COALESCE(i.paid, 0)
+FROM orders o LEFT JOIN (SELECT order_id, sum(list_total_fen) list, sum(paid_fen) paid,
+        sum(campaign_discount_fen) c, sum(member_discount_fen) m, sum(coupon_discount_fen) k, sum(points_discount_fen) p
+    FROM order_items GROUP BY order_id) i ON i.order_id = o.id
+WHERE o.payable_fen <> o.subtotal_fen - o.discount_fen + o.freight_fen
+   OR o.subtotal_fen <> COALESCE(i.list, 0) OR o.payable_fen - o.freight_fen <> COALESCE(i.paid, 0)
+   OR o.campaign_discount_fen <> COALESCE(i.c, 0) OR o.member_discount_fen <> COALESCE(i.m, 0)
+   OR o.coupon_discount_fen <> COALESCE(i.k, 0) OR o.points_discount_fen <> COALESCE(i.p, 0)`},
+	{"reserved stock equals unpaid orders", `
+SELECT 'sku ' || s.id || ': reserved ' || s.reserved || ' but unpaid orders hold ' || COALESCE(h.q, 0)
+FROM skus s LEFT JOIN (SELECT i.sku_id, sum(i.quantity) q FROM order_items i JOIN orders o ON o.id = i.order_id
+                       WHERE o.status = 'pending_payment' GROUP BY i.sku_id) h ON h.sku_id = s.id
+WHERE s.reserved <> COALESCE(h.q, 0)`},
+	{"every order's stock is in the ledger", `
+SELECT 'order ' || o.order_no || ': sku ' || i.sku_id || ' ordered ' || i.q || ' but reserved in the ledger ' || COALESCE(l.r, 0)
+FROM orders o JOIN (SELECT order_id, sku_id, sum(quantity) q FROM order_items GROUP BY order_id, sku_id) i ON i.order_id = o.id
+LEFT JOIN (SELECT ref, sku_id, -sum(delta) r FROM stock_ledger WHERE kind = 'reserve' GROUP BY ref, sku_id) l
+       ON l.ref = o.order_no AND l.sku_id = i.sku_id
+WHERE i.q <> COALESCE(l.r, 0)`},
+	// end invariants:orders
 	{"stock equals its ledger", `
 SELECT 'sku ' || s.id || ': stock ' || s.stock || ' reserved ' || s.reserved || ' sold ' || s.sold ||
        ' but ledger says ' || COALESCE(l.d, 0) || '/' || COALESCE(l.r, 0) || '/' || COALESCE(l.s, 0)

@@ -1,0 +1,420 @@
+package mpapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/order"
+	"github.com/yutang/yutang/domain/pricing"
+)
+
+type orderLineRequest struct {
+	SKUID    int64 `json:"sku_id" validate:"required,gt=0"`
+	Quantity int   `json:"quantity" validate:"required,gte=1,lte=999"`
+}
+
+type fulfillmentRequest struct {
+	Type      string `json:"type" validate:"required,oneof=delivery pickup"`
+	AddressID int64  `json:"address_id" validate:"omitempty,gt=0"`
+	StoreID   int64  `json:"store_id" validate:"omitempty,gt=0"`
+}
+
+// checkoutRequest is the body of POST /checkout/preview and POST /orders.
+type checkoutRequest struct {
+	Items              []orderLineRequest `json:"items" validate:"omitempty,max=50,dive"`
+	FromCart           bool               `json:"from_cart"`
+	Fulfillment        fulfillmentRequest `json:"fulfillment" validate:"required"`
+	CouponIDs          []int64            `json:"coupon_ids" validate:"omitempty,max=20,dive,gt=0"`
+	Points             int64              `json:"points" validate:"gte=0"`
+	ExpectedPayableFen *int64             `json:"expected_payable_fen" validate:"omitempty,gte=0"`
+	Note               string             `json:"note" validate:"max=200"`
+}
+
+func (r checkoutRequest) toInput(shopperID int64, key string) order.PlaceInput {
+	in := order.PlaceInput{ShopperID: shopperID, FromCart: r.FromCart, CouponIDs: r.CouponIDs, Points: r.Points,
+		Note: strings.TrimSpace(r.Note), IdempotencyKey: key,
+		Fulfillment: order.FulfillmentRequest{Type: order.FulfillmentType(r.Fulfillment.Type),
+			AddressID: r.Fulfillment.AddressID, StoreID: r.Fulfillment.StoreID}}
+	for _, it := range r.Items {
+		in.Items = append(in.Items, order.LineRequest{SKUID: it.SKUID, Quantity: it.Quantity})
+	}
+	if r.ExpectedPayableFen != nil {
+		f := domain.Fen(*r.ExpectedPayableFen)
+		in.ExpectedPayable = &f
+	}
+	return in
+}
+
+type discountDTO struct {
+	Source    string `json:"source"`
+	Ref       int64  `json:"ref,omitempty"`
+	AmountFen int64  `json:"amount_fen"`
+}
+
+type quoteLineDTO struct {
+	SKUID               int64             `json:"sku_id"`
+	ProductID           int64             `json:"product_id"`
+	Title               string            `json:"title"`
+	Specs               map[string]string `json:"specs"`
+	Image               string            `json:"image"`
+	UnitPriceFen        int64             `json:"unit_price_fen"`
+	Quantity            int               `json:"quantity"`
+	ListTotalFen        int64             `json:"list_total_fen"`
+	CampaignDiscountFen int64             `json:"campaign_discount_fen"`
+	MemberDiscountFen   int64             `json:"member_discount_fen"`
+	CouponDiscountFen   int64             `json:"coupon_discount_fen"`
+	PointsDiscountFen   int64             `json:"points_discount_fen"`
+	PaidFen             int64             `json:"paid_fen"`
+}
+
+// quoteDTO is a price breakdown: the preview's answer, and the details of a
+// price_changed error.
+type quoteDTO struct {
+	SubtotalFen int64          `json:"subtotal_fen"`
+	DiscountFen int64          `json:"discount_fen"`
+	Discounts   []discountDTO  `json:"discounts"`
+	FreightFen  int64          `json:"freight_fen"`
+	PayableFen  int64          `json:"payable_fen"`
+	PointsUsed  int64          `json:"points_used"`
+	Fulfillment string         `json:"fulfillment"`
+	Lines       []quoteLineDTO `json:"lines"`
+}
+
+func toQuoteDTO(q order.Quote) quoteDTO {
+	b := q.Breakdown
+	out := quoteDTO{SubtotalFen: int64(b.Subtotal), DiscountFen: int64(b.DiscountTotal()), FreightFen: int64(b.Freight),
+		PayableFen: int64(b.Payable), PointsUsed: b.PointsUsed, Fulfillment: string(q.Fulfillment),
+		Discounts: []discountDTO{}, Lines: make([]quoteLineDTO, len(q.Lines))}
+	for _, d := range b.Discounts {
+		out.Discounts = append(out.Discounts, discountDTO{Source: string(d.Source), Ref: d.Ref, AmountFen: int64(d.Amount)})
+	}
+	for i, l := range q.Lines {
+		lb := l.Breakdown
+		out.Lines[i] = quoteLineDTO{SKUID: l.SKU.ID, ProductID: l.SKU.ProductID, Title: l.SKU.Title, Specs: nonNilSpecs(l.SKU.Specs),
+			Image: l.SKU.Image, UnitPriceFen: int64(lb.UnitPrice), Quantity: lb.Quantity, ListTotalFen: int64(lb.ListTotal),
+			CampaignDiscountFen: int64(lb.Campaign), MemberDiscountFen: int64(lb.Member), CouponDiscountFen: int64(lb.Coupon),
+			PointsDiscountFen: int64(lb.Points), PaidFen: int64(lb.Paid)}
+	}
+	return out
+}
+
+func nonNilSpecs(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+type addressSnapshotDTO struct {
+	AddressID int64  `json:"address_id"`
+	Name      string `json:"name"`
+	Phone     string `json:"phone"`
+	Province  string `json:"province"`
+	City      string `json:"city"`
+	District  string `json:"district"`
+	Detail    string `json:"detail"`
+}
+
+type fulfillmentDTO struct {
+	Type    string              `json:"type"`
+	Address *addressSnapshotDTO `json:"address,omitempty"`
+	StoreID int64               `json:"store_id,omitempty"`
+}
+
+type orderItemDTO struct {
+	ID                  int64             `json:"id"`
+	SKUID               int64             `json:"sku_id"`
+	ProductID           int64             `json:"product_id"`
+	SKUCode             string            `json:"sku_code"`
+	Title               string            `json:"title"`
+	Specs               map[string]string `json:"specs"`
+	Image               string            `json:"image"`
+	UnitPriceFen        int64             `json:"unit_price_fen"`
+	Quantity            int               `json:"quantity"`
+	ListTotalFen        int64             `json:"list_total_fen"`
+	CampaignDiscountFen int64             `json:"campaign_discount_fen"`
+	MemberDiscountFen   int64             `json:"member_discount_fen"`
+	CouponDiscountFen   int64             `json:"coupon_discount_fen"`
+	PointsDiscountFen   int64             `json:"points_discount_fen"`
+	PaidFen             int64             `json:"paid_fen"`
+	RefundStatus        string            `json:"refund_status"`
+	RefundedQuantity    int               `json:"refunded_quantity"`
+	RefundedFen         int64             `json:"refunded_fen"`
+}
+
+type orderDTO struct {
+	OrderNo             string         `json:"order_no"`
+	Status              string         `json:"status"`
+	ShopperID           int64          `json:"shopper_id,omitempty"` // admin views only
+	Fulfillment         fulfillmentDTO `json:"fulfillment"`
+	SubtotalFen         int64          `json:"subtotal_fen"`
+	CampaignDiscountFen int64          `json:"campaign_discount_fen"`
+	MemberDiscountFen   int64          `json:"member_discount_fen"`
+	CouponDiscountFen   int64          `json:"coupon_discount_fen"`
+	PointsDiscountFen   int64          `json:"points_discount_fen"`
+	DiscountFen         int64          `json:"discount_fen"`
+	FreightFen          int64          `json:"freight_fen"`
+	PayableFen          int64          `json:"payable_fen"`
+	PointsUsed          int64          `json:"points_used"`
+	CouponIDs           []int64        `json:"coupon_ids"`
+	Note                string         `json:"note"`
+	PlacedAt            time.Time      `json:"placed_at"`
+	ExpiresAt           time.Time      `json:"expires_at"`
+	PaidAt              *time.Time     `json:"paid_at,omitempty"`
+	ShippedAt           *time.Time     `json:"shipped_at,omitempty"`
+	Carrier             string         `json:"carrier,omitempty"`
+	TrackingNo          string         `json:"tracking_no,omitempty"`
+	CompletedAt         *time.Time     `json:"completed_at,omitempty"`
+	CancelledAt         *time.Time     `json:"cancelled_at,omitempty"`
+	CancelReason        string         `json:"cancel_reason,omitempty"`
+	Items               []orderItemDTO `json:"items"`
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func toOrderDTO(o order.Order, admin bool) orderDTO {
+	out := orderDTO{OrderNo: o.Number, Status: string(o.Status),
+		Fulfillment: fulfillmentDTO{Type: string(o.Fulfillment), StoreID: o.PickupStore},
+		SubtotalFen: int64(o.Subtotal), CampaignDiscountFen: int64(o.CampaignDiscount), MemberDiscountFen: int64(o.MemberDiscount),
+		CouponDiscountFen: int64(o.CouponDiscount), PointsDiscountFen: int64(o.PointsDiscount), DiscountFen: int64(o.Discount),
+		FreightFen: int64(o.Freight), PayableFen: int64(o.Payable), PointsUsed: o.PointsUsed, CouponIDs: o.CouponIDs,
+		Note: o.Note, PlacedAt: o.PlacedAt, ExpiresAt: o.ExpiresAt, PaidAt: optTime(o.PaidAt), ShippedAt: optTime(o.ShippedAt),
+		Carrier: o.Carrier, TrackingNo: o.TrackingNo, CompletedAt: optTime(o.CompletedAt), CancelledAt: optTime(o.CancelledAt),
+		CancelReason: o.CancelReason, Items: make([]orderItemDTO, len(o.Items))}
+	if admin {
+		out.ShopperID = o.ShopperID
+	}
+	if out.CouponIDs == nil {
+		out.CouponIDs = []int64{}
+	}
+	if a := o.Address; a != nil {
+		out.Fulfillment.Address = &addressSnapshotDTO{AddressID: a.AddressID, Name: a.Name, Phone: a.Phone,
+			Province: a.Province, City: a.City, District: a.District, Detail: a.Detail}
+	}
+	for i, it := range o.Items {
+		out.Items[i] = orderItemDTO{ID: it.ID, SKUID: it.SKUID, ProductID: it.ProductID, SKUCode: it.SKUCode, Title: it.Title,
+			Specs: nonNilSpecs(it.Specs), Image: it.Image, UnitPriceFen: int64(it.UnitPrice), Quantity: it.Quantity,
+			ListTotalFen: int64(it.ListTotal), CampaignDiscountFen: int64(it.CampaignDiscount),
+			MemberDiscountFen: int64(it.MemberDiscount), CouponDiscountFen: int64(it.CouponDiscount),
+			PointsDiscountFen: int64(it.PointsDiscount), PaidFen: int64(it.Paid), RefundStatus: string(it.RefundStatus),
+			RefundedQuantity: it.RefundedQuantity, RefundedFen: int64(it.RefundedFen)}
+	}
+	return out
+}
+
+type stockProblemDTO struct {
+	SKUID     int64 `json:"sku_id"`
+	Requested int   `json:"requested"`
+	Available int   `json:"available"`
+}
+
+// orderErr converts the details of order errors to their wire shapes.
+func orderErr(err error) error {
+	de, ok := domain.AsError(err)
+	if !ok {
+		return err
+	}
+	switch d := de.Details.(type) {
+	case order.Quote:
+		return de.WithDetails(toQuoteDTO(d))
+	case order.StockProblem:
+		return de.WithDetails(stockProblemDTO{SKUID: d.SKUID, Requested: d.Requested, Available: d.Available})
+	case pricing.CouponProblem:
+		return de.WithDetails(map[string]any{"coupon_id": d.CouponID, "reason": d.Reason, "message": d.Message, "short_fen": int64(d.Short)})
+	}
+	return err
+}
+
+// shopperID is the signed-in shopper (routes behind shopperOnly).
+func shopperID(c echo.Context) int64 {
+	p, _ := principal(c)
+	return p.ID
+}
+
+// POST /api/v1/shop/checkout/preview
+func (a *API) previewCheckout(c echo.Context) error {
+	if a.deps.Orders == nil {
+		return domain.ErrUnavailable
+	}
+	var req checkoutRequest
+	if err := a.bindJSON(c, &req); err != nil {
+		return err
+	}
+	q, err := a.deps.Orders.Preview(c.Request().Context(), req.toInput(shopperID(c), ""))
+	if err != nil {
+		return orderErr(err)
+	}
+	return c.JSON(http.StatusOK, toQuoteDTO(q))
+}
+
+// POST /api/v1/shop/orders (Idempotency-Key)
+func (a *API) placeOrder(c echo.Context) error {
+	if a.deps.Orders == nil {
+		return domain.ErrUnavailable
+	}
+	var req checkoutRequest
+	if err := a.bindJSON(c, &req); err != nil {
+		return err
+	}
+	if req.ExpectedPayableFen == nil {
+		return domain.Invalid(domain.FieldError{Field: "expected_payable_fen", Code: "required",
+			Message: "is required: send the payable_fen of the preview the shopper confirmed"})
+	}
+	key := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key"))
+	o, err := a.deps.Orders.Place(c.Request().Context(), req.toInput(shopperID(c), key))
+	if err != nil {
+		return orderErr(err)
+	}
+	return c.JSON(http.StatusCreated, toOrderDTO(o, false))
+}
+
+// GET /api/v1/shop/orders?status&cursor&limit
+func (a *API) listOrders(c echo.Context) error {
+	if a.deps.Orders == nil {
+		return domain.ErrUnavailable
+	}
+	page, err := pageOf(c)
+	if err != nil {
+		return err
+	}
+	os, next, err := a.deps.Orders.List(c.Request().Context(), shopperID(c), order.Status(c.QueryParam("status")), page)
+	if err != nil {
+		return err
+	}
+	out := make([]orderDTO, len(os))
+	for i, o := range os {
+		out[i] = toOrderDTO(o, false)
+	}
+	return c.JSON(http.StatusOK, newList(out, next))
+}
+
+// GET /api/v1/shop/orders/{no}
+func (a *API) getOrder(c echo.Context) error {
+	if a.deps.Orders == nil {
+		return domain.ErrUnavailable
+	}
+	o, err := a.deps.Orders.Get(c.Request().Context(), shopperID(c), c.Param("no"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toOrderDTO(o, false))
+}
+
+type cancelOrderRequest struct {
+	Reason string `json:"reason" validate:"max=200"`
+}
+
+// POST /api/v1/shop/orders/{no}/cancel (body optional: {reason})
+func (a *API) cancelOrder(c echo.Context) error {
+	if a.deps.Orders == nil {
+		return domain.ErrUnavailable
+	}
+	var req cancelOrderRequest
+	if c.Request().ContentLength != 0 {
+		if err := a.bindJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	o, err := a.deps.Orders.Cancel(c.Request().Context(), shopperID(c), c.Param("no"), strings.TrimSpace(req.Reason))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toOrderDTO(o, false))
+}
+
+// POST /api/v1/shop/orders/{no}/confirm
+func (a *API) confirmOrder(c echo.Context) error {
+	if a.deps.Orders == nil {
+		return domain.ErrUnavailable
+	}
+	o, err := a.deps.Orders.Confirm(c.Request().Context(), shopperID(c), c.Param("no"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toOrderDTO(o, false))
+}
+
+// GET /api/v1/admin/orders?no&status&shopper_id&from&to&cursor&limit
+func (a *API) adminListOrders(c echo.Context) error {
+	if a.deps.Orders == nil {
+		return domain.ErrUnavailable
+	}
+	page, err := pageOf(c)
+	if err != nil {
+		return err
+	}
+	f := order.Filter{Number: strings.TrimSpace(c.QueryParam("no")), Status: order.Status(c.QueryParam("status"))}
+	var fe []domain.FieldError
+	if s := c.QueryParam("shopper_id"); s != "" {
+		if f.ShopperID, err = strconv.ParseInt(s, 10, 64); err != nil || f.ShopperID <= 0 {
+			fe = append(fe, domain.FieldError{Field: "shopper_id", Code: "format", Message: "must be a positive integer"})
+		}
+	}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &f.From}, {"to", &f.To}} {
+		if s := c.QueryParam(p.name); s != "" {
+			if *p.dst, err = time.Parse(time.RFC3339, s); err != nil {
+				fe = append(fe, domain.FieldError{Field: p.name, Code: "format", Message: "must be an RFC 3339 time"})
+			}
+		}
+	}
+	if len(fe) > 0 {
+		return domain.Invalid(fe...)
+	}
+	os, next, err := a.deps.Orders.Search(c.Request().Context(), f, page)
+	if err != nil {
+		return err
+	}
+	out := make([]orderDTO, len(os))
+	for i, o := range os {
+		out[i] = toOrderDTO(o, true)
+	}
+	return c.JSON(http.StatusOK, newList(out, next))
+}
+
+// GET /api/v1/admin/orders/{no}
+func (a *API) adminGetOrder(c echo.Context) error {
+	if a.deps.Orders == nil {
+		return domain.ErrUnavailable
+	}
+	o, err := a.deps.Orders.AdminGet(c.Request().Context(), c.Param("no"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toOrderDTO(o, true))
+}
+
+type shipOrderRequest struct {
+	Carrier    string `json:"carrier" validate:"required,max=50"`
+	TrackingNo string `json:"tracking_no" validate:"required,max=40"`
+}
+
+// POST /api/v1/admin/orders/{no}/ship
+func (a *API) shipOrder(c echo.Context) error {
+	if a.deps.Orders == nil {
+		return domain.ErrUnavailable
+	}
+	var req shipOrderRequest
+	if err := a.bindJSON(c, &req); err != nil {
+		return err
+	}
+	o, err := a.deps.Orders.Ship(c.Request().Context(), order.ShipInput{Number: c.Param("no"),
+		Carrier: strings.TrimSpace(req.Carrier), TrackingNo: strings.TrimSpace(req.TrackingNo),
+		By: actor(c), RequestID: requestID(c)})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toOrderDTO(o, true))
+}
