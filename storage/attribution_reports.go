@@ -1,0 +1,167 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/attribution"
+)
+
+// Reports read only the rollups maintained on write (touch_daily,
+// attribution_daily, order_attributions), never the touches or the orders,
+// so a month's report costs the rollup rows of that month and dimension.
+
+type statsRow struct {
+	TouchpointID      int64     `db:"touchpoint_id"`
+	Name              string    `db:"name"`
+	Day               time.Time `db:"day"`
+	Touches           int64     `db:"touches"`
+	Visitors          int64     `db:"visitors"`
+	Orders            int64     `db:"orders"`
+	Buyers            int64     `db:"buyers"`
+	RepeatBuyers      int64     `db:"repeat_buyers"`
+	NewCustomerOrders int64     `db:"new_customer_orders"`
+	Credited          int64     `db:"credited"`
+	Refunded          int64     `db:"refunded"`
+}
+
+func (r statsRow) toDomain() attribution.TouchpointStats {
+	return attribution.TouchpointStats{TouchpointID: r.TouchpointID, Name: r.Name, Day: r.Day, Touches: r.Touches,
+		Visitors: r.Visitors, Orders: r.Orders, Buyers: r.Buyers, RepeatBuyers: r.RepeatBuyers,
+		NewCustomerOrders: r.NewCustomerOrders, Credited: domain.Fen(r.Credited), Refunded: domain.Fen(r.Refunded)}
+}
+
+const dimensionStatsSQL = `
+WITH t AS (
+    SELECT touchpoint_id, sum(touches) AS touches, count(DISTINCT visitor) AS visitors
+    FROM touch_daily WHERE kind = $1 AND day BETWEEN $3::date AND $4::date
+    GROUP BY touchpoint_id
+), b AS (
+    SELECT touchpoint_id, shopper_id, sum(orders) AS orders, sum(new_customer_orders) AS nco,
+           sum(credited_fen) AS credited, sum(refunded_fen) AS refunded
+    FROM attribution_daily WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date
+    GROUP BY touchpoint_id, shopper_id
+), o AS (
+    SELECT touchpoint_id, sum(orders) AS orders, count(*) FILTER (WHERE orders > 0) AS buyers,
+           count(*) FILTER (WHERE orders >= 2) AS repeat_buyers, sum(nco) AS nco,
+           sum(credited) AS credited, sum(refunded) AS refunded
+    FROM b GROUP BY touchpoint_id
+)
+SELECT COALESCE(t.touchpoint_id, o.touchpoint_id) AS touchpoint_id, COALESCE(tp.name, '') AS name,
+       '1970-01-01'::date AS day,
+       COALESCE(t.touches, 0) AS touches, COALESCE(t.visitors, 0) AS visitors,
+       COALESCE(o.orders, 0) AS orders, COALESCE(o.buyers, 0) AS buyers, COALESCE(o.repeat_buyers, 0) AS repeat_buyers,
+       COALESCE(o.nco, 0) AS new_customer_orders, COALESCE(o.credited, 0) AS credited, COALESCE(o.refunded, 0) AS refunded
+FROM t FULL JOIN o ON o.touchpoint_id = t.touchpoint_id
+LEFT JOIN touchpoints tp ON tp.id = COALESCE(t.touchpoint_id, o.touchpoint_id)
+ORDER BY credited DESC, touches DESC, touchpoint_id`
+
+func dates(from, to time.Time) (string, string) {
+	return from.In(domain.Shanghai).Format(time.DateOnly), to.In(domain.Shanghai).Format(time.DateOnly)
+}
+
+func (a Attribution) DimensionStats(ctx context.Context, kind attribution.TouchpointKind, model attribution.Model, from, to time.Time) ([]attribution.TouchpointStats, error) {
+	f, t := dates(from, to)
+	var rows []statsRow
+	if err := sqlx.SelectContext(ctx, a.DB, &rows, dimensionStatsSQL, string(kind), string(model), f, t); err != nil {
+		return nil, fmt.Errorf("storage: dimension stats: %w", mapErr(err))
+	}
+	out := make([]attribution.TouchpointStats, len(rows))
+	for i, r := range rows {
+		out[i] = r.toDomain()
+	}
+	return out, nil
+}
+
+const periodTotalsSQL = `
+SELECT COALESCE(sum(a.paid_fen), 0) AS paid, count(*) AS orders,
+       count(*) FILTER (WHERE m.direct) AS direct,
+       (SELECT COALESCE(sum(credited_fen), 0) FROM attribution_daily
+        WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date) AS credited
+FROM order_attributions a
+JOIN order_attribution_models m ON m.order_id = a.order_id AND m.model = $2
+WHERE a.day BETWEEN $3::date AND $4::date`
+
+func (a Attribution) PeriodTotals(ctx context.Context, kind attribution.TouchpointKind, model attribution.Model, from, to time.Time) (domain.Fen, int64, int64, domain.Fen, error) {
+	f, t := dates(from, to)
+	var r struct {
+		Paid     int64 `db:"paid"`
+		Orders   int64 `db:"orders"`
+		Direct   int64 `db:"direct"`
+		Credited int64 `db:"credited"`
+	}
+	if err := sqlx.GetContext(ctx, a.DB, &r, periodTotalsSQL, string(kind), string(model), f, t); err != nil {
+		return 0, 0, 0, 0, fmt.Errorf("storage: period totals: %w", mapErr(err))
+	}
+	return domain.Fen(r.Paid), r.Orders, r.Direct, domain.Fen(r.Credited), nil
+}
+
+const dailyStatsSQL = `
+WITH t AS (
+    SELECT day, sum(touches) AS touches, count(DISTINCT visitor) AS visitors
+    FROM touch_daily WHERE touchpoint_id = $2 AND kind = $1 AND day BETWEEN $4::date AND $5::date
+    GROUP BY day
+), o AS (
+    SELECT day, sum(orders) AS orders, count(*) FILTER (WHERE orders > 0) AS buyers,
+           count(*) FILTER (WHERE orders >= 2) AS repeat_buyers, sum(new_customer_orders) AS nco,
+           sum(credited_fen) AS credited, sum(refunded_fen) AS refunded
+    FROM attribution_daily WHERE touchpoint_id = $2 AND model = $3 AND kind = $1 AND day BETWEEN $4::date AND $5::date
+    GROUP BY day
+)
+SELECT $2::bigint AS touchpoint_id, '' AS name, COALESCE(t.day, o.day) AS day,
+       COALESCE(t.touches, 0) AS touches, COALESCE(t.visitors, 0) AS visitors,
+       COALESCE(o.orders, 0) AS orders, COALESCE(o.buyers, 0) AS buyers, COALESCE(o.repeat_buyers, 0) AS repeat_buyers,
+       COALESCE(o.nco, 0) AS new_customer_orders, COALESCE(o.credited, 0) AS credited, COALESCE(o.refunded, 0) AS refunded
+FROM t FULL JOIN o ON o.day = t.day
+ORDER BY 3`
+
+func (a Attribution) DailyStats(ctx context.Context, kind attribution.TouchpointKind, id int64, model attribution.Model, from, to time.Time) ([]attribution.TouchpointStats, error) {
+	f, t := dates(from, to)
+	var rows []statsRow
+	if err := sqlx.SelectContext(ctx, a.DB, &rows, dailyStatsSQL, string(kind), id, string(model), f, t); err != nil {
+		return nil, fmt.Errorf("storage: daily stats: %w", mapErr(err))
+	}
+	out := make([]attribution.TouchpointStats, len(rows))
+	for i, r := range rows {
+		st := r.toDomain()
+		y, m, d := r.Day.Date()
+		st.Day = time.Date(y, m, d, 0, 0, 0, 0, domain.Shanghai)
+		out[i] = st
+	}
+	return out, nil
+}
+
+const topProductsSQL = `
+SELECT c.product_id, COALESCE(p.title, '') AS title,
+       count(DISTINCT c.order_id) FILTER (WHERE NOT c.reversal) AS orders,
+       COALESCE(sum(c.amount_fen) FILTER (WHERE NOT c.reversal), 0) AS credited,
+       COALESCE(-sum(c.amount_fen) FILTER (WHERE c.reversal), 0) AS refunded
+FROM attribution_credits c LEFT JOIN products p ON p.id = c.product_id
+WHERE c.model = $3 AND c.touchpoint_id = $2 AND c.kind = $1 AND c.day BETWEEN $4::date AND $5::date
+GROUP BY c.product_id, p.title
+ORDER BY credited DESC, c.product_id
+LIMIT $6`
+
+func (a Attribution) TopProducts(ctx context.Context, kind attribution.TouchpointKind, id int64, model attribution.Model, from, to time.Time, limit int) ([]attribution.ProductStats, error) {
+	f, t := dates(from, to)
+	var rows []struct {
+		ProductID int64  `db:"product_id"`
+		Title     string `db:"title"`
+		Orders    int64  `db:"orders"`
+		Credited  int64  `db:"credited"`
+		Refunded  int64  `db:"refunded"`
+	}
+	if err := sqlx.SelectContext(ctx, a.DB, &rows, topProductsSQL, string(kind), id, string(model), f, t, limit); err != nil {
+		return nil, fmt.Errorf("storage: top products: %w", mapErr(err))
+	}
+	out := make([]attribution.ProductStats, len(rows))
+	for i, r := range rows {
+		out[i] = attribution.ProductStats{ProductID: r.ProductID, Title: r.Title, Orders: r.Orders,
+			Credited: domain.Fen(r.Credited), Refunded: domain.Fen(r.Refunded)}
+	}
+	return out, nil
+}
