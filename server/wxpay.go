@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/yutang/yutang/domain/cashier"
+	"github.com/yutang/yutang/payments"
+	"github.com/yutang/yutang/payments/wxpaysim"
+	"github.com/yutang/yutang/storage"
+)
+
+// wxpay is the WeChat Pay wiring: the gateway (the real SDK), the cashier's
+// store with its hooks, and in development the simulator.
+type wxpay struct {
+	gw  *payments.Gateway
+	sim *wxpaysim.Simulator // nil with a real merchant
+	// store is the cashier's store. Other areas hook into the payment and
+	// refund transactions by appending to store.OnPaid / store.OnRefunded
+	// while wiring (see storage.PaidHook).
+	store *storage.Payments
+}
+
+// The simulated merchant.
+const (
+	simMchID = "1900000109"
+)
+
+// devMerchantKey is the simulated merchant's API key, generated once per
+// process (RSA generation is slow, and every test app would pay for it);
+// it exists only in development.
+var devMerchantKey = sync.OnceValues(wxpaysim.NewMerchantKey)
+
+// wireWxPay builds the gateway (against the simulator when no merchant is
+// configured), the cashier and its workers. With a real merchant, start-up
+// fails on bad configuration, naming every problem.
+func (a *app) wireWxPay() error {
+	w := &wxpay{store: &storage.Payments{DB: a.db}}
+	cfg := a.cfg.WxPay
+	mchID, appID := cfg.MchID, a.cfg.WeAppID
+	var gcfg payments.Config
+	if cfg.Simulated() {
+		mchID = simMchID
+		key, err := devMerchantKey()
+		if err != nil {
+			return err
+		}
+		apiKey, err := randomAlnum(32)
+		if err != nil {
+			return err
+		}
+		notify := a.cfg.PublicURL + "/webhooks/wechatpay/transactions"
+		refundNotify := a.cfg.PublicURL + "/webhooks/wechatpay/refunds"
+		speedup := max(cfg.SimSpeedup, 1)
+		w.sim, err = wxpaysim.New(wxpaysim.Config{
+			MchID: mchID, AppID: appID, APIv3Key: apiKey,
+			MerchantPublicKey: key.PublicKey, MerchantCertSerial: key.Serial,
+			NotifyURL: notify, RefundNotifyURL: refundNotify,
+			RetrySchedule: wxpaysim.ScaleSchedule(wxpaysim.DefaultRetrySchedule(), speedup),
+			RefundDelay:   2 * time.Second / time.Duration(speedup),
+			Now:           a.now,
+		})
+		if err != nil {
+			return err
+		}
+		a.closers = append(a.closers, w.sim.Close)
+		gcfg = payments.Config{
+			MchID: mchID, AppID: appID, MchCertSerial: key.Serial, MchPrivateKeyPEM: key.PrivateKeyPEM,
+			APIv3Key: apiKey, Mode: payments.ModePublicKey,
+			PlatformPublicKeyID: w.sim.PublicKeyID(), PlatformPublicKeyPEM: w.sim.PlatformPublicKeyPEM(),
+			NotifyURL: notify, RefundNotifyURL: refundNotify, AllowInsecureNotifyURL: true,
+			HTTPClient: &http.Client{Timeout: payments.DefaultTimeout,
+				Transport: payments.RewriteTransport(a.cfg.PublicURL+"/_dev/wechatpay", nil)},
+		}
+		a.dev = w.devHandler(a, a.dev)
+	} else {
+		refundNotify := cfg.RefundNotifyURL
+		if refundNotify == "" && strings.HasSuffix(cfg.NotifyURL, "/transactions") {
+			refundNotify = strings.TrimSuffix(cfg.NotifyURL, "/transactions") + "/refunds"
+		}
+		gcfg = payments.Config{
+			MchID: cfg.MchID, AppID: appID, MchCertSerial: cfg.CertSerial, MchPrivateKeyPEM: cfg.PrivateKeyPEM,
+			APIv3Key: cfg.APIv3Key, Mode: payments.Mode(cfg.Mode),
+			PlatformPublicKeyID: cfg.PublicKeyID, PlatformPublicKeyPEM: cfg.PublicKeyPEM,
+			PlatformCertPEM: cfg.PlatformCertPEM, NotifyURL: cfg.NotifyURL, RefundNotifyURL: refundNotify,
+		}
+	}
+	gw, err := payments.New(gcfg)
+	if err != nil {
+		return fmt.Errorf("wechat pay: %w", err)
+	}
+	w.gw = gw
+	a.pay = w
+	a.svc.Cashier = &cashier.Service{Store: w.store, Gateway: gw, Orders: a.svc.Orders,
+		MchID: mchID, AppID: appID, Now: a.now, Log: a.log}
+	a.svc.PayNotices = gw
+	c := a.svc.Cashier
+	a.workers = append(a.workers,
+		every(20*time.Second, a.log, "payments.reconcile", func(ctx context.Context) error {
+			_, err := c.Reconcile(ctx, 200)
+			return err
+		}),
+		every(30*time.Second, a.log, "payments.expire", func(ctx context.Context) error {
+			_, err := c.Expire(ctx, 200)
+			return err
+		}),
+		every(20*time.Second, a.log, "payments.refunds", func(ctx context.Context) error {
+			_, err := c.SyncRefunds(ctx, 200)
+			return err
+		}))
+	return nil
+}
+
+// devHandler serves the simulator under /_dev/wechatpay/ and
+// POST /_dev/wechatpay/orders/{order_no}/pay, which pays the order's current
+// payment attempt as the shopper would (the notification follows). Other
+// development stand-ins (prev) keep their routes.
+func (w *wxpay) devHandler(a *app, prev http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	if prev != nil {
+		mux.Handle("/", prev)
+	}
+	mux.Handle("/_dev/wechatpay/", http.StripPrefix("/_dev/wechatpay", w.sim))
+	mux.HandleFunc("POST /_dev/wechatpay/orders/{order_no}/pay", func(rw http.ResponseWriter, r *http.Request) {
+		at, err := a.svc.Cashier.CurrentAttempt(r.Context(), r.PathValue("order_no"))
+		if errors.Is(err, cashier.ErrNoAttempt) {
+			writeDevJSON(rw, http.StatusConflict, map[string]string{"error": "the order has no payment in progress: POST /api/v1/shop/orders/{no}/pay first"})
+			return
+		}
+		if err != nil {
+			writeDevJSON(rw, http.StatusNotFound, map[string]string{"error": err.Error()})
+			return
+		}
+		if err := w.sim.Pay(at.OutTradeNo, ""); err != nil {
+			writeDevJSON(rw, http.StatusConflict, map[string]string{"error": err.Error()})
+			return
+		}
+		t, _ := w.sim.Trade(at.OutTradeNo)
+		writeDevJSON(rw, http.StatusOK, t)
+	})
+	return mux
+}
+
+func writeDevJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func randomAlnum(n int) (string, error) {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b), nil
+}
