@@ -46,6 +46,28 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	admin.GET("/audit-log", a.listAudit, asAdmin(adminOnly...)...)
 
 	// --- catalog (routes:catalog) ---
+	shop.GET("/categories", a.shopCategories)
+	shop.GET("/products", a.shopProducts)
+	shop.GET("/products/:id", a.shopProduct)
+	admin.GET("/categories", a.adminCategories, asAdmin(backOffice...)...)
+	admin.POST("/categories", a.createCategory, asAdmin(catalogEditors...)...)
+	admin.PUT("/categories/:id", a.updateCategory, asAdmin(catalogEditors...)...)
+	admin.DELETE("/categories/:id", a.deleteCategory, asAdmin(catalogEditors...)...)
+	admin.GET("/products", a.adminProducts, asAdmin(backOffice...)...)
+	admin.POST("/products", a.createProduct, asAdmin(catalogEditors...)...)
+	admin.GET("/products/:id", a.adminProduct, asAdmin(backOffice...)...)
+	admin.PATCH("/products/:id", a.patchProduct, asAdmin(catalogEditors...)...)
+	admin.DELETE("/products/:id", a.deleteProduct, asAdmin(catalogEditors...)...)
+	admin.POST("/products/:id/status", a.setProductStatus, asAdmin(catalogEditors...)...)
+	admin.POST("/products/:id/skus", a.createSKU, asAdmin(catalogEditors...)...)
+	admin.PATCH("/skus/:id", a.patchSKU, asAdmin(catalogEditors...)...)
+	admin.POST("/skus/:id/stock-adjustments", a.adjustStock, asAdmin(catalogEditors...)...)
+	admin.GET("/skus/:id/stock-ledger", a.stockLedger, asAdmin(backOffice...)...)
+	admin.GET("/stores", a.listStores, asAdmin(backOffice...)...)
+	admin.POST("/stores", a.createStore, asAdmin(catalogEditors...)...)
+	admin.GET("/stores/:id", a.getStore, asAdmin(backOffice...)...)
+	admin.PATCH("/stores/:id", a.patchStore, asAdmin(catalogEditors...)...)
+	admin.DELETE("/stores/:id", a.deleteStore, asAdmin(catalogEditors...)...)
 
 	// --- cart and orders (routes:orders) ---
 	shop.GET("/cart", a.getCart)

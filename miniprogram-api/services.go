@@ -6,8 +6,10 @@ import (
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/address"
 	"github.com/yutang/yutang/domain/cart"
+	"github.com/yutang/yutang/domain/catalog"
 	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/domain/order"
+	"github.com/yutang/yutang/domain/store"
 )
 
 // Services are the domain use cases the API calls. Each area adds its
@@ -15,6 +17,8 @@ import (
 type Services struct {
 	Identity *identity.Service
 	Audit    AuditReader
+	Catalog  *catalog.Service
+	Stores   *store.Service
 
 	Cart      *cart.Service    // routes:orders
 	Orders    *order.Service   // routes:orders

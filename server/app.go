@@ -17,9 +17,11 @@ import (
 
 	"github.com/yutang/yutang/domain/address"
 	"github.com/yutang/yutang/domain/cart"
+	"github.com/yutang/yutang/domain/catalog"
 	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/domain/order"
 	"github.com/yutang/yutang/domain/pricing"
+	"github.com/yutang/yutang/domain/store"
 	mpapi "github.com/yutang/yutang/miniprogram-api"
 	"github.com/yutang/yutang/miniprogram-api/weapp"
 	"github.com/yutang/yutang/storage"
@@ -140,6 +142,10 @@ func (a *app) wire(ctx context.Context) error {
 			return err
 		}))
 	// end wire:orders
+	// wire:catalog
+	a.svc.Catalog = &catalog.Service{Store: storage.Catalog{DB: a.db}, Now: a.now, LowStock: a.cfg.LowStock}
+	a.svc.Stores = &store.Service{Storage: storage.Stores{DB: a.db}, Now: a.now}
+	// end wire:catalog
 
 	return nil
 }

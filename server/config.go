@@ -24,6 +24,7 @@ type Config struct {
 	Demo         bool          // YUTANG_DEMO: load demo data at start (default: true with the private PostgreSQL)
 	OrderTTL     time.Duration // YUTANG_ORDER_TTL, default 15m
 	ShutdownWait time.Duration // YUTANG_SHUTDOWN_TIMEOUT, default 15s
+	LowStock     int           // YUTANG_LOW_STOCK: shoppers see "low" at or under this stock, default 5
 
 	WeAppID     string // YUTANG_WEAPP_APPID, default wxdemo000000000000
 	WeAppSecret string // from YUTANG_WEAPP_SECRET_FILE; empty: the code2session stand-in
@@ -119,6 +120,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		c.Demo = false
 	default:
 		errs = append(errs, fmt.Errorf("YUTANG_DEMO: %q is not true or false", v))
+	}
+	c.LowStock = 5
+	if n := getenv("YUTANG_LOW_STOCK"); n != "" {
+		v, err := strconv.Atoi(n)
+		if err != nil || v < 0 || v > 10000 {
+			errs = append(errs, fmt.Errorf("YUTANG_LOW_STOCK: %q is not an integer from 0 to 10000", n))
+		}
+		c.LowStock = v
 	}
 	if OrderTTL := c.OrderTTL; OrderTTL < time.Minute || OrderTTL > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("YUTANG_ORDER_TTL: must be between 1m and 24h"))

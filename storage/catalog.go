@@ -63,7 +63,7 @@ func (r categoryRow) toDomain() catalog.Category {
 
 const categoryCols = `id, parent_id, name, sort, created_at, updated_at`
 
-func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+func nullParentID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
 
 func (c Catalog) Categories(ctx context.Context) ([]catalog.Category, error) {
 	var rows []categoryRow
@@ -118,7 +118,7 @@ func (c Catalog) CreateCategory(ctx context.Context, cat catalog.Category, at ti
 	var r categoryRow
 	err := sqlx.GetContext(ctx, c.ext(), &r, `
 INSERT INTO categories (parent_id, name, sort, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
-RETURNING `+categoryCols, nullID(cat.ParentID), cat.Name, cat.Sort, at)
+RETURNING `+categoryCols, nullParentID(cat.ParentID), cat.Name, cat.Sort, at)
 	if err != nil {
 		return catalog.Category{}, fmt.Errorf("storage: create category: %w", mapErrNotFound(err, catalog.ErrCategoryNotFound))
 	}
@@ -129,7 +129,7 @@ func (c Catalog) UpdateCategory(ctx context.Context, cat catalog.Category, at ti
 	var r categoryRow
 	err := sqlx.GetContext(ctx, c.ext(), &r, `
 UPDATE categories SET parent_id = $2, name = $3, sort = $4, updated_at = $5 WHERE id = $1
-RETURNING `+categoryCols, cat.ID, nullID(cat.ParentID), cat.Name, cat.Sort, at)
+RETURNING `+categoryCols, cat.ID, nullParentID(cat.ParentID), cat.Name, cat.Sort, at)
 	if err != nil {
 		return catalog.Category{}, mapErrNotFound(err, catalog.ErrCategoryNotFound)
 	}
@@ -138,7 +138,7 @@ RETURNING `+categoryCols, cat.ID, nullID(cat.ParentID), cat.Name, cat.Sort, at)
 
 func (c Catalog) DeleteCategory(ctx context.Context, id int64) error {
 	res, err := c.ext().ExecContext(ctx, `DELETE FROM categories WHERE id = $1`, id)
-	if isFK(err) {
+	if isFKViolation(err) {
 		return catalog.ErrCategoryNotEmpty
 	}
 	if err != nil {
@@ -150,7 +150,7 @@ func (c Catalog) DeleteCategory(ctx context.Context, id int64) error {
 	return nil
 }
 
-func isFK(err error) bool {
+func isFKViolation(err error) bool {
 	var pqe *pq.Error
 	return errors.As(err, &pqe) && string(pqe.Code) == pgForeignKeyViolation
 }
@@ -192,12 +192,12 @@ func (r productRow) toDomain() (catalog.Product, error) {
 		specs[i] = catalog.SpecDim{Name: d.Name, Values: d.Values}
 	}
 	return catalog.Product{ID: r.ID, CategoryID: r.CategoryID, Title: r.Title, Subtitle: r.Subtitle,
-		Description: r.Description, Images: nonNil(r.Images), Tags: nonNil(r.Tags), Specs: specs,
+		Description: r.Description, Images: nonNilStrings(r.Images), Tags: nonNilStrings(r.Tags), Specs: specs,
 		Status: catalog.ProductStatus(r.Status), SortWeight: r.SortWeight, Sales: r.Sales,
 		MinPrice: domain.Fen(r.MinPriceFen), Available: r.Available, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}, nil
 }
 
-func nonNil(s []string) []string {
+func nonNilStrings(s []string) []string {
 	if s == nil {
 		return []string{}
 	}
@@ -207,7 +207,7 @@ func nonNil(s []string) []string {
 func specDimsJSON(ds []catalog.SpecDim) string {
 	out := make([]specDimJSON, len(ds))
 	for i, d := range ds {
-		out[i] = specDimJSON{Name: d.Name, Values: nonNil(d.Values)}
+		out[i] = specDimJSON{Name: d.Name, Values: nonNilStrings(d.Values)}
 	}
 	b, _ := json.Marshal(out) // strings only: cannot fail
 	return string(b)
@@ -248,9 +248,9 @@ func (c Catalog) CreateProduct(ctx context.Context, p catalog.Product, at time.T
 INSERT INTO products (category_id, title, subtitle, description, images, tags, spec_dims, status, sort_weight, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
 RETURNING `+productCols,
-		p.CategoryID, p.Title, p.Subtitle, p.Description, pq.StringArray(nonNil(p.Images)), pq.StringArray(nonNil(p.Tags)),
+		p.CategoryID, p.Title, p.Subtitle, p.Description, pq.StringArray(nonNilStrings(p.Images)), pq.StringArray(nonNilStrings(p.Tags)),
 		specDimsJSON(p.Specs), string(p.Status), p.SortWeight, at)
-	if isFK(err) {
+	if isFKViolation(err) {
 		return catalog.Product{}, catalog.ErrCategoryNotFound
 	}
 	if err != nil {
@@ -268,9 +268,9 @@ func (c Catalog) UpdateProduct(ctx context.Context, p catalog.Product, at time.T
 UPDATE products SET category_id = $2, title = $3, subtitle = $4, description = $5, images = $6, tags = $7,
     spec_dims = $8, status = $9, sort_weight = $10, updated_at = $11
 WHERE id = $1`,
-		p.ID, p.CategoryID, p.Title, p.Subtitle, p.Description, pq.StringArray(nonNil(p.Images)), pq.StringArray(nonNil(p.Tags)),
+		p.ID, p.CategoryID, p.Title, p.Subtitle, p.Description, pq.StringArray(nonNilStrings(p.Images)), pq.StringArray(nonNilStrings(p.Tags)),
 		specDimsJSON(p.Specs), string(p.Status), p.SortWeight, at)
-	if isFK(err) {
+	if isFKViolation(err) {
 		return catalog.Product{}, catalog.ErrCategoryNotFound
 	}
 	if err != nil {
@@ -287,7 +287,7 @@ func (c Catalog) DeleteProduct(ctx context.Context, id int64) error {
 	if err == nil {
 		_, err = c.ext().ExecContext(ctx, `DELETE FROM products WHERE id = $1`, id)
 	}
-	if isFK(err) {
+	if isFKViolation(err) {
 		return catalog.ErrProductInUse
 	}
 	if err != nil {
@@ -329,7 +329,7 @@ func (r skuRow) toDomain() (catalog.SKU, error) {
 
 const skuCols = `id, product_id, code, specs, price_fen, list_price_fen, stock, reserved, sold, per_order_limit, status, created_at, updated_at`
 
-func specsJSON(m map[string]string) string {
+func skuSpecsJSON(m map[string]string) string {
 	if m == nil {
 		m = map[string]string{}
 	}
@@ -337,14 +337,14 @@ func specsJSON(m map[string]string) string {
 	return string(b)
 }
 
-// skuErr maps a SKU write's constraint violations to the catalog's errors.
-func skuErr(op string, err error) error {
+// skuWriteErr maps a SKU write's constraint violations to the catalog's errors.
+func skuWriteErr(op string, err error) error {
 	switch {
 	case isUnique(err, "skus_code_key"):
 		return catalog.ErrSKUCodeTaken
 	case isUnique(err, "skus_product_specs_key"):
 		return catalog.ErrSpecsTaken
-	case isFK(err):
+	case isFKViolation(err):
 		return catalog.ErrProductNotFound
 	}
 	return fmt.Errorf("storage: %s: %w", op, mapErrNotFound(err, catalog.ErrSKUNotFound))
@@ -355,9 +355,9 @@ func (c Catalog) CreateSKU(ctx context.Context, s catalog.SKU, at time.Time) (ca
 	err := sqlx.GetContext(ctx, c.ext(), &r, `
 INSERT INTO skus (product_id, code, specs, price_fen, list_price_fen, per_order_limit, status, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, NULLIF($6, 0), $7, $8, $8)
-RETURNING `+skuCols, s.ProductID, s.Code, specsJSON(s.Specs), int64(s.Price), int64(s.ListPrice), s.PerOrderLimit, string(s.Status), at)
+RETURNING `+skuCols, s.ProductID, s.Code, skuSpecsJSON(s.Specs), int64(s.Price), int64(s.ListPrice), s.PerOrderLimit, string(s.Status), at)
 	if err != nil {
-		return catalog.SKU{}, skuErr("create sku", err)
+		return catalog.SKU{}, skuWriteErr("create sku", err)
 	}
 	if _, err := c.ext().ExecContext(ctx, refreshMinPriceSQL, s.ProductID); err != nil {
 		return catalog.SKU{}, fmt.Errorf("storage: create sku: %w", mapErr(err))
@@ -371,9 +371,9 @@ func (c Catalog) UpdateSKU(ctx context.Context, s catalog.SKU, at time.Time) (ca
 UPDATE skus SET code = $2, specs = $3, price_fen = $4, list_price_fen = $5, per_order_limit = NULLIF($6, 0),
     status = $7, updated_at = $8
 WHERE id = $1
-RETURNING `+skuCols, s.ID, s.Code, specsJSON(s.Specs), int64(s.Price), int64(s.ListPrice), s.PerOrderLimit, string(s.Status), at)
+RETURNING `+skuCols, s.ID, s.Code, skuSpecsJSON(s.Specs), int64(s.Price), int64(s.ListPrice), s.PerOrderLimit, string(s.Status), at)
 	if err != nil {
-		return catalog.SKU{}, skuErr("update sku", err)
+		return catalog.SKU{}, skuWriteErr("update sku", err)
 	}
 	if _, err := c.ext().ExecContext(ctx, refreshMinPriceSQL, r.ProductID); err != nil {
 		return catalog.SKU{}, fmt.Errorf("storage: update sku: %w", mapErr(err))
@@ -391,15 +391,15 @@ func (c Catalog) SKU(ctx context.Context, id int64) (catalog.SKU, error) {
 
 // --- lists ---
 
-// sortSpec is how one sort orders and pages products: the key column, its
+// productSortSpec is how one sort orders and pages products: the key column, its
 // direction, and how a cursor value becomes a parameter.
-type sortSpec struct {
+type productSortSpec struct {
 	key  string // SQL expression of the key
 	desc bool
 	time bool // key is a timestamptz (cursor carries unix microseconds)
 }
 
-var sorts = map[catalog.Sort]sortSpec{
+var productSorts = map[catalog.Sort]productSortSpec{
 	catalog.SortDefault:   {key: "p.sort_weight", desc: true},
 	catalog.SortPriceAsc:  {key: "p.min_price_fen"},
 	catalog.SortPriceDesc: {key: "p.min_price_fen", desc: true},
@@ -407,35 +407,35 @@ var sorts = map[catalog.Sort]sortSpec{
 	catalog.SortSales:     {key: "p.sales", desc: true},
 }
 
-// listCursor is the keyset position after the last row of a page.
-type listCursor struct {
+// productCursor is the keyset position after the last row of a page.
+type productCursor struct {
 	Key int64
 	ID  int64
 }
 
-func encodeCursor(c listCursor) string {
+func encodeProductCursor(c productCursor) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.Key, 10) + "." + strconv.FormatInt(c.ID, 10)))
 }
 
-func decodeCursor(s string) (listCursor, error) {
+func decodeProductCursor(s string) (productCursor, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return listCursor{}, catalog.ErrBadCursor
+		return productCursor{}, catalog.ErrBadCursor
 	}
 	k, id, ok := strings.Cut(string(b), ".")
 	if !ok {
-		return listCursor{}, catalog.ErrBadCursor
+		return productCursor{}, catalog.ErrBadCursor
 	}
 	key, err1 := strconv.ParseInt(k, 10, 64)
 	n, err2 := strconv.ParseInt(id, 10, 64)
 	if err1 != nil || err2 != nil || n <= 0 {
-		return listCursor{}, catalog.ErrBadCursor
+		return productCursor{}, catalog.ErrBadCursor
 	}
-	return listCursor{Key: key, ID: n}, nil
+	return productCursor{Key: key, ID: n}, nil
 }
 
-// likePattern escapes LIKE's special characters in a search text.
-func likePattern(s string) string {
+// likeContains escapes LIKE's special characters in a search text.
+func likeContains(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return "%" + r.Replace(s) + "%"
 }
@@ -444,9 +444,9 @@ func likePattern(s string) string {
 // (the cursor carries the sort key and id of the page's last row), so each
 // page costs the same however deep it is.
 func (c Catalog) ListProducts(ctx context.Context, q catalog.ListQuery) ([]catalog.Product, string, error) {
-	sp, ok := sorts[q.Sort]
+	sp, ok := productSorts[q.Sort]
 	if !ok {
-		sp = sorts[catalog.SortDefault]
+		sp = productSorts[catalog.SortDefault]
 	}
 	var where []string
 	var args []any
@@ -466,10 +466,10 @@ func (c Catalog) ListProducts(ctx context.Context, q catalog.ListQuery) ([]catal
     SELECT id FROM down)`)
 	}
 	if q.Text != "" {
-		where = append(where, "p.title ILIKE "+arg(likePattern(q.Text)))
+		where = append(where, "p.title ILIKE "+arg(likeContains(q.Text)))
 	}
 	if q.Page.Cursor != "" {
-		cur, err := decodeCursor(q.Page.Cursor)
+		cur, err := decodeProductCursor(q.Page.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
@@ -505,7 +505,7 @@ FROM products p`
 	if len(rows) > limit {
 		rows = rows[:limit]
 		last := rows[len(rows)-1]
-		cur := listCursor{ID: last.ID}
+		cur := productCursor{ID: last.ID}
 		switch q.Sort {
 		case catalog.SortPriceAsc, catalog.SortPriceDesc:
 			cur.Key = last.MinPriceFen
@@ -516,7 +516,7 @@ FROM products p`
 		default:
 			cur.Key = int64(last.SortWeight)
 		}
-		next = encodeCursor(cur)
+		next = encodeProductCursor(cur)
 	}
 	out := make([]catalog.Product, len(rows))
 	for i, r := range rows {

@@ -90,8 +90,8 @@ func moveStocks(ctx context.Context, q sqlx.ExtContext, moves []StockMove, kind 
 	return nil
 }
 
-// deltas returns the changes of (stock, reserved, sold) of kind for qty > 0.
-func deltas(kind catalog.StockKind, qty int) (d, r, s int) {
+// stockDeltas returns the changes of (stock, reserved, sold) of kind for qty > 0.
+func stockDeltas(kind catalog.StockKind, qty int) (d, r, s int) {
 	switch kind {
 	case catalog.StockReserve:
 		return -qty, qty, 0
@@ -102,14 +102,14 @@ func deltas(kind catalog.StockKind, qty int) (d, r, s int) {
 	case catalog.StockReturn:
 		return qty, 0, -qty
 	}
-	panic("storage: deltas: not an order stock kind: " + string(kind))
+	panic("storage: stockDeltas: not an order stock kind: " + string(kind))
 }
 
 func moveStock(ctx context.Context, q sqlx.ExtContext, skuID int64, qty int, kind catalog.StockKind, ref string, actor domain.Actor, note string, at time.Time) error {
 	if qty <= 0 {
 		return catalog.ErrBadQuantity
 	}
-	d, r, s := deltas(kind, qty)
+	d, r, s := stockDeltas(kind, qty)
 	_, _, err := applyStock(ctx, q, skuID, kind, d, r, s, ref, actor.String(), note, at)
 	return err
 }
