@@ -92,6 +92,22 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	// --- payments (routes:payments) ---
 
 	// --- attribution (routes:attribution) ---
+	shop.POST("/track", a.track)
+	shop.POST("/share-links", a.createShareLink, asShopper...)
+	clerk.GET("/share-links", a.listClerkShareLinks, asStore...)
+	clerk.POST("/share-links", a.createShareLink, asStore...)
+	admin.POST("/share-links", a.createShareLink, asAdmin(operators...)...)
+	admin.GET("/share-links/:code/wxacode", a.shareLinkWxaCode, asAdmin(backOffice...)...)
+	admin.GET("/touchpoints", a.listTouchpoints, asAdmin(backOffice...)...)
+	admin.POST("/touchpoints", a.createTouchpoint, asAdmin(operators...)...)
+	admin.GET("/touchpoints/:id", a.getTouchpoint, asAdmin(backOffice...)...)
+	admin.PATCH("/touchpoints/:id", a.patchTouchpoint, asAdmin(operators...)...)
+	admin.GET("/attribution/settings", a.getAttributionSettings, asAdmin(backOffice...)...)
+	admin.PUT("/attribution/settings", a.putAttributionSettings, asAdmin(adminOnly...)...)
+	admin.GET("/reports/attribution", a.attributionReport, asAdmin(backOffice...)...)
+	admin.GET("/reports/attribution/:dimension/:id/daily", a.attributionDaily, asAdmin(backOffice...)...)
+	admin.GET("/reports/attribution/:dimension/:id/products", a.attributionProducts, asAdmin(backOffice...)...)
+	admin.GET("/orders/:no/attribution", a.orderAttribution, asAdmin(backOffice...)...)
 
 	// Development stand-ins (absent with real credentials).
 	if a.deps.Dev != nil {

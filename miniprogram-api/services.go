@@ -5,6 +5,7 @@ import (
 
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/address"
+	"github.com/yutang/yutang/domain/attribution"
 	"github.com/yutang/yutang/domain/cart"
 	"github.com/yutang/yutang/domain/catalog"
 	"github.com/yutang/yutang/domain/identity"
@@ -23,6 +24,8 @@ type Services struct {
 	Cart      *cart.Service    // routes:orders
 	Orders    *order.Service   // routes:orders
 	Addresses *address.Service // routes:orders
+
+	Attribution *attribution.Service // routes:attribution
 }
 
 // AuditReader reads the audit log.

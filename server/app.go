@@ -146,6 +146,9 @@ func (a *app) wire(ctx context.Context) error {
 	a.svc.Catalog = &catalog.Service{Store: storage.Catalog{DB: a.db}, Now: a.now, LowStock: a.cfg.LowStock}
 	a.svc.Stores = &store.Service{Storage: storage.Stores{DB: a.db}, Now: a.now}
 	// end wire:catalog
+	if err := a.wireAttribution(ctx, wx); err != nil { // wire:attribution (after payments: hooks)
+		return err
+	}
 
 	return nil
 }
