@@ -90,6 +90,14 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	admin.POST("/orders/:no/ship", a.shipOrder, asAdmin(operators...)...)
 
 	// --- payments (routes:payments) ---
+	shop.POST("/orders/:no/pay", a.payOrder, asShopper...)
+	shop.POST("/orders/:no/after-sales", a.requestAfterSales, asShopper...)
+	admin.GET("/after-sales", a.listAfterSales, asAdmin(operators...)...)
+	admin.POST("/after-sales/:id/approve", a.approveAfterSales, asAdmin(operators...)...)
+	admin.POST("/after-sales/:id/reject", a.rejectAfterSales, asAdmin(operators...)...)
+	// Notifications: the SDK reads the body first (no bindJSON here).
+	hooks.POST("/wechatpay/transactions", a.wechatPayTransactions)
+	hooks.POST("/wechatpay/refunds", a.wechatPayRefunds)
 
 	// --- attribution (routes:attribution) ---
 	shop.POST("/track", a.track)

@@ -7,6 +7,7 @@ import (
 	"github.com/yutang/yutang/domain/address"
 	"github.com/yutang/yutang/domain/attribution"
 	"github.com/yutang/yutang/domain/cart"
+	"github.com/yutang/yutang/domain/cashier"
 	"github.com/yutang/yutang/domain/catalog"
 	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/domain/order"
@@ -24,6 +25,9 @@ type Services struct {
 	Cart      *cart.Service    // routes:orders
 	Orders    *order.Service   // routes:orders
 	Addresses *address.Service // routes:orders
+
+	Cashier    *cashier.Service // routes:payments
+	PayNotices PayNotifications // routes:payments (webhooks)
 
 	Attribution *attribution.Service // routes:attribution
 }

@@ -38,6 +38,7 @@ type app struct {
 	reg     *prometheus.Registry
 	svc     mpapi.Services
 	dev     http.Handler
+	pay     *wxpay // WeChat Pay: gateway, simulator, cashier store (wxpay.go)
 	workers []func(ctx context.Context)
 	closers []func()
 }
@@ -134,14 +135,17 @@ func (a *app) wire(ctx context.Context) error {
 		every(time.Minute, a.log, "orders.auto_confirm", func(ctx context.Context) error {
 			_, err := a.svc.Orders.AutoConfirm(ctx, 500)
 			return err
-		}),
-		// Until the payments area closes unpaid orders at WeChat Pay first,
-		// expired unpaid orders are cancelled here, releasing their stock.
-		every(30*time.Second, a.log, "orders.cancel_expired", func(ctx context.Context) error {
-			_, err := a.svc.Orders.CancelExpired(ctx, 500)
-			return err
 		}))
+	// Expired unpaid orders are cancelled by the payments.expire worker
+	// (wxpay.go), which closes them at WeChat Pay first.
 	// end wire:orders
+	// wire:payments — after orders (the cashier cancels expired orders
+	// through a.svc.Orders). Hook into the payment transaction with
+	// a.pay.store.OnPaid / OnRefunded (storage.PaidHook), after this line.
+	if err := a.wireWxPay(); err != nil {
+		return err
+	}
+	// end wire:payments
 	// wire:catalog
 	a.svc.Catalog = &catalog.Service{Store: storage.Catalog{DB: a.db}, Now: a.now, LowStock: a.cfg.LowStock}
 	a.svc.Stores = &store.Service{Storage: storage.Stores{DB: a.db}, Now: a.now}

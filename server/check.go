@@ -38,6 +38,34 @@ LEFT JOIN (SELECT ref, sku_id, -sum(delta) r FROM stock_ledger WHERE kind = 'res
        ON l.ref = o.order_no AND l.sku_id = i.sku_id
 WHERE i.q <> COALESCE(l.r, 0)`},
 	// end invariants:orders
+	// invariants:payments
+	{"paid orders have one payment of their payable", `
+SELECT 'order ' || o.order_no || ' (' || o.status || '): ' || count(p.id) || ' applied payments totalling ' ||
+       COALESCE(sum(p.amount_fen), 0) || ', payable ' || o.payable_fen
+FROM orders o LEFT JOIN payments p ON p.order_id = o.id AND p.outcome = 'applied'
+GROUP BY o.id
+HAVING (o.status IN ('paid', 'shipped', 'completed') AND (count(p.id) <> 1 OR sum(p.amount_fen) <> o.payable_fen))
+    OR (o.status IN ('pending_payment', 'cancelled') AND count(p.id) > 0)`},
+	{"a paid attempt has its payment", `
+SELECT 'attempt ' || a.out_trade_no || ' is ' || a.status || ' but ' ||
+       CASE WHEN p.id IS NULL THEN 'has no payment' ELSE 'payment ' || p.transaction_id || ' of ' || p.amount_fen END
+FROM payment_attempts a LEFT JOIN payments p ON p.attempt_id = a.id
+WHERE (a.status = 'paid') <> (p.id IS NOT NULL) OR p.transaction_id <> a.transaction_id OR p.amount_fen <> a.amount_fen`},
+	{"refunds never exceed the payment", `
+SELECT 'payment ' || p.transaction_id || ': ' || sum(r.amount_fen) || ' refunded or refunding of ' || p.amount_fen
+FROM payments p JOIN refunds r ON r.payment_id = p.id AND r.status NOT IN ('closed', 'failed')
+GROUP BY p.id HAVING sum(r.amount_fen) > p.amount_fen`},
+	{"a refund is its lines plus freight", `
+SELECT 'refund ' || r.out_refund_no || ': ' || r.amount_fen || ' but lines ' || COALESCE(l.s, 0) || ' + freight ' || r.freight_fen
+FROM refunds r LEFT JOIN (SELECT refund_id, sum(amount_fen) s FROM refund_lines GROUP BY refund_id) l ON l.refund_id = r.id
+WHERE r.kind = 'after_sales' AND r.amount_fen <> COALESCE(l.s, 0) + r.freight_fen`},
+	{"refunded lines equal their succeeded refunds", `
+SELECT 'order item ' || i.id || ': refunded ' || i.refunded_quantity || ' units ' || i.refunded_fen || ' fen but refunds say ' ||
+       COALESCE(x.q, 0) || ' units ' || COALESCE(x.f, 0) || ' fen'
+FROM order_items i LEFT JOIN (SELECT l.item_id, sum(l.quantity) q, sum(l.amount_fen) f FROM refund_lines l
+    JOIN refunds r ON r.id = l.refund_id AND r.status = 'succeeded' GROUP BY l.item_id) x ON x.item_id = i.id
+WHERE i.refunded_quantity <> COALESCE(x.q, 0) OR i.refunded_fen <> COALESCE(x.f, 0)`},
+	// end invariants:payments
 	{"stock equals its ledger", `
 SELECT 'sku ' || s.id || ': stock ' || s.stock || ' reserved ' || s.reserved || ' sold ' || s.sold ||
        ' but ledger says ' || COALESCE(l.d, 0) || '/' || COALESCE(l.r, 0) || '/' || COALESCE(l.s, 0)

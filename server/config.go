@@ -44,6 +44,10 @@ type WxPayConfig struct {
 	PlatformCertPEM []byte // YUTANG_WXPAY_PLATFORM_CERT_FILE
 	NotifyURL       string // YUTANG_WXPAY_NOTIFY_URL (https, no query)
 	RefundNotifyURL string // YUTANG_WXPAY_REFUND_NOTIFY_URL
+	// SimSpeedup (YUTANG_WXPAY_SIM_SPEEDUP, default 1) compresses the
+	// simulator's notification retries and refund delay: 1000 turns
+	// WeChat's 15 s into 15 ms. Development and tests only.
+	SimSpeedup int64
 }
 
 // Simulated reports whether no merchant is configured (the simulator runs).
@@ -148,6 +152,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	w.PlatformCertPEM = secretFile("YUTANG_WXPAY_PLATFORM_CERT_FILE")
 	w.NotifyURL = str("YUTANG_WXPAY_NOTIFY_URL", "")
 	w.RefundNotifyURL = str("YUTANG_WXPAY_REFUND_NOTIFY_URL", "")
+	w.SimSpeedup = 1
+	if v := getenv("YUTANG_WXPAY_SIM_SPEEDUP"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 || n > 100000 {
+			errs = append(errs, fmt.Errorf("YUTANG_WXPAY_SIM_SPEEDUP: %q is not an integer from 1 to 100000", v))
+		}
+		w.SimSpeedup = max(n, 1)
+	}
 	if w.MchID != "" {
 		if w.CertSerial == "" {
 			errs = append(errs, errors.New("YUTANG_WXPAY_CERT_SERIAL: required with YUTANG_WXPAY_MCHID"))

@@ -232,17 +232,9 @@ func TestOrderStateMachineCancelShipConfirmAndPrivacy(t *testing.T) {
 		t.Fatalf("cancel twice: %d %s", r.Status, r.Body)
 	}
 
-	// A paid order (payment is another area: marked paid here) ships and is confirmed.
+	// A paid order (paid through the cashier's apply path, payments_test.go) ships and is confirmed.
 	b := place("b")
-	if _, err := ta.app.db.Exec(`UPDATE orders SET status = 'paid', paid_at = now() WHERE order_no = $1`, b.OrderNo); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ta.app.db.Exec(`UPDATE skus SET reserved = reserved - 3, sold = sold + 3 WHERE id = $1`, skus[0]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ta.app.db.Exec(`INSERT INTO stock_ledger (sku_id, kind, delta, reserved_delta, sold_delta, ref, actor, at) VALUES ($1, 'sale', 0, -3, 3, $2, 'system', now())`, skus[0], b.OrderNo); err != nil {
-		t.Fatal(err)
-	}
+	ta.markPaid(b.OrderNo)
 	shopperTok, _ := ta.shopper("alice")
 	if r := ta.do(req{Method: "POST", Path: "/api/v1/admin/orders/" + b.OrderNo + "/ship", Token: shopperTok, Body: ship}); r.Status != 403 {
 		t.Fatalf("shopper ships: %d", r.Status)

@@ -532,7 +532,15 @@ func (s Payments) CreateRefund(ctx context.Context, r cashier.Refund) (cashier.R
 			return cashier.Refund{}, fmt.Errorf("storage: create refund line: %w", mapErr(err))
 		}
 	}
-	return r, nil
+	var rows []refundRow
+	if err := sqlx.SelectContext(ctx, s.q(), &rows, `SELECT `+refundCols+refundFrom+`WHERE r.id = $1`, r.ID); err != nil || len(rows) != 1 {
+		return cashier.Refund{}, fmt.Errorf("storage: create refund: %w", mapErr(err))
+	}
+	out, err := s.withLines(ctx, rows)
+	if err != nil {
+		return cashier.Refund{}, err
+	}
+	return out[0], nil
 }
 
 func (s Payments) Refunds(ctx context.Context, orderID int64) ([]cashier.Refund, error) {
