@@ -161,7 +161,7 @@ func BenchmarkAttributionReports(b *testing.B) {
 	touchSQL := `
 INSERT INTO touch_daily (kind, day, touchpoint_id, visitor, touches)
 SELECT tp.kind, x.day, tp.id, x.visitor, count(*)
-FROM (SELECT (current_date - (g % 90))::date AS day, 's:' || (1 + (g * 7919) % $2) AS visitor, g FROM generate_series(1, $1) g) x
+FROM (SELECT (current_date - (g % 90)::int) AS day, 's:' || (1 + (g * 7919) % $2) AS visitor, g FROM generate_series(1::bigint, $1) g) x
 JOIN LATERAL (SELECT id, kind FROM touchpoints WHERE kind = 'post' AND id = (SELECT min(id) FROM touchpoints WHERE kind = 'post') + x.g % 1000
               UNION ALL SELECT t.id, t.kind FROM touchpoints t WHERE t.kind = 'koc' AND t.shopper_id = 1 + (x.g * 31) % greatest($2 / 20, 10)
               UNION ALL SELECT t.id, t.kind FROM touchpoints t WHERE x.g % 2 = 0 AND t.opengid = 'g' || (1 + (x.g * 17) % greatest($2 / 40, 10))) tp ON true
@@ -171,8 +171,8 @@ GROUP BY 1, 2, 3, 4`
 	}
 	orderSQL := []string{`
 INSERT INTO order_attributions (order_id, shopper_id, default_model, placed_at, paid_at, day, paid_fen, new_customer, in_store, attributed_at)
-SELECT g, 1 + (g * 7919) % $2, 'last_touch', now(), now(), (current_date - (g % 90))::date, 1000 + g % 50000, g % 3 = 0, g % 20 = 0, now()
-FROM generate_series(1, $1) g`, `
+SELECT g, 1 + (g * 7919) % $2, 'last_touch', now(), now(), (current_date - (g % 90)::int), 1000 + g % 50000, g % 3 = 0, g % 20 = 0, now()
+FROM generate_series(1::bigint, $1) g`, `
 INSERT INTO order_attribution_models (order_id, model, direct, explanation, credits)
 SELECT o.order_id, m, o.order_id % 10 = 0, '{}', '[]' FROM order_attributions o,
        unnest(ARRAY['last_touch', 'first_touch', 'linear', 'time_decay', 'position_based']) m`, `
