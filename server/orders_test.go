@@ -33,6 +33,10 @@ SELECT $1::bigint, 'T-' || $1::bigint || '-' || g, jsonb_build_object('规格', 
 SELECT id, 'receive', stock, 'system', now() FROM skus WHERE product_id = $1`, prod); err != nil {
 		ta.t.Fatal(err)
 	}
+	// keep the catalog invariant: a product's min price is its cheapest on-sale SKU
+	if _, err := db.Exec(`UPDATE products SET min_price_fen = (SELECT min(price_fen) FROM skus WHERE product_id = $1) WHERE id = $1`, prod); err != nil {
+		ta.t.Fatal(err)
+	}
 	return ids
 }
 
