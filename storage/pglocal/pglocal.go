@@ -51,6 +51,7 @@ type Cluster struct {
 	bin      string
 	cred     *syscall.Credential
 	log      io.Writer
+	borrowed bool // already running when we came: Stop leaves it running
 }
 
 const superuser = "yutang"
@@ -253,9 +254,17 @@ func (c *Cluster) writeFile(path, content string) error {
 }
 
 func (c *Cluster) start(ctx context.Context, throwaway bool) error {
-	// A server left running by an earlier run that was killed: stop it first,
-	// so we know its port and own its lifetime.
+	// A server already running on this cluster (a `serve` next to which an
+	// operator runs `check`, say) is used as it is and left running.
 	if _, err := c.run(ctx, filepath.Join(c.bin, "pg_ctl"), "-D", c.dataDir(), "status"); err == nil {
+		if b, err := os.ReadFile(filepath.Join(c.Dir, "port")); err == nil {
+			if p, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && !portFree(p) {
+				c.Port, c.borrowed = p, true
+				fmt.Fprintf(c.log, "pglocal: using the PostgreSQL already running on 127.0.0.1:%d\n", p)
+				return nil
+			}
+		}
+		// running but unreachable (a leftover of a killed run): restart it
 		_, _ = c.run(ctx, filepath.Join(c.bin, "pg_ctl"), "-D", c.dataDir(), "-m", "fast", "-w", "stop")
 	}
 	port, err := c.choosePort()
@@ -309,8 +318,12 @@ func portFree(p int) bool {
 	return true
 }
 
-// Stop stops the server (fast shutdown: open sessions are ended).
+// Stop stops the server (fast shutdown: open sessions are ended), unless it
+// was already running when Start found it.
 func (c *Cluster) Stop() error {
+	if c.borrowed {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	out, err := c.run(ctx, filepath.Join(c.bin, "pg_ctl"), "-D", c.dataDir(), "-m", "fast", "-w", "stop")
