@@ -5,7 +5,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/address"
 )
 
@@ -47,9 +46,6 @@ type updateAddressRequest struct {
 
 // GET /api/v1/shop/addresses
 func (a *API) listAddresses(c echo.Context) error {
-	if a.deps.Addresses == nil {
-		return domain.ErrUnavailable
-	}
 	as, err := a.deps.Addresses.List(c.Request().Context(), shopperID(c))
 	if err != nil {
 		return err
@@ -63,9 +59,6 @@ func (a *API) listAddresses(c echo.Context) error {
 
 // GET /api/v1/shop/addresses/{id}
 func (a *API) getAddress(c echo.Context) error {
-	if a.deps.Addresses == nil {
-		return domain.ErrUnavailable
-	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err
@@ -79,9 +72,6 @@ func (a *API) getAddress(c echo.Context) error {
 
 // POST /api/v1/shop/addresses
 func (a *API) createAddress(c echo.Context) error {
-	if a.deps.Addresses == nil {
-		return domain.ErrUnavailable
-	}
 	var req createAddressRequest
 	if err := a.bindJSON(c, &req); err != nil {
 		return err
@@ -97,9 +87,6 @@ func (a *API) createAddress(c echo.Context) error {
 
 // PATCH /api/v1/shop/addresses/{id}
 func (a *API) updateAddress(c echo.Context) error {
-	if a.deps.Addresses == nil {
-		return domain.ErrUnavailable
-	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err
@@ -119,9 +106,6 @@ func (a *API) updateAddress(c echo.Context) error {
 
 // DELETE /api/v1/shop/addresses/{id}
 func (a *API) deleteAddress(c echo.Context) error {
-	if a.deps.Addresses == nil {
-		return domain.ErrUnavailable
-	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err

@@ -78,9 +78,6 @@ func toAfterSalesDTO(a cashier.AfterSales) afterSalesDTO {
 
 // POST /api/v1/shop/orders/{no}/after-sales
 func (a *API) requestAfterSales(c echo.Context) error {
-	if a.deps.Cashier == nil {
-		return errUnavailable()
-	}
 	var req afterSalesRequest
 	if err := a.bindJSON(c, &req); err != nil {
 		return err
@@ -99,9 +96,6 @@ func (a *API) requestAfterSales(c echo.Context) error {
 
 // GET /api/v1/admin/after-sales?status&cursor&limit
 func (a *API) listAfterSales(c echo.Context) error {
-	if a.deps.Cashier == nil {
-		return errUnavailable()
-	}
 	page, err := pageOf(c)
 	if err != nil {
 		return err
@@ -119,9 +113,6 @@ func (a *API) listAfterSales(c echo.Context) error {
 
 // POST /api/v1/admin/after-sales/{id}/approve {goods_returned}
 func (a *API) approveAfterSales(c echo.Context) error {
-	if a.deps.Cashier == nil {
-		return errUnavailable()
-	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err
@@ -142,9 +133,6 @@ func (a *API) approveAfterSales(c echo.Context) error {
 
 // POST /api/v1/admin/after-sales/{id}/reject {reason}
 func (a *API) rejectAfterSales(c echo.Context) error {
-	if a.deps.Cashier == nil {
-		return errUnavailable()
-	}
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err

@@ -64,9 +64,6 @@ func cartOwner(c echo.Context) (cart.Owner, error) {
 
 // GET /api/v1/shop/cart
 func (a *API) getCart(c echo.Context) error {
-	if a.deps.Cart == nil {
-		return domain.ErrUnavailable
-	}
 	o, err := cartOwner(c)
 	if err != nil {
 		return err
@@ -85,9 +82,6 @@ type addCartItemRequest struct {
 
 // POST /api/v1/shop/cart/items
 func (a *API) addCartItem(c echo.Context) error {
-	if a.deps.Cart == nil {
-		return domain.ErrUnavailable
-	}
 	o, err := cartOwner(c)
 	if err != nil {
 		return err
@@ -110,9 +104,6 @@ type updateCartItemRequest struct {
 
 // PATCH /api/v1/shop/cart/items/{sku_id}
 func (a *API) updateCartItem(c echo.Context) error {
-	if a.deps.Cart == nil {
-		return domain.ErrUnavailable
-	}
 	o, err := cartOwner(c)
 	if err != nil {
 		return err
@@ -134,9 +125,6 @@ func (a *API) updateCartItem(c echo.Context) error {
 
 // DELETE /api/v1/shop/cart/items/{sku_id}
 func (a *API) removeCartItem(c echo.Context) error {
-	if a.deps.Cart == nil {
-		return domain.ErrUnavailable
-	}
 	o, err := cartOwner(c)
 	if err != nil {
 		return err

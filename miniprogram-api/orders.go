@@ -243,9 +243,6 @@ func shopperID(c echo.Context) int64 {
 
 // POST /api/v1/shop/checkout/preview
 func (a *API) previewCheckout(c echo.Context) error {
-	if a.deps.Orders == nil {
-		return domain.ErrUnavailable
-	}
 	var req checkoutRequest
 	if err := a.bindJSON(c, &req); err != nil {
 		return err
@@ -259,9 +256,6 @@ func (a *API) previewCheckout(c echo.Context) error {
 
 // POST /api/v1/shop/orders (Idempotency-Key)
 func (a *API) placeOrder(c echo.Context) error {
-	if a.deps.Orders == nil {
-		return domain.ErrUnavailable
-	}
 	var req checkoutRequest
 	if err := a.bindJSON(c, &req); err != nil {
 		return err
@@ -280,9 +274,6 @@ func (a *API) placeOrder(c echo.Context) error {
 
 // GET /api/v1/shop/orders?status&cursor&limit
 func (a *API) listOrders(c echo.Context) error {
-	if a.deps.Orders == nil {
-		return domain.ErrUnavailable
-	}
 	page, err := pageOf(c)
 	if err != nil {
 		return err
@@ -300,9 +291,6 @@ func (a *API) listOrders(c echo.Context) error {
 
 // GET /api/v1/shop/orders/{no}
 func (a *API) getOrder(c echo.Context) error {
-	if a.deps.Orders == nil {
-		return domain.ErrUnavailable
-	}
 	o, err := a.deps.Orders.Get(c.Request().Context(), shopperID(c), c.Param("no"))
 	if err != nil {
 		return err
@@ -316,9 +304,6 @@ type cancelOrderRequest struct {
 
 // POST /api/v1/shop/orders/{no}/cancel (body optional: {reason})
 func (a *API) cancelOrder(c echo.Context) error {
-	if a.deps.Orders == nil {
-		return domain.ErrUnavailable
-	}
 	var req cancelOrderRequest
 	if c.Request().ContentLength != 0 {
 		if err := a.bindJSON(c, &req); err != nil {
@@ -334,9 +319,6 @@ func (a *API) cancelOrder(c echo.Context) error {
 
 // POST /api/v1/shop/orders/{no}/confirm
 func (a *API) confirmOrder(c echo.Context) error {
-	if a.deps.Orders == nil {
-		return domain.ErrUnavailable
-	}
 	o, err := a.deps.Orders.Confirm(c.Request().Context(), shopperID(c), c.Param("no"))
 	if err != nil {
 		return err
@@ -346,9 +328,6 @@ func (a *API) confirmOrder(c echo.Context) error {
 
 // GET /api/v1/admin/orders?no&status&shopper_id&from&to&cursor&limit
 func (a *API) adminListOrders(c echo.Context) error {
-	if a.deps.Orders == nil {
-		return domain.ErrUnavailable
-	}
 	page, err := pageOf(c)
 	if err != nil {
 		return err
@@ -386,9 +365,6 @@ func (a *API) adminListOrders(c echo.Context) error {
 
 // GET /api/v1/admin/orders/{no}
 func (a *API) adminGetOrder(c echo.Context) error {
-	if a.deps.Orders == nil {
-		return domain.ErrUnavailable
-	}
 	o, err := a.deps.Orders.AdminGet(c.Request().Context(), c.Param("no"))
 	if err != nil {
 		return err
@@ -403,9 +379,6 @@ type shipOrderRequest struct {
 
 // POST /api/v1/admin/orders/{no}/ship
 func (a *API) shipOrder(c echo.Context) error {
-	if a.deps.Orders == nil {
-		return domain.ErrUnavailable
-	}
 	var req shipOrderRequest
 	if err := a.bindJSON(c, &req); err != nil {
 		return err

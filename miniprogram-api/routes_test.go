@@ -3,6 +3,7 @@ package mpapi_test
 import (
 	"bufio"
 	"bytes"
+	"net/http/httptest"
 	"regexp"
 	"sort"
 	"strings"
@@ -80,5 +81,30 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 	}
 	if len(spec) < 5 {
 		t.Fatalf("parsed only %d routes from openapi.yaml", len(spec))
+	}
+}
+
+// A route whose service is not wired answers 503 unavailable, never a 500
+// from a nil service.
+func TestUnwiredServicesAnswer503(t *testing.T) {
+	api := mpapi.New(mpapi.Deps{})
+	for _, path := range []string{
+		"/api/v1/shop/categories", // catalog
+		"/api/v1/shop/products/1", // catalog
+		"/api/v1/shop/cart",       // cart (anonymous visitors allowed)
+		"/api/v1/shop/track",      // attribution, POST below
+	} {
+		method := "GET"
+		if strings.HasSuffix(path, "/track") {
+			method = "POST"
+		}
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(method, path, strings.NewReader(`{"events":[]}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Anon-Id", "anon-12345678")
+		api.Handler().ServeHTTP(rec, req)
+		if rec.Code != 503 || !strings.Contains(rec.Body.String(), `"code":"unavailable"`) {
+			t.Errorf("%s %s: %d %s, want 503 unavailable", method, path, rec.Code, rec.Body)
+		}
 	}
 }
