@@ -104,7 +104,10 @@ type reportResponse struct {
 	From      string         `json:"from"`
 	To        string         `json:"to"`
 	Items     []reportRowDTO `json:"items"`
-	Totals    reportTotals   `json:"totals"`
+	// NextCursor pages the items ("" on the last page); totals are always
+	// the whole dimension's.
+	NextCursor string       `json:"next_cursor"`
+	Totals     reportTotals `json:"totals"`
 }
 
 // reportTotals: credited_gmv_fen + direct_gmv_fen = paid_gmv_fen exactly.
@@ -117,18 +120,25 @@ type reportTotals struct {
 	DirectOrders   int64 `json:"direct_orders"`
 }
 
-// GET /api/v1/admin/reports/attribution?dimension&model&from&to
+// GET /api/v1/admin/reports/attribution?dimension&model&from&to&cursor&limit
+// (CSV: every touchpoint, no paging)
 func (a *API) attributionReport(c echo.Context) error {
 	q, err := reportQuery(c)
 	if err != nil {
 		return err
 	}
+	page, err := pageOf(c)
+	if err != nil {
+		return err
+	}
+	q.Cursor, q.Limit, q.All = page.Cursor, page.Limit, wantsCSV(c)
 	r, err := a.deps.Attribution.Report(c.Request().Context(), q)
 	if err != nil {
 		return err
 	}
 	out := reportResponse{Dimension: string(r.Query.Dimension), Model: string(r.Query.Model),
 		From: r.Query.From.Format(time.DateOnly), To: r.Query.To.Format(time.DateOnly), Items: []reportRowDTO{},
+		NextCursor: r.NextCursor,
 		Totals: reportTotals{PaidGMVFen: int64(r.Paid), PaidOrders: r.Orders, CreditedGMVFen: int64(r.Credited),
 			DirectGMVFen: int64(r.Direct), DirectOrders: r.DirectCount}}
 	for _, row := range r.Rows {

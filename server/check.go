@@ -66,12 +66,40 @@ FROM order_items i LEFT JOIN (SELECT l.item_id, sum(l.quantity) q, sum(l.amount_
     JOIN refunds r ON r.id = l.refund_id AND r.status = 'succeeded' GROUP BY l.item_id) x ON x.item_id = i.id
 WHERE i.refunded_quantity <> COALESCE(x.q, 0) OR i.refunded_fen <> COALESCE(x.f, 0)`},
 	// end invariants:payments
+	// invariants:attribution
+	rollupMatches("touch_visitor_last", "kind, touchpoint_id, visitor, last_day"),
+	rollupMatches("touch_tp_daily", "kind, day, touchpoint_id, touches, visitors, last_visitors"),
+	rollupMatches("attribution_buyer_last", "model, kind, touchpoint_id, shopper_id, last_day, prev_day"),
+	rollupMatches("attribution_tp_daily", "model, kind, day, touchpoint_id, orders, new_customer_orders, credited_fen, "+
+		"refunded_fen, last_buyers, prev_buyers"),
+	{"attribution_day_totals matches its view", `
+SELECT 'attribution_day_totals ' || model || ' ' || day || ': ' || COALESCE(x.orders, 0) || ' orders (' ||
+       COALESCE(x.direct_orders, 0) || ' direct) ' || COALESCE(x.paid_fen, 0) || ' fen but orders say ' ||
+       COALESCE(e.orders, 0) || ' (' || COALESCE(e.direct_orders, 0) || ') ' || COALESCE(e.paid_fen, 0)
+FROM (SELECT model, day, sum(orders) AS orders, sum(direct_orders) AS direct_orders, sum(paid_fen) AS paid_fen
+      FROM attribution_day_totals GROUP BY model, day) x
+FULL JOIN attribution_day_totals_expected e USING (model, day)
+WHERE x.orders IS DISTINCT FROM e.orders OR x.direct_orders IS DISTINCT FROM e.direct_orders
+   OR x.paid_fen IS DISTINCT FROM e.paid_fen`},
+	// end invariants:attribution
 	{"stock equals its ledger", `
 SELECT 'sku ' || s.id || ': stock ' || s.stock || ' reserved ' || s.reserved || ' sold ' || s.sold ||
        ' but ledger says ' || COALESCE(l.d, 0) || '/' || COALESCE(l.r, 0) || '/' || COALESCE(l.s, 0)
 FROM skus s LEFT JOIN (SELECT sku_id, sum(delta) d, sum(reserved_delta) r, sum(sold_delta) s
                        FROM stock_ledger GROUP BY sku_id) l ON l.sku_id = s.id
 WHERE s.stock <> COALESCE(l.d, 0) OR s.reserved <> COALESCE(l.r, 0) OR s.sold <> COALESCE(l.s, 0)`},
+}
+
+// rollupMatches compares a rollup maintained on write with its view, which
+// computes it from scratch (migration 00006): any row in one and not the
+// other is a breach.
+func rollupMatches(table, cols string) invariant {
+	return invariant{table + " matches its view", `
+SELECT '` + table + ` has ' || x::text || ' but its view does not' FROM (
+    SELECT ` + cols + ` FROM ` + table + ` EXCEPT SELECT ` + cols + ` FROM ` + table + `_expected) x
+UNION ALL
+SELECT '` + table + ` lacks ' || x::text FROM (
+    SELECT ` + cols + ` FROM ` + table + `_expected EXCEPT SELECT ` + cols + ` FROM ` + table + `) x`}
 }
 
 // check verifies every invariant and fails when any is broken.

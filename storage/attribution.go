@@ -351,7 +351,10 @@ func (a Attribution) SessionKey(ctx context.Context, shopperID int64) (string, e
 // ids (a duplicate is dropped by the unique key), resolves each code to its
 // share link's touchpoints (plus the group, when known), resolves an
 // anonymous visitor already stitched to a shopper, appends the touches and
-// maintains the touch_daily rollup.
+// maintains the rollups: touch_daily (per visitor and day), the visitor's
+// latest day with each touchpoint, and touch_tp_daily (per day and
+// touchpoint; see migration 00006). Rows are upserted in key order so
+// concurrent batches never wait on each other in a cycle.
 const insertTouchesSQL = `
 WITH ev AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::text[], $7::bigint[])
@@ -369,13 +372,32 @@ WITH ev AS (
            ev.scene, ev.path, NULLIF(ev.opengid, '')
     FROM ev JOIN fresh USING (event_id) LEFT JOIN share_links l ON l.code = ev.code
     RETURNING at, touchpoint_ids, known, shopper_id, anon_id
+), tt AS (
+    SELECT tp.kind, (i.at AT TIME ZONE 'Asia/Shanghai')::date AS day, tp.id AS touchpoint_id,
+           CASE WHEN i.shopper_id IS NOT NULL THEN 's:' || i.shopper_id ELSE 'a:' || i.anon_id END AS visitor
+    FROM ins i CROSS JOIN LATERAL unnest(i.touchpoint_ids) AS u(id) JOIN touchpoints tp ON tp.id = u.id
 ), roll AS (
     INSERT INTO touch_daily (kind, day, touchpoint_id, visitor, touches)
-    SELECT tp.kind, (i.at AT TIME ZONE 'Asia/Shanghai')::date, tp.id,
-           CASE WHEN i.shopper_id IS NOT NULL THEN 's:' || i.shopper_id ELSE 'a:' || i.anon_id END, count(*)
-    FROM ins i CROSS JOIN LATERAL unnest(i.touchpoint_ids) AS u(id) JOIN touchpoints tp ON tp.id = u.id
-    GROUP BY 1, 2, 3, 4
+    SELECT kind, day, touchpoint_id, visitor, count(*) FROM tt GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
     ON CONFLICT (kind, day, touchpoint_id, visitor) DO UPDATE SET touches = touch_daily.touches + EXCLUDED.touches
+    RETURNING kind, day, touchpoint_id, (xmax = 0) AS fresh
+), lastv AS (
+    INSERT INTO touch_visitor_last AS l (kind, touchpoint_id, visitor, last_day)
+    SELECT kind, touchpoint_id, visitor, max(day) FROM tt GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (kind, touchpoint_id, visitor) DO UPDATE SET was_day = l.last_day, last_day = EXCLUDED.last_day
+    WHERE EXCLUDED.last_day > l.last_day
+    RETURNING kind, touchpoint_id, last_day, was_day
+), deltas (kind, day, touchpoint_id, touches, visitors, last_visitors) AS (
+    SELECT kind, day, touchpoint_id, 1, 0, 0 FROM tt
+    UNION ALL SELECT kind, day, touchpoint_id, 0, 1, 0 FROM roll WHERE fresh
+    UNION ALL SELECT kind, last_day, touchpoint_id, 0, 0, 1 FROM lastv
+    UNION ALL SELECT kind, was_day, touchpoint_id, 0, 0, -1 FROM lastv WHERE was_day IS NOT NULL
+), tpd AS (
+    INSERT INTO touch_tp_daily AS d (kind, day, touchpoint_id, touches, visitors, last_visitors)
+    SELECT kind, day, touchpoint_id, sum(touches), sum(visitors), sum(last_visitors)
+    FROM deltas GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (kind, day, touchpoint_id) DO UPDATE SET touches = d.touches + EXCLUDED.touches,
+        visitors = d.visitors + EXCLUDED.visitors, last_visitors = d.last_visitors + EXCLUDED.last_visitors
 )
 SELECT (SELECT count(*) FROM ins) AS accepted, (SELECT count(*) FROM ins WHERE NOT known) AS unknown`
 
@@ -606,7 +628,10 @@ func explanationOf(b []byte) (attribution.Explanation, error) {
 }
 
 // creditRowsSQL books credits (or reversals) per model, touchpoint and line
-// and folds them into the attribution_daily rollup, in one statement.
+// and folds them into the rollups, in one statement: attribution_daily (per
+// buyer and day), the buyer's latest and second-latest order day per
+// touchpoint, and attribution_tp_daily (per day and touchpoint; see
+// migration 00006), upserting in key order.
 // Credits count an order for a touchpoint when its sum there is positive;
 // reversals add to refunded_fen only.
 const creditRowsSQL = `
@@ -616,17 +641,42 @@ WITH c AS (
 ), ins AS (
     INSERT INTO attribution_credits (order_id, model, kind, touchpoint_id, item_id, product_id, day, amount_fen, reversal, at)
     SELECT $7, model, kind, touchpoint_id, item_id, product_id, $8::date, amount_fen, $11, $12 FROM c
+), per AS (
+    SELECT model, kind, touchpoint_id,
+           CASE WHEN NOT $11 AND sum(amount_fen) > 0 THEN 1 ELSE 0 END AS orders,
+           CASE WHEN NOT $11 AND sum(amount_fen) > 0 AND $10 THEN 1 ELSE 0 END AS nco,
+           CASE WHEN $11 THEN 0 ELSE sum(amount_fen) END AS credited,
+           CASE WHEN $11 THEN -sum(amount_fen) ELSE 0 END AS refunded
+    FROM c GROUP BY model, kind, touchpoint_id
+), ad AS (
+    INSERT INTO attribution_daily AS d (model, kind, day, touchpoint_id, shopper_id, orders, new_customer_orders, credited_fen, refunded_fen)
+    SELECT model, kind, $8::date, touchpoint_id, $9, orders, nco, credited, refunded FROM per ORDER BY 1, 2, 4
+    ON CONFLICT (model, kind, day, touchpoint_id, shopper_id) DO UPDATE SET
+        orders = d.orders + EXCLUDED.orders, new_customer_orders = d.new_customer_orders + EXCLUDED.new_customer_orders,
+        credited_fen = d.credited_fen + EXCLUDED.credited_fen, refunded_fen = d.refunded_fen + EXCLUDED.refunded_fen
+), bl AS (
+    INSERT INTO attribution_buyer_last AS b (model, kind, touchpoint_id, shopper_id, last_day)
+    SELECT model, kind, touchpoint_id, $9, $8::date FROM per WHERE orders > 0 ORDER BY 1, 2, 3
+    ON CONFLICT (model, kind, touchpoint_id, shopper_id) DO UPDATE SET
+        was_last = b.last_day, was_prev = b.prev_day,
+        last_day = GREATEST(b.last_day, EXCLUDED.last_day),
+        prev_day = CASE WHEN EXCLUDED.last_day >= b.last_day THEN b.last_day ELSE GREATEST(b.prev_day, EXCLUDED.last_day) END
+    RETURNING model, kind, touchpoint_id, last_day, prev_day, was_last, was_prev
+), deltas (model, kind, day, touchpoint_id, orders, nco, credited, refunded, last_buyers, prev_buyers) AS (
+    SELECT model, kind, $8::date, touchpoint_id, orders, nco, credited, refunded, 0, 0 FROM per
+    UNION ALL SELECT model, kind, last_day, touchpoint_id, 0, 0, 0, 0, 1, 0 FROM bl
+    UNION ALL SELECT model, kind, was_last, touchpoint_id, 0, 0, 0, 0, -1, 0 FROM bl WHERE was_last IS NOT NULL
+    UNION ALL SELECT model, kind, prev_day, touchpoint_id, 0, 0, 0, 0, 0, 1 FROM bl WHERE prev_day IS NOT NULL
+    UNION ALL SELECT model, kind, was_prev, touchpoint_id, 0, 0, 0, 0, 0, -1 FROM bl WHERE was_prev IS NOT NULL
 )
-INSERT INTO attribution_daily AS d (model, kind, day, touchpoint_id, shopper_id, orders, new_customer_orders, credited_fen, refunded_fen)
-SELECT model, kind, $8::date, touchpoint_id, $9,
-       CASE WHEN NOT $11 AND sum(amount_fen) > 0 THEN 1 ELSE 0 END,
-       CASE WHEN NOT $11 AND sum(amount_fen) > 0 AND $10 THEN 1 ELSE 0 END,
-       CASE WHEN $11 THEN 0 ELSE sum(amount_fen) END,
-       CASE WHEN $11 THEN -sum(amount_fen) ELSE 0 END
-FROM c GROUP BY model, kind, touchpoint_id
-ON CONFLICT (model, kind, day, touchpoint_id, shopper_id) DO UPDATE SET
+INSERT INTO attribution_tp_daily AS d (model, kind, day, touchpoint_id, orders, new_customer_orders, credited_fen,
+                                       refunded_fen, last_buyers, prev_buyers)
+SELECT model, kind, day, touchpoint_id, sum(orders), sum(nco), sum(credited), sum(refunded), sum(last_buyers), sum(prev_buyers)
+FROM deltas GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+ON CONFLICT (model, kind, day, touchpoint_id) DO UPDATE SET
     orders = d.orders + EXCLUDED.orders, new_customer_orders = d.new_customer_orders + EXCLUDED.new_customer_orders,
-    credited_fen = d.credited_fen + EXCLUDED.credited_fen, refunded_fen = d.refunded_fen + EXCLUDED.refunded_fen`
+    credited_fen = d.credited_fen + EXCLUDED.credited_fen, refunded_fen = d.refunded_fen + EXCLUDED.refunded_fen,
+    last_buyers = d.last_buyers + EXCLUDED.last_buyers, prev_buyers = d.prev_buyers + EXCLUDED.prev_buyers`
 
 type creditRows struct {
 	models, kinds                 pq.StringArray
@@ -696,6 +746,15 @@ SELECT $1, m, d, e::jsonb, c::jsonb FROM unnest($2::text[], $3::boolean[], $4::t
 		o.ID, pq.StringArray(models), pq.BoolArray(directs), pq.StringArray(expls), pq.StringArray(credits))
 	if err != nil {
 		return fmt.Errorf("storage: save attribution models: %w", mapErr(err))
+	}
+	_, err = a.DB.ExecContext(ctx, `
+INSERT INTO attribution_day_totals AS t (model, day, shard, orders, direct_orders, paid_fen)
+SELECT m, $2::date, $3, 1, d::int, $4 FROM unnest($1::text[], $5::boolean[]) AS u(m, d) ORDER BY m
+ON CONFLICT (model, day, shard) DO UPDATE SET orders = t.orders + 1,
+    direct_orders = t.direct_orders + EXCLUDED.direct_orders, paid_fen = t.paid_fen + EXCLUDED.paid_fen`,
+		pq.StringArray(models), day, o.ID%8, int64(paid), pq.BoolArray(directs))
+	if err != nil {
+		return fmt.Errorf("storage: save attribution totals: %w", mapErr(err))
 	}
 	return a.bookCredits(ctx, rows, o.ID, day, o.ShopperID, o.NewCustomer, false, at.At)
 }

@@ -11,9 +11,10 @@ import (
 	"github.com/yutang/yutang/domain/attribution"
 )
 
-// Reports read only the rollups maintained on write (touch_daily,
-// attribution_daily, order_attributions), never the touches or the orders,
-// so a month's report costs the rollup rows of that month and dimension.
+// Reports read only the rollups maintained on write (migrations 00005 and
+// 00006), never the touches or the orders. A period that runs through today
+// costs one row per (day, touchpoint) of the dimension; a period that ended
+// earlier costs one row per visitor-day (exact distinct counts).
 
 type statsRow struct {
 	TouchpointID      int64     `db:"touchpoint_id"`
@@ -35,7 +36,29 @@ func (r statsRow) toDomain() attribution.TouchpointStats {
 		NewCustomerOrders: r.NewCustomerOrders, Credited: domain.Fen(r.Credited), Refunded: domain.Fen(r.Refunded)}
 }
 
-const dimensionStatsSQL = `
+// openStatsSQL answers a period that runs through today from the
+// (day, touchpoint) rollups alone: additive columns are summed over the
+// period; unique visitors, buyers and repeat buyers are the counts of those
+// whose latest (second-latest) day is in it — see migration 00006.
+const openStatsSQL = `
+WITH t AS (
+    SELECT touchpoint_id, sum(touches) FILTER (WHERE day <= $4::date) AS touches, sum(last_visitors) AS visitors
+    FROM touch_tp_daily WHERE kind = $1 AND day >= $3::date
+    GROUP BY touchpoint_id
+), o AS (
+    SELECT touchpoint_id, sum(orders) FILTER (WHERE day <= $4::date) AS orders, sum(last_buyers) AS buyers,
+           sum(prev_buyers) AS repeat_buyers,
+           sum(new_customer_orders) FILTER (WHERE day <= $4::date) AS nco,
+           sum(credited_fen) FILTER (WHERE day <= $4::date) AS credited,
+           sum(refunded_fen) FILTER (WHERE day <= $4::date) AS refunded
+    FROM attribution_tp_daily WHERE model = $2 AND kind = $1 AND day >= $3::date
+    GROUP BY touchpoint_id
+)`
+
+// closedStatsSQL answers any period from the per-visitor and per-buyer
+// rollups, counting distinct visitors and buyers (slower: it reads a row
+// per visitor-day).
+const closedStatsSQL = `
 WITH t AS (
     SELECT touchpoint_id, sum(touches) AS touches, count(DISTINCT visitor) AS visitors
     FROM touch_daily WHERE kind = $1 AND day BETWEEN $3::date AND $4::date
@@ -50,41 +73,62 @@ WITH t AS (
            count(*) FILTER (WHERE orders >= 2) AS repeat_buyers, sum(nco) AS nco,
            sum(credited) AS credited, sum(refunded) AS refunded
     FROM b GROUP BY touchpoint_id
+)`
+
+// statsPageSQL joins t and o (either form above), orders touchpoints by
+// credited amount, then touches, then id, and cuts one page; names are
+// looked up for the page only.
+const statsPageSQL = `, j AS (
+    SELECT COALESCE(t.touchpoint_id, o.touchpoint_id) AS touchpoint_id,
+           COALESCE(t.touches, 0) AS touches, COALESCE(t.visitors, 0) AS visitors,
+           COALESCE(o.orders, 0) AS orders, COALESCE(o.buyers, 0) AS buyers, COALESCE(o.repeat_buyers, 0) AS repeat_buyers,
+           COALESCE(o.nco, 0) AS new_customer_orders, COALESCE(o.credited, 0) AS credited, COALESCE(o.refunded, 0) AS refunded
+    FROM t FULL JOIN o ON o.touchpoint_id = t.touchpoint_id
+    ORDER BY credited DESC, touches DESC, touchpoint_id
+    LIMIT $5 OFFSET $6
 )
-SELECT COALESCE(t.touchpoint_id, o.touchpoint_id) AS touchpoint_id, COALESCE(tp.name, '') AS name,
-       '1970-01-01'::date AS day,
-       COALESCE(t.touches, 0) AS touches, COALESCE(t.visitors, 0) AS visitors,
-       COALESCE(o.orders, 0) AS orders, COALESCE(o.buyers, 0) AS buyers, COALESCE(o.repeat_buyers, 0) AS repeat_buyers,
-       COALESCE(o.nco, 0) AS new_customer_orders, COALESCE(o.credited, 0) AS credited, COALESCE(o.refunded, 0) AS refunded
-FROM t FULL JOIN o ON o.touchpoint_id = t.touchpoint_id
-LEFT JOIN touchpoints tp ON tp.id = COALESCE(t.touchpoint_id, o.touchpoint_id)
+SELECT j.*, COALESCE(tp.name, '') AS name, '1970-01-01'::date AS day
+FROM j LEFT JOIN touchpoints tp ON tp.id = j.touchpoint_id
 ORDER BY credited DESC, touches DESC, touchpoint_id`
 
 func dates(from, to time.Time) (string, string) {
 	return from.In(domain.Shanghai).Format(time.DateOnly), to.In(domain.Shanghai).Format(time.DateOnly)
 }
 
-func (a Attribution) DimensionStats(ctx context.Context, kind attribution.TouchpointKind, model attribution.Model, from, to time.Time) ([]attribution.TouchpointStats, error) {
-	f, t := dates(from, to)
+// DimensionStats returns one page of a dimension's touchpoints (and whether
+// more follow).
+func (a Attribution) DimensionStats(ctx context.Context, q attribution.StatsQuery) ([]attribution.TouchpointStats, bool, error) {
+	f, t := dates(q.From, q.To)
+	query := closedStatsSQL + statsPageSQL
+	if q.Open {
+		query = openStatsSQL + statsPageSQL
+	}
+	var limit any // NULL: every row
+	if q.Limit > 0 {
+		limit = q.Limit + 1
+	}
 	var rows []statsRow
-	if err := sqlx.SelectContext(ctx, a.DB, &rows, dimensionStatsSQL, string(kind), string(model), f, t); err != nil {
-		return nil, fmt.Errorf("storage: dimension stats: %w", mapErr(err))
+	if err := sqlx.SelectContext(ctx, a.DB, &rows, query, string(q.Kind), string(q.Model), f, t, limit, q.Offset); err != nil {
+		return nil, false, fmt.Errorf("storage: dimension stats: %w", mapErr(err))
+	}
+	more := q.Limit > 0 && len(rows) > q.Limit
+	if more {
+		rows = rows[:q.Limit]
 	}
 	out := make([]attribution.TouchpointStats, len(rows))
 	for i, r := range rows {
 		out[i] = r.toDomain()
 	}
-	return out, nil
+	return out, more, nil
 }
 
 const periodTotalsSQL = `
-SELECT COALESCE(sum(a.paid_fen), 0) AS paid, count(*) AS orders,
-       count(*) FILTER (WHERE m.direct) AS direct,
-       (SELECT COALESCE(sum(credited_fen), 0) FROM attribution_daily
+SELECT COALESCE(sum(paid_fen), 0) AS paid, COALESCE(sum(orders), 0) AS orders,
+       COALESCE(sum(direct_orders), 0) AS direct,
+       (SELECT COALESCE(sum(credited_fen), 0) FROM attribution_tp_daily
         WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date) AS credited
-FROM order_attributions a
-JOIN order_attribution_models m ON m.order_id = a.order_id AND m.model = $2
-WHERE a.day BETWEEN $3::date AND $4::date`
+FROM attribution_day_totals
+WHERE model = $2 AND day BETWEEN $3::date AND $4::date`
 
 func (a Attribution) PeriodTotals(ctx context.Context, kind attribution.TouchpointKind, model attribution.Model, from, to time.Time) (domain.Fen, int64, int64, domain.Fen, error) {
 	f, t := dates(from, to)

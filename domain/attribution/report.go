@@ -3,6 +3,7 @@ package attribution
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/yutang/yutang/domain"
@@ -14,6 +15,23 @@ type ReportQuery struct {
 	Dimension TouchpointKind
 	Model     Model
 	From, To  time.Time // days (any time of the day; the Shanghai date counts)
+	// Cursor and Limit page the touchpoints of Report (Limit 0: the default
+	// page; All: every touchpoint, for an export). Daily and TopProducts
+	// ignore them.
+	Cursor string
+	Limit  int
+	All    bool
+}
+
+// StatsQuery asks a ReportStore for one page of a dimension's touchpoints.
+type StatsQuery struct {
+	Kind     TouchpointKind
+	Model    Model
+	From, To time.Time
+	// Open: the period runs through today, so nothing is later than To and
+	// the store may answer distinct counts from its latest-day rollups.
+	Open          bool
+	Offset, Limit int // Limit 0: every row
 }
 
 // TouchpointStats are the raw sums a report is made of, for one touchpoint
@@ -53,7 +71,8 @@ type Report struct {
 	Orders      int64
 	Credited    domain.Fen
 	Direct      domain.Fen
-	DirectCount int64 // orders with no candidate touch at all
+	DirectCount int64  // orders with no candidate touch at all
+	NextCursor  string // "" on the last page
 }
 
 // ProductStats is one product's credited amount under a touchpoint.
@@ -68,7 +87,7 @@ type ProductStats struct {
 // ReportStore reads the rollups.
 type ReportStore interface {
 	Settings(ctx context.Context) (Settings, error)
-	DimensionStats(ctx context.Context, kind TouchpointKind, model Model, from, to time.Time) ([]TouchpointStats, error)
+	DimensionStats(ctx context.Context, q StatsQuery) (rows []TouchpointStats, more bool, err error)
 	PeriodTotals(ctx context.Context, kind TouchpointKind, model Model, from, to time.Time) (paid domain.Fen, orders, direct int64, credited domain.Fen, err error)
 	DailyStats(ctx context.Context, kind TouchpointKind, id int64, model Model, from, to time.Time) ([]TouchpointStats, error)
 	TopProducts(ctx context.Context, kind TouchpointKind, id int64, model Model, from, to time.Time, limit int) ([]ProductStats, error)
@@ -122,7 +141,15 @@ func (s *Service) Report(ctx context.Context, q ReportQuery) (Report, error) {
 	if err := s.normalize(ctx, &q); err != nil {
 		return Report{}, err
 	}
-	stats, err := s.Reports.DimensionStats(ctx, q.Dimension, q.Model, q.From, q.To)
+	sq := StatsQuery{Kind: q.Dimension, Model: q.Model, From: q.From, To: q.To, Open: !q.To.Before(Day(s.now()))}
+	if !q.All {
+		off, err := offsetCursor(q.Cursor)
+		if err != nil {
+			return Report{}, err
+		}
+		sq.Offset, sq.Limit = off, domain.BoundLimit(q.Limit)
+	}
+	stats, more, err := s.Reports.DimensionStats(ctx, sq)
 	if err != nil {
 		return Report{}, fmt.Errorf("attribution: report: %w", err)
 	}
@@ -134,7 +161,24 @@ func (s *Service) Report(ctx context.Context, q ReportQuery) (Report, error) {
 	for _, st := range stats {
 		r.Rows = append(r.Rows, rowOf(st))
 	}
+	if more {
+		r.NextCursor = strconv.Itoa(sq.Offset + len(stats))
+	}
 	return r, nil
+}
+
+// offsetCursor reads a report cursor: the number of touchpoints already
+// listed. (A report ranks by amounts that move, so an offset is the honest
+// cursor: a page may shift by a row when new orders arrive in between.)
+func offsetCursor(c string) (int, error) {
+	if c == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(c)
+	if err != nil || n < 0 || n > 10_000_000 {
+		return 0, domain.Invalid(domain.FieldError{Field: "cursor", Code: "format", Message: "is not a cursor this report returned"})
+	}
+	return n, nil
 }
 
 func rowOf(st TouchpointStats) ReportRow {
