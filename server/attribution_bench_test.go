@@ -186,7 +186,10 @@ JOIN LATERAL (SELECT id, kind FROM touchpoints WHERE kind = 'post' AND id = (SEL
               UNION ALL SELECT t.id, t.kind FROM touchpoints t WHERE o.order_id % 2 = 0 AND t.opengid = 'g' || (1 + (o.order_id * 17) % greatest($2 / 40, 10))) tp ON true
 ON CONFLICT (model, kind, day, touchpoint_id, shopper_id) DO UPDATE SET orders = d.orders + 1,
     credited_fen = d.credited_fen + EXCLUDED.credited_fen`,
-		`VACUUM ANALYZE touch_daily`, `VACUUM ANALYZE attribution_daily`, `VACUUM ANALYZE order_attributions`, `VACUUM ANALYZE order_attribution_models`}
+		`SELECT rebuild_attribution_rollups()`,
+		`VACUUM ANALYZE touch_daily`, `VACUUM ANALYZE attribution_daily`, `VACUUM ANALYZE order_attributions`, `VACUUM ANALYZE order_attribution_models`,
+		`VACUUM ANALYZE touch_tp_daily`, `VACUUM ANALYZE touch_visitor_last`, `VACUUM ANALYZE attribution_tp_daily`,
+		`VACUUM ANALYZE attribution_buyer_last`, `VACUUM ANALYZE attribution_day_totals`}
 	for _, q := range orderSQL {
 		var err error
 		if bytes.Contains([]byte(q), []byte("$2")) {
@@ -199,32 +202,56 @@ ON CONFLICT (model, kind, day, touchpoint_id, shopper_id) DO UPDATE SET orders =
 		}
 	}
 	var rows struct {
-		T int64 `db:"t"`
-		A int64 `db:"a"`
+		T  int64 `db:"t"`
+		A  int64 `db:"a"`
+		TT int64 `db:"tt"`
+		AT int64 `db:"at"`
 	}
-	_ = a.db.Get(&rows, `SELECT (SELECT count(*) FROM touch_daily) AS t, (SELECT count(*) FROM attribution_daily) AS a`)
-	b.Logf("generated %d touches (%d touch_daily rows), %d orders (%d attribution_daily rows) in %s",
-		n, rows.T, orders, rows.A, time.Since(t0).Round(time.Second))
+	_ = a.db.Get(&rows, `SELECT (SELECT count(*) FROM touch_daily) AS t, (SELECT count(*) FROM attribution_daily) AS a,
+       (SELECT count(*) FROM touch_tp_daily) AS tt, (SELECT count(*) FROM attribution_tp_daily) AS at`)
+	b.Logf("generated %d touches (%d touch_daily, %d touch_tp_daily rows), %d orders (%d attribution_daily, %d attribution_tp_daily rows) in %s",
+		n, rows.T, rows.TT, orders, rows.A, rows.AT, time.Since(t0).Round(time.Second))
 	svc := a.svc.Attribution
+	today := attribution.Day(time.Now())
+	periods := []struct {
+		name     string
+		from, to time.Time
+	}{
+		{"last30", time.Time{}, time.Time{}}, // the default: the last 30 days through today (rollup path)
+		{"month", time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, domain.Shanghai), today},
+		{"closed30", today.AddDate(0, 0, -60), today.AddDate(0, 0, -31)}, // ended before today: distinct counts
+	}
 	b.ResetTimer()
 	for range b.N {
-		for _, m := range []attribution.Model{"", attribution.ModelLinear} {
-			for _, d := range []attribution.TouchpointKind{attribution.KindPost, attribution.KindKOC, attribution.KindGroup, attribution.KindStore, attribution.KindClerk} {
-				start := time.Now()
-				r, err := svc.Report(ctx, attribution.ReportQuery{Dimension: d, Model: m})
-				if err != nil {
-					b.Fatal(err)
-				}
-				el := time.Since(start)
-				name := string(m)
-				if name == "" {
-					name = "default"
-				}
-				b.ReportMetric(float64(el.Microseconds())/1000, fmt.Sprintf("ms/%s/%s", d, name))
-				if r.Credited+r.Direct != r.Paid {
-					b.Fatalf("%s: credited %d + direct %d != paid %d", d, r.Credited, r.Direct, r.Paid)
+		for _, p := range periods {
+			for _, m := range []attribution.Model{"", attribution.ModelLinear} {
+				for _, d := range []attribution.TouchpointKind{attribution.KindPost, attribution.KindKOC, attribution.KindGroup, attribution.KindStore, attribution.KindClerk} {
+					start := time.Now()
+					r, err := svc.Report(ctx, attribution.ReportQuery{Dimension: d, Model: m, From: p.from, To: p.to})
+					if err != nil {
+						b.Fatal(err)
+					}
+					el := time.Since(start)
+					name := string(m)
+					if name == "" {
+						name = "default"
+					}
+					b.ReportMetric(float64(el.Microseconds())/1000, fmt.Sprintf("ms/%s/%s/%s", p.name, d, name))
+					if r.Credited+r.Direct != r.Paid {
+						b.Fatalf("%s: credited %d + direct %d != paid %d", d, r.Credited, r.Direct, r.Paid)
+					}
 				}
 			}
 		}
+		// One touchpoint's daily series, for the busiest KOC.
+		var koc int64
+		if err := a.db.Get(&koc, `SELECT touchpoint_id FROM attribution_tp_daily WHERE kind = 'koc' GROUP BY 1 ORDER BY sum(orders) DESC LIMIT 1`); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := svc.Daily(ctx, attribution.ReportQuery{Dimension: attribution.KindKOC}, koc); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "ms/daily/koc")
 	}
 }

@@ -283,6 +283,32 @@ func TestAttributionEndToEnd(t *testing.T) {
 	if r := report("post", ""); r.Model != "linear" {
 		t.Fatalf("default model now %q", r.Model)
 	}
+	// The report pages: one touchpoint per page, the totals whole on each.
+	var page struct {
+		Items []struct {
+			TouchpointID int64 `json:"touchpoint_id"`
+		} `json:"items"`
+		NextCursor string `json:"next_cursor"`
+		Totals     struct {
+			PaidGMVFen int64 `json:"paid_gmv_fen"`
+		} `json:"totals"`
+	}
+	seen := map[int64]bool{}
+	for cursor, pages := "", 0; pages == 0 || cursor != ""; pages++ {
+		ta.must(200, req{Method: "GET", Path: "/api/v1/admin/reports/attribution?dimension=post&limit=1&cursor=" + cursor, Token: admin}).Decode(t, &page)
+		if len(page.Items) != 1 || seen[page.Items[0].TouchpointID] || page.Totals.PaidGMVFen != 5000 {
+			t.Fatalf("page %d: %+v", pages, page)
+		}
+		seen[page.Items[0].TouchpointID] = true
+		cursor = page.NextCursor
+	}
+	if len(seen) != 2 {
+		t.Fatalf("paged through %d posts", len(seen))
+	}
+	if r := ta.do(req{Method: "GET", Path: "/api/v1/admin/reports/attribution?dimension=post&cursor=abc", Token: admin}); r.Status != 400 {
+		t.Fatalf("bad cursor: %d", r.Status)
+	}
+	ta.checkInvariants()
 }
 
 // A clerk's share link carries the clerk and the store.

@@ -49,6 +49,27 @@ func (a *app) wireAttribution(ctx context.Context, wx any) error {
 	if err := partitions(ctx); err != nil {
 		return err
 	}
-	a.workers = append(a.workers, every(24*time.Hour, a.log, "attribution.touch_partitions", partitions))
+	a.workers = append(a.workers, every(24*time.Hour, a.log, "attribution.touch_partitions", partitions),
+		every(24*time.Hour, a.log, "attribution.touch_retention", func(ctx context.Context) error {
+			return a.pruneTouches(ctx, st)
+		}))
 	return nil
+}
+
+// pruneTouches drops the touch partitions older than the retention and
+// forgets event ids older than a week.
+func (a *app) pruneTouches(ctx context.Context, st storage.Attribution) error {
+	dropped, err := st.DropTouchPartitions(ctx, a.now().AddDate(0, -a.cfg.TouchMonths, 0))
+	if err != nil {
+		return err
+	}
+	if len(dropped) > 0 {
+		a.log.Info("attribution: dropped old touch partitions", "partitions", dropped, "retention_months", a.cfg.TouchMonths)
+	}
+	for {
+		n, err := st.PruneTouchEvents(ctx, a.now().AddDate(0, 0, -7), 10_000)
+		if err != nil || n < 10_000 {
+			return err
+		}
+	}
 }

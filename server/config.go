@@ -25,6 +25,10 @@ type Config struct {
 	OrderTTL     time.Duration // YUTANG_ORDER_TTL, default 15m
 	ShutdownWait time.Duration // YUTANG_SHUTDOWN_TIMEOUT, default 15s
 	LowStock     int           // YUTANG_LOW_STOCK: shoppers see "low" at or under this stock, default 5
+	// TouchMonths: YUTANG_TOUCH_RETENTION_MONTHS, how many months of raw
+	// touches to keep (default 13, at least 4: the longest lookback is 90
+	// days). Reports read rollups and are not affected.
+	TouchMonths int
 
 	WeAppID     string // YUTANG_WEAPP_APPID, default wxdemo000000000000
 	WeAppSecret string // from YUTANG_WEAPP_SECRET_FILE; empty: the code2session stand-in
@@ -132,6 +136,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("YUTANG_LOW_STOCK: %q is not an integer from 0 to 10000", n))
 		}
 		c.LowStock = v
+	}
+	c.TouchMonths = 13
+	if n := getenv("YUTANG_TOUCH_RETENTION_MONTHS"); n != "" {
+		v, err := strconv.Atoi(n)
+		if err != nil || v < 4 || v > 120 {
+			errs = append(errs, fmt.Errorf("YUTANG_TOUCH_RETENTION_MONTHS: %q is not an integer from 4 to 120", n))
+		}
+		c.TouchMonths = v
 	}
 	if OrderTTL := c.OrderTTL; OrderTTL < time.Minute || OrderTTL > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("YUTANG_ORDER_TTL: must be between 1m and 24h"))

@@ -51,6 +51,43 @@ func (a Attribution) EnsureTouchPartitions(ctx context.Context, month time.Time,
 	return n, nil
 }
 
+// DropTouchPartitions drops the monthly partitions of touches that end on
+// or before the start of before's Asia/Shanghai month, and returns their
+// names. Reports read the rollups, and an explanation keeps its candidate
+// touches, so old touches are needed only inside a lookback window.
+func (a Attribution) DropTouchPartitions(ctx context.Context, before time.Time) ([]string, error) {
+	y, m, _ := before.In(domain.Shanghai).Date()
+	cutoff := time.Date(y, m, 1, 0, 0, 0, 0, domain.Shanghai).Format("200601")
+	var names []string
+	err := sqlx.SelectContext(ctx, a.DB, &names, `
+SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'touches'::regclass AND c.relname ~ '^touches_[0-9]{6}$' AND substr(c.relname, 9) < $1
+ORDER BY 1`, cutoff)
+	if err != nil {
+		return nil, fmt.Errorf("storage: list touch partitions: %w", mapErr(err))
+	}
+	for _, n := range names {
+		// The name is ours (matched above); DROP cannot take a parameter.
+		if _, err := a.DB.ExecContext(ctx, `DROP TABLE `+pq.QuoteIdentifier(n)); err != nil {
+			return nil, fmt.Errorf("storage: drop %s: %w", n, mapErr(err))
+		}
+	}
+	return names, nil
+}
+
+// PruneTouchEvents forgets event ids received before before, at most limit
+// of them (a worker calls it until it returns fewer): a client resends a
+// batch within minutes, not weeks.
+func (a Attribution) PruneTouchEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
+	res, err := a.DB.ExecContext(ctx, `
+DELETE FROM touch_events WHERE event_id IN (
+    SELECT event_id FROM touch_events WHERE received_at < $1 LIMIT $2)`, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("storage: prune touch events: %w", mapErr(err))
+	}
+	return res.RowsAffected()
+}
+
 // --- touchpoints ---
 
 type touchpointRow struct {

@@ -215,3 +215,61 @@ func TestAttributionReportPages(t *testing.T) {
 		}
 	}
 }
+
+// Old monthly partitions of touches are dropped whole; recent ones and their
+// touches stay. Old event ids are forgotten in bounded batches.
+func TestAttributionTouchRetention(t *testing.T) {
+	t.Parallel()
+	db := storagetest.NewDB(t)
+	ctx := context.Background()
+	st := storage.Attribution{DB: db}
+	now := time.Now()
+	old := now.AddDate(-2, 0, 0)
+	if _, err := st.EnsureTouchPartitions(ctx, old, 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Time{old, now} {
+		if _, err := db.Exec(`INSERT INTO touches (event_id, at, received_at, anon_id, code, known) VALUES ($1, $2, $2, 'a', 'c', false)`,
+			at.Format(time.RFC3339Nano), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dropped, err := st.DropTouchPartitions(ctx, now.AddDate(-1, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dropped) != 2 || dropped[0] != "touches_"+old.In(domain.Shanghai).Format("200601") {
+		t.Fatalf("dropped %v", dropped)
+	}
+	var left int
+	if err := db.Get(&left, `SELECT count(*) FROM touches`); err != nil || left != 1 {
+		t.Fatalf("touches left %d %v", left, err)
+	}
+	if again, err := st.DropTouchPartitions(ctx, now.AddDate(-1, 0, 0)); err != nil || len(again) != 0 {
+		t.Fatalf("second drop %v %v", again, err)
+	}
+
+	for i := range 5 {
+		if _, err := db.Exec(`INSERT INTO touch_events (event_id, received_at) VALUES ($1, $2)`, fmt.Sprint("old", i), now.AddDate(0, 0, -8)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`INSERT INTO touch_events (event_id, received_at) VALUES ('new', $1)`, now); err != nil {
+		t.Fatal(err)
+	}
+	var pruned []int64
+	for {
+		n, err := st.PruneTouchEvents(ctx, now.AddDate(0, 0, -7), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pruned = append(pruned, n)
+		if n < 2 {
+			break
+		}
+	}
+	var ids []string
+	if err := db.Select(&ids, `SELECT event_id FROM touch_events`); err != nil || fmt.Sprint(pruned) != "[2 2 1]" || fmt.Sprint(ids) != "[new]" {
+		t.Fatalf("pruned %v, left %v %v", pruned, ids, err)
+	}
+}
