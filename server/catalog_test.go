@@ -458,17 +458,18 @@ func TestShopProductPagination(t *testing.T) {
 	}
 }
 
-// The demo catalog loads, a second load changes nothing, and every
+// The demo data (catalog, attribution) loads, a second load changes nothing, and every
 // invariant holds.
-func TestDemoCatalogIsIdempotent(t *testing.T) {
+func TestDemoDataIsIdempotent(t *testing.T) {
 	t.Parallel()
 	ta := newTestApp(t)
 	ctx := t.Context()
 	if err := ta.app.loadDemo(ctx, &strings.Builder{}); err != nil {
 		t.Fatal(err)
 	}
-	count := func() (n [4]int) {
-		for i, q := range []string{`SELECT count(*) FROM products`, `SELECT count(*) FROM skus`, `SELECT count(*) FROM stock_ledger`, `SELECT count(*) FROM categories`} {
+	count := func() (n [6]int) {
+		for i, q := range []string{`SELECT count(*) FROM products`, `SELECT count(*) FROM skus`, `SELECT count(*) FROM stock_ledger`,
+			`SELECT count(*) FROM categories`, `SELECT count(*) FROM touchpoints`, `SELECT count(*) FROM touches`} {
 			if err := ta.app.db.Get(&n[i], q); err != nil {
 				t.Fatal(err)
 			}
@@ -476,7 +477,7 @@ func TestDemoCatalogIsIdempotent(t *testing.T) {
 		return n
 	}
 	first := count()
-	if first[0] < 20 || first[3] < 10 {
+	if first[0] < 20 || first[3] < 10 || first[4] < 5 || first[5] < 40 {
 		t.Fatalf("demo catalog too small: %v", first)
 	}
 	if err := ta.app.loadDemo(ctx, &strings.Builder{}); err != nil {
@@ -493,6 +494,19 @@ func TestDemoCatalogIsIdempotent(t *testing.T) {
 	ta.must(200, req{Method: "GET", Path: "/api/v1/shop/products?q=" + url.QueryEscape("连衣裙")}).Decode(t, &list)
 	if len(list.Items) < 3 {
 		t.Fatalf("demo search: %+v", list)
+	}
+	// The demo posts have visitors in today's report.
+	admin := ta.staff(identity.RoleAdmin, "")
+	var rep struct {
+		Items []struct {
+			Name           string `json:"name"`
+			Touches        int64  `json:"touches"`
+			UniqueVisitors int64  `json:"unique_visitors"`
+		} `json:"items"`
+	}
+	ta.must(200, req{Method: "GET", Path: "/api/v1/admin/reports/attribution?dimension=post", Token: admin}).Decode(t, &rep)
+	if len(rep.Items) != 3 || rep.Items[0].Touches == 0 || rep.Items[0].UniqueVisitors == 0 {
+		t.Fatalf("demo attribution report %+v", rep)
 	}
 }
 
