@@ -15,6 +15,21 @@ import (
 	"github.com/yutang/yutang/storage/storagetest"
 )
 
+// postLink creates a post and a share link for it.
+func postLink(t *testing.T, svc *attribution.Service, name string, kind attribution.PostKind, by attribution.Sharer) attribution.ShareLink {
+	t.Helper()
+	ctx := context.Background()
+	p, err := svc.CreateTouchpoint(ctx, domain.System, "", attribution.TouchpointInfo{Kind: attribution.KindPost, Name: name, PostKind: kind})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := svc.Share(ctx, attribution.ShareRequest{By: by, PostID: p.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 // rollupBreaches compares each rollup maintained on write with the view
 // that computes it from scratch (migration 00006).
 func rollupBreaches(t *testing.T, db *sqlx.DB) {
@@ -54,16 +69,7 @@ func TestAttributionOpenPeriodsMatchDistinctCounts(t *testing.T) {
 	var links []attribution.ShareLink
 	kocs := []int64{newShopper(t, db, "koc0"), newShopper(t, db, "koc1"), newShopper(t, db, "koc2")}
 	for i := range 5 {
-		p, err := svc.CreateTouchpoint(ctx, domain.System, "", attribution.TouchpointInfo{Kind: attribution.KindPost,
-			Name: fmt.Sprint("post", i), PostKind: attribution.PostMoments})
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := svc.Share(ctx, attribution.ShareRequest{By: attribution.Sharer{ShopperID: kocs[i%3]}, PostID: p.ID})
-		if err != nil {
-			t.Fatal(err)
-		}
-		links = append(links, l)
+		links = append(links, postLink(t, svc, fmt.Sprint("post", i), attribution.PostMoments, attribution.Sharer{ShopperID: kocs[i%3]}))
 	}
 	var buyers []int64
 	for v := range 8 {
@@ -167,15 +173,7 @@ func TestAttributionReportPages(t *testing.T) {
 	now := time.Now()
 	svc := attrService(db, now)
 	for i := range 5 {
-		p, err := svc.CreateTouchpoint(ctx, domain.System, "", attribution.TouchpointInfo{Kind: attribution.KindPost,
-			Name: fmt.Sprint("post", i), PostKind: attribution.PostPoster})
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := svc.Share(ctx, attribution.ShareRequest{PostID: p.ID})
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := postLink(t, svc, fmt.Sprint("post", i), attribution.PostPoster, attribution.Sharer{})
 		buyer := newShopper(t, db, fmt.Sprint("b", i))
 		if _, err := svc.Track(ctx, attribution.Visitor{ShopperID: buyer}, []attribution.Event{{ID: fmt.Sprint("e", i), Code: l.Code, At: now.Add(-time.Hour)}}); err != nil {
 			t.Fatal(err)
