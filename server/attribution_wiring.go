@@ -17,7 +17,8 @@ import (
 // move to the shopper at sign-in (an AnonStitcher); every paid order is
 // attributed inside the payment-apply transaction, and refunds reverse the
 // credits of the refunded lines inside the refund transaction; touch
-// partitions are created three months ahead at start-up and daily.
+// partitions are created three months ahead at start-up and daily; old
+// ones are dropped; closed months get their distinct counts.
 func (a *app) wireAttribution(ctx context.Context, wx any) error {
 	st := storage.Attribution{DB: a.db}
 	svc := &attribution.Service{Store: st, Reports: st, DecryptGroup: weapp.DecryptGroupInfo,
@@ -52,6 +53,13 @@ func (a *app) wireAttribution(ctx context.Context, wx any) error {
 	a.workers = append(a.workers, every(24*time.Hour, a.log, "attribution.touch_partitions", partitions),
 		every(24*time.Hour, a.log, "attribution.touch_retention", func(ctx context.Context) error {
 			return a.pruneTouches(ctx, st)
+		}),
+		every(6*time.Hour, a.log, "attribution.close_months", func(ctx context.Context) error {
+			closed, err := st.CloseMonths(ctx, a.now())
+			if len(closed) > 0 {
+				a.log.Info("attribution: closed months", "months", closed)
+			}
+			return err
 		}))
 	return nil
 }

@@ -102,6 +102,10 @@ func (a Attribution) DimensionStats(ctx context.Context, q attribution.StatsQuer
 	query := closedStatsSQL + statsPageSQL
 	if q.Open {
 		query = openStatsSQL + statsPageSQL
+	} else if month, err := a.closedMonth(ctx, q.From, q.To); err != nil {
+		return nil, false, err
+	} else if month {
+		query = monthStatsSQL + statsPageSQL
 	}
 	var limit any // NULL: every row
 	if q.Limit > 0 {
@@ -208,4 +212,57 @@ func (a Attribution) TopProducts(ctx context.Context, kind attribution.Touchpoin
 			Credited: domain.Fen(r.Credited), Refunded: domain.Fen(r.Refunded)}
 	}
 	return out, nil
+}
+
+// monthStatsSQL answers a whole closed month: additive columns from the
+// (day, touchpoint) rollups, distinct counts from the month's snapshot.
+const monthStatsSQL = `
+WITH t AS (
+    SELECT a.touchpoint_id, a.touches, COALESCE(v.visitors, 0) AS visitors
+    FROM (SELECT touchpoint_id, sum(touches) AS touches FROM touch_tp_daily
+          WHERE kind = $1 AND day BETWEEN $3::date AND $4::date GROUP BY touchpoint_id) a
+    LEFT JOIN touch_month_visitors v ON v.kind = $1 AND v.month = $3::date AND v.touchpoint_id = a.touchpoint_id
+), o AS (
+    SELECT a.touchpoint_id, a.orders, COALESCE(b.buyers, 0) AS buyers, COALESCE(b.repeat_buyers, 0) AS repeat_buyers,
+           a.nco, a.credited, a.refunded
+    FROM (SELECT touchpoint_id, sum(orders) AS orders, sum(new_customer_orders) AS nco, sum(credited_fen) AS credited,
+                 sum(refunded_fen) AS refunded
+          FROM attribution_tp_daily WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date
+          GROUP BY touchpoint_id) a
+    LEFT JOIN attribution_month_buyers b ON b.model = $2 AND b.kind = $1 AND b.month = $3::date AND b.touchpoint_id = a.touchpoint_id
+)`
+
+// closedMonth reports whether from … to is one whole calendar month whose
+// distinct counts have been computed.
+func (a Attribution) closedMonth(ctx context.Context, from, to time.Time) (bool, error) {
+	f, t := from.In(domain.Shanghai), to.In(domain.Shanghai)
+	if f.Day() != 1 || t.AddDate(0, 0, 1).Day() != 1 || f.Year() != t.Year() || f.Month() != t.Month() {
+		return false, nil
+	}
+	var ok bool
+	err := sqlx.GetContext(ctx, a.DB, &ok, `SELECT EXISTS (SELECT 1 FROM attribution_months WHERE month = $1::date)`,
+		f.Format(time.DateOnly))
+	if err != nil {
+		return false, fmt.Errorf("storage: closed month: %w", mapErr(err))
+	}
+	return ok, nil
+}
+
+// CloseMonths computes the distinct counts of every month of the last year
+// that ended at least two days before now (a touch may arrive up to a day
+// late) and is not yet done; it returns the months it closed.
+func (a Attribution) CloseMonths(ctx context.Context, now time.Time) ([]string, error) {
+	n := now.In(domain.Shanghai).Add(-48 * time.Hour)
+	thisMonth := time.Date(n.Year(), n.Month(), 1, 0, 0, 0, 0, domain.Shanghai)
+	var closed []string
+	for m := thisMonth.AddDate(-1, 0, 0); m.Before(thisMonth); m = m.AddDate(0, 1, 0) {
+		var did bool
+		if err := sqlx.GetContext(ctx, a.DB, &did, `SELECT close_attribution_month($1::date)`, m.Format(time.DateOnly)); err != nil {
+			return closed, fmt.Errorf("storage: close month %s: %w", m.Format("2006-01"), mapErr(err))
+		}
+		if did {
+			closed = append(closed, m.Format("2006-01"))
+		}
+	}
+	return closed, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -35,9 +36,11 @@ func postLink(t *testing.T, svc *attribution.Service, name string, kind attribut
 func rollupBreaches(t *testing.T, db *sqlx.DB) {
 	t.Helper()
 	for table, cols := range map[string]string{
-		"touch_visitor_last":     "kind, touchpoint_id, visitor, last_day",
-		"touch_tp_daily":         "kind, day, touchpoint_id, touches, visitors, last_visitors",
-		"attribution_buyer_last": "model, kind, touchpoint_id, shopper_id, last_day, prev_day",
+		"touch_visitor_last":       "kind, touchpoint_id, visitor, last_day",
+		"touch_tp_daily":           "kind, day, touchpoint_id, touches, visitors, last_visitors",
+		"attribution_buyer_last":   "model, kind, touchpoint_id, shopper_id, last_day, prev_day",
+		"touch_month_visitors":     "kind, month, touchpoint_id, visitors",
+		"attribution_month_buyers": "model, kind, month, touchpoint_id, buyers, repeat_buyers",
 		"attribution_tp_daily": "model, kind, day, touchpoint_id, orders, new_customer_orders, credited_fen, refunded_fen, " +
 			"last_buyers, prev_buyers",
 	} {
@@ -270,4 +273,79 @@ func TestAttributionTouchRetention(t *testing.T) {
 	if err := db.Select(&ids, `SELECT event_id FROM touch_events`); err != nil || fmt.Sprint(pruned) != "[2 2 1]" || fmt.Sprint(ids) != "[new]" {
 		t.Fatalf("pruned %v, left %v %v", pruned, ids, err)
 	}
+}
+
+// A whole closed month is answered from its snapshot of distinct counts,
+// which equals the distinct count over the per-visitor rollups; months are
+// closed once, and only two days after they end.
+func TestAttributionClosedMonth(t *testing.T) {
+	t.Parallel()
+	db := storagetest.NewDB(t)
+	ctx := context.Background()
+	st := storage.Attribution{DB: db}
+	now := time.Now().In(domain.Shanghai)
+	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, domain.Shanghai).AddDate(0, -1, 0)
+	last := month.AddDate(0, 1, -1)
+	svc := attrService(db, now)
+	links := []attribution.ShareLink{
+		postLink(t, svc, "a", attribution.PostLive, attribution.Sharer{ShopperID: newShopper(t, db, "koc")}),
+		postLink(t, svc, "b", attribution.PostPoster, attribution.Sharer{}),
+	}
+	var buyers []int64
+	for v := range 5 {
+		buyers = append(buyers, newShopper(t, db, fmt.Sprint("v", v)))
+	}
+	for i, day := range []int{1, 3, 3, 17, 28} {
+		at := month.AddDate(0, 0, day-1).Add(time.Duration(10+i) * time.Hour)
+		for v := range 5 {
+			if (v*day)%3 == 2 {
+				continue
+			}
+			ev := attribution.Event{ID: fmt.Sprint(i, "-", v), Code: links[(v+i)%2].Code, At: at}
+			if _, err := attrService(db, at).Track(ctx, attribution.Visitor{ShopperID: buyers[v]}, []attribution.Event{ev}); err != nil {
+				t.Fatal(err)
+			}
+			if v%2 == 0 {
+				order, _ := insertPaidOrder(t, db, buyers[v], at.Add(time.Minute), at.Add(time.Hour), int64(100+day))
+				attributeInTx(t, db, svc, order)
+			}
+		}
+	}
+	stats := func() map[string][]attribution.TouchpointStats {
+		out := map[string][]attribution.TouchpointStats{}
+		for _, dim := range []attribution.TouchpointKind{attribution.KindPost, attribution.KindKOC} {
+			for _, m := range attribution.Models {
+				s, _, err := st.DimensionStats(ctx, attribution.StatsQuery{Kind: dim, Model: m, From: month, To: last})
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[string(dim)+"/"+string(m)] = s
+			}
+		}
+		return out
+	}
+	distinct := stats()
+	if got := distinct["post/last_touch"]; len(got) != 2 || got[0].Buyers == 0 || got[0].RepeatBuyers == 0 || got[0].Visitors < 2 {
+		t.Fatalf("the month's data is too thin to compare: %+v", got)
+	}
+	// Not yet: the month ended less than two days before "now".
+	// (The twelve months before it are closed then.)
+	if closed, err := st.CloseMonths(ctx, month.AddDate(0, 1, 1)); err != nil || len(closed) != 12 || slices.Contains(closed, month.Format("2006-01")) {
+		t.Fatalf("closed too early: %v %v", closed, err)
+	}
+	closed, err := st.CloseMonths(ctx, month.AddDate(0, 1, 2).Add(time.Hour))
+	if err != nil || len(closed) != 1 || closed[0] != month.Format("2006-01") {
+		t.Fatalf("closed %v %v", closed, err)
+	}
+	if again, err := st.CloseMonths(ctx, month.AddDate(0, 1, 3)); err != nil || len(again) != 0 {
+		t.Fatalf("closed again %v %v", again, err)
+	}
+	var snapshot int
+	if err := db.Get(&snapshot, `SELECT count(*) FROM attribution_month_buyers WHERE month = $1`, month.Format(time.DateOnly)); err != nil || snapshot == 0 {
+		t.Fatalf("snapshot rows %d %v", snapshot, err)
+	}
+	if fromSnapshot := stats(); !reflect.DeepEqual(fromSnapshot, distinct) {
+		t.Fatalf("snapshot %+v\ndistinct %+v", fromSnapshot, distinct)
+	}
+	rollupBreaches(t, db)
 }
