@@ -17,6 +17,7 @@ import (
 
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/attribution"
+	"github.com/yutang/yutang/storage"
 	"github.com/yutang/yutang/storage/storagetest"
 )
 
@@ -211,6 +212,12 @@ ON CONFLICT (model, kind, day, touchpoint_id, shopper_id) DO UPDATE SET orders =
        (SELECT count(*) FROM touch_tp_daily) AS tt, (SELECT count(*) FROM attribution_tp_daily) AS at`)
 	b.Logf("generated %d touches (%d touch_daily, %d touch_tp_daily rows), %d orders (%d attribution_daily, %d attribution_tp_daily rows) in %s",
 		n, rows.T, rows.TT, orders, rows.A, rows.AT, time.Since(t0).Round(time.Second))
+	closeStart := time.Now()
+	closed, err := storage.Attribution{DB: a.db}.CloseMonths(ctx, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("closed months %v in %s", closed, time.Since(closeStart).Round(time.Millisecond))
 	svc := a.svc.Attribution
 	today := attribution.Day(time.Now())
 	periods := []struct {
@@ -219,6 +226,8 @@ ON CONFLICT (model, kind, day, touchpoint_id, shopper_id) DO UPDATE SET orders =
 	}{
 		{"last30", time.Time{}, time.Time{}}, // the default: the last 30 days through today (rollup path)
 		{"month", time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, domain.Shanghai), today},
+		{"lastmonth", time.Date(today.Year(), today.Month()-1, 1, 0, 0, 0, 0, domain.Shanghai),
+			time.Date(today.Year(), today.Month(), 0, 0, 0, 0, 0, domain.Shanghai)}, // a closed month: its snapshot
 		{"closed30", today.AddDate(0, 0, -60), today.AddDate(0, 0, -31)}, // ended before today: distinct counts
 	}
 	b.ResetTimer()
