@@ -135,6 +135,7 @@ var (
 	ErrIdempotencyKeyReused = E(KindUnprocessable, "idempotency_key_reused",
 		"This Idempotency-Key was already used with a different request; use a new key.")
 	ErrUnavailable = E(KindUnavailable, "unavailable", "The service is briefly unavailable; try again.")
+	ErrBadCursor   = E(KindInvalid, "bad_cursor", "The cursor is not valid; start from the first page.")
 )
 
 // Invalid reports field errors as one KindInvalid error.

@@ -91,6 +91,19 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		return d
 	}
+	// integer reads an integer in [lo, hi]; unset is def.
+	integer := func(name string, def, lo, hi int) int {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s: %q is not an integer from %d to %d", name, v, lo, hi))
+			return def
+		}
+		return n
+	}
 	c := Config{
 		HTTPAddr:     str("YUTANG_HTTP_ADDR", "127.0.0.1:8080"),
 		DatabaseURL:  str("DATABASE_URL", ""),
@@ -110,15 +123,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("YUTANG_LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel))
 	}
-	if n := getenv("YUTANG_DB_MAX_CONNS"); n != "" {
-		v, err := strconv.Atoi(n)
-		if err != nil || v < 1 || v > 500 {
-			errs = append(errs, fmt.Errorf("YUTANG_DB_MAX_CONNS: %q is not an integer from 1 to 500", n))
-		}
-		c.DBMaxConns = v
-	} else {
-		c.DBMaxConns = 20
-	}
+	c.DBMaxConns = integer("YUTANG_DB_MAX_CONNS", 20, 1, 500)
 	switch v := getenv("YUTANG_DEMO"); v {
 	case "":
 		c.Demo = c.DatabaseURL == ""
@@ -129,22 +134,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("YUTANG_DEMO: %q is not true or false", v))
 	}
-	c.LowStock = 5
-	if n := getenv("YUTANG_LOW_STOCK"); n != "" {
-		v, err := strconv.Atoi(n)
-		if err != nil || v < 0 || v > 10000 {
-			errs = append(errs, fmt.Errorf("YUTANG_LOW_STOCK: %q is not an integer from 0 to 10000", n))
-		}
-		c.LowStock = v
-	}
-	c.TouchMonths = 13
-	if n := getenv("YUTANG_TOUCH_RETENTION_MONTHS"); n != "" {
-		v, err := strconv.Atoi(n)
-		if err != nil || v < 4 || v > 120 {
-			errs = append(errs, fmt.Errorf("YUTANG_TOUCH_RETENTION_MONTHS: %q is not an integer from 4 to 120", n))
-		}
-		c.TouchMonths = v
-	}
+	c.LowStock = integer("YUTANG_LOW_STOCK", 5, 0, 10000)
+	c.TouchMonths = integer("YUTANG_TOUCH_RETENTION_MONTHS", 13, 4, 120)
 	if OrderTTL := c.OrderTTL; OrderTTL < time.Minute || OrderTTL > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("YUTANG_ORDER_TTL: must be between 1m and 24h"))
 	}

@@ -180,7 +180,7 @@ ORDER BY id DESC LIMIT $3`
 
 func (a Attribution) ListTouchpoints(ctx context.Context, kind attribution.TouchpointKind, page domain.Page) ([]attribution.TouchpointInfo, string, error) {
 	limit := domain.BoundLimit(page.Limit)
-	before, err := idCursor(page.Cursor)
+	before, err := idBefore(page.Cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -198,17 +198,6 @@ func (a Attribution) ListTouchpoints(ctx context.Context, kind attribution.Touch
 		out[i] = r.toDomain()
 	}
 	return out, next, nil
-}
-
-func idCursor(c string) (int64, error) {
-	if c == "" {
-		return 1<<63 - 1, nil
-	}
-	n, err := strconv.ParseInt(c, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, domain.E(domain.KindInvalid, "bad_cursor", "The cursor is not valid; start from the first page.")
-	}
-	return n, nil
 }
 
 // ensure inserts a touchpoint unless it exists (ins: INSERT … ON CONFLICT
@@ -325,7 +314,7 @@ func (a Attribution) ListShareLinks(ctx context.Context, staffID int64, page dom
 		ts, code, ok := strings.Cut(page.Cursor, "_")
 		t, err := time.Parse(time.RFC3339Nano, ts)
 		if !ok || err != nil {
-			return nil, "", domain.E(domain.KindInvalid, "bad_cursor", "The cursor is not valid; start from the first page.")
+			return nil, "", domain.ErrBadCursor
 		}
 		before, beforeCode = t, code
 	}

@@ -59,13 +59,9 @@ type Audit struct{ DB *sqlx.DB }
 // paginated by id cursor.
 func (a Audit) List(ctx context.Context, entity, entityID string, page domain.Page) ([]domain.AuditView, string, error) {
 	limit := domain.BoundLimit(page.Limit)
-	var before int64 = 1<<63 - 1
-	if page.Cursor != "" {
-		c, err := strconv.ParseInt(page.Cursor, 10, 64)
-		if err != nil || c <= 0 {
-			return nil, "", domain.E(domain.KindInvalid, "bad_cursor", "The cursor is not valid; start from the first page.")
-		}
-		before = c
+	before, err := idBefore(page.Cursor)
+	if err != nil {
+		return nil, "", err
 	}
 	var rows []struct {
 		ID        int64     `db:"id"`
@@ -78,7 +74,7 @@ func (a Audit) List(ctx context.Context, entity, entityID string, page domain.Pa
 		After     []byte    `db:"after"`
 		RequestID string    `db:"request_id"`
 	}
-	err := a.DB.SelectContext(ctx, &rows, `
+	err = a.DB.SelectContext(ctx, &rows, `
 SELECT id, at, staff_name, action, entity, entity_id, before, after, request_id FROM audit_log
 WHERE id < $1 AND ($2 = '' OR entity = $2) AND ($3 = '' OR entity_id = $3)
 ORDER BY id DESC LIMIT $4`, before, entity, entityID, limit+1)

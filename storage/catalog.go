@@ -557,16 +557,12 @@ type ledgerRow struct {
 // Ledger returns a SKU's ledger newest first, paginated by id.
 func (c Catalog) Ledger(ctx context.Context, skuID int64, page domain.Page) ([]catalog.LedgerEntry, string, error) {
 	limit := domain.BoundLimit(page.Limit)
-	var before int64 = 1<<63 - 1
-	if page.Cursor != "" {
-		n, err := strconv.ParseInt(page.Cursor, 10, 64)
-		if err != nil || n <= 0 {
-			return nil, "", catalog.ErrBadCursor
-		}
-		before = n
+	before, err := idBefore(page.Cursor)
+	if err != nil {
+		return nil, "", err
 	}
 	var rows []ledgerRow
-	err := sqlx.SelectContext(ctx, c.ext(), &rows, `
+	err = sqlx.SelectContext(ctx, c.ext(), &rows, `
 SELECT id, sku_id, kind, delta, reserved_delta, sold_delta, ref, actor, note, at FROM stock_ledger
 WHERE sku_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, skuID, before, limit+1)
 	if err != nil {

@@ -465,17 +465,6 @@ WHERE id = $1`, o.ID, string(o.Status), optTime(o.PaidAt), optTime(o.ShippedAt),
 	return nil
 }
 
-func orderIDCursor(c string) (int64, error) {
-	if c == "" {
-		return 1<<63 - 1, nil
-	}
-	n, err := strconv.ParseInt(c, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, domain.E(domain.KindInvalid, "bad_cursor", "The cursor is not valid; start from the first page.")
-	}
-	return n, nil
-}
-
 func (s Orders) page(ctx context.Context, q string, limit int, args ...any) ([]order.Order, string, error) {
 	var rows []orderRow
 	if err := sqlx.SelectContext(ctx, s.ext(), &rows, q, args...); err != nil {
@@ -492,7 +481,7 @@ func (s Orders) page(ctx context.Context, q string, limit int, args ...any) ([]o
 
 // ListOrders implements order.Store.
 func (s Orders) ListOrders(ctx context.Context, shopperID int64, status order.Status, p domain.Page) ([]order.Order, string, error) {
-	before, err := orderIDCursor(p.Cursor)
+	before, err := idBefore(p.Cursor)
 	if err != nil {
 		return nil, "", err
 	}
@@ -504,7 +493,7 @@ WHERE shopper_id = $1 AND ($2 = '' OR status = $2) AND id < $3 ORDER BY id DESC 
 
 // SearchOrders implements order.Store.
 func (s Orders) SearchOrders(ctx context.Context, f order.Filter, p domain.Page) ([]order.Order, string, error) {
-	before, err := orderIDCursor(p.Cursor)
+	before, err := idBefore(p.Cursor)
 	if err != nil {
 		return nil, "", err
 	}

@@ -736,16 +736,12 @@ func (s Payments) AfterSales(ctx context.Context, id int64, forUpdate bool) (cas
 
 func (s Payments) ListAfterSales(ctx context.Context, status cashier.AfterSalesStatus, page domain.Page) ([]cashier.AfterSales, string, error) {
 	limit := domain.BoundLimit(page.Limit)
-	var before int64 = 1<<63 - 1
-	if page.Cursor != "" {
-		c, err := strconv.ParseInt(page.Cursor, 10, 64)
-		if err != nil || c <= 0 {
-			return nil, "", domain.E(domain.KindInvalid, "bad_cursor", "The cursor is not valid; start from the first page.")
-		}
-		before = c
+	before, err := idBefore(page.Cursor)
+	if err != nil {
+		return nil, "", err
 	}
 	var rows []afterSalesRow
-	err := sqlx.SelectContext(ctx, s.q(), &rows, `SELECT `+afterSalesCols+`
+	err = sqlx.SelectContext(ctx, s.q(), &rows, `SELECT `+afterSalesCols+`
 FROM after_sales_requests r JOIN orders o ON o.id = r.order_id
 WHERE r.id < $1 AND ($2 = '' OR r.status = $2) ORDER BY r.id DESC LIMIT $3`, before, string(status), limit+1)
 	if err != nil {

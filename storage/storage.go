@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -171,4 +172,26 @@ func isCheck(err error, constraint string) bool {
 		return constraint == "" || pqe.Constraint == constraint
 	}
 	return false
+}
+
+// idBefore reads the cursor of a list paged newest first by id: the id
+// below which the next page starts ("" is the first page).
+func idBefore(cursor string) (int64, error) {
+	if cursor == "" {
+		return 1<<63 - 1, nil
+	}
+	return idAfter(cursor)
+}
+
+// idAfter reads the cursor of a list paged oldest first by id: the id
+// after which the next page starts ("" is the first page, 0).
+func idAfter(cursor string) (int64, error) {
+	if cursor == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(cursor, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, domain.ErrBadCursor
+	}
+	return n, nil
 }

@@ -71,13 +71,9 @@ const storeCols = `id, code, name, address, latitude, longitude, opening_hours, 
 
 func (s Stores) List(ctx context.Context, page domain.Page) ([]store.Store, string, error) {
 	limit := domain.BoundLimit(page.Limit)
-	var after int64
-	if page.Cursor != "" {
-		n, err := strconv.ParseInt(page.Cursor, 10, 64)
-		if err != nil || n <= 0 {
-			return nil, "", domain.E(domain.KindInvalid, "bad_cursor", "The cursor is not valid; start from the first page.")
-		}
-		after = n
+	after, err := idAfter(page.Cursor)
+	if err != nil {
+		return nil, "", err
 	}
 	var rows []storeRow
 	if err := sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT `+storeCols+` FROM stores WHERE id > $1 ORDER BY id LIMIT $2`, after, limit+1); err != nil {

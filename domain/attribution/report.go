@@ -176,7 +176,7 @@ func offsetCursor(c string) (int, error) {
 	}
 	n, err := strconv.Atoi(c)
 	if err != nil || n < 0 || n > 10_000_000 {
-		return 0, domain.Invalid(domain.FieldError{Field: "cursor", Code: "format", Message: "is not a cursor this report returned"})
+		return 0, domain.ErrBadCursor
 	}
 	return n, nil
 }

@@ -199,6 +199,6 @@ var (
 	ErrSpecsTaken       = domain.E(domain.KindConflict, "sku_specs_taken", "Another SKU of this product already has these spec values.")
 	ErrNeedsSKUOnSale   = domain.E(domain.KindConflict, "product_needs_sku_on_sale", "A product on sale needs at least one SKU on sale.")
 	ErrSpecsInUse       = domain.E(domain.KindConflict, "spec_value_in_use", "A SKU still uses a spec value this change removes.")
-	ErrBadCursor        = domain.E(domain.KindInvalid, "bad_cursor", "The cursor is not valid; start from the first page.")
+	ErrBadCursor        = domain.ErrBadCursor
 	ErrBadQuantity      = domain.E(domain.KindInvalid, "bad_quantity", "The quantity must be a positive integer.")
 )

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// Integer settings: unset is the default; out of range or not a number is
+// reported by name, every problem at once.
+func TestConfigIntegers(t *testing.T) {
+	t.Parallel()
+	load := func(env map[string]string) (Config, error) {
+		return LoadConfig(func(k string) string { return env[k] })
+	}
+	c, err := load(map[string]string{})
+	if err != nil || c.DBMaxConns != 20 || c.LowStock != 5 || c.TouchMonths != 13 {
+		t.Fatalf("defaults %+v %v", c, err)
+	}
+	c, err = load(map[string]string{"YUTANG_DB_MAX_CONNS": "7", "YUTANG_LOW_STOCK": "0", "YUTANG_TOUCH_RETENTION_MONTHS": "4"})
+	if err != nil || c.DBMaxConns != 7 || c.LowStock != 0 || c.TouchMonths != 4 {
+		t.Fatalf("set %+v %v", c, err)
+	}
+	_, err = load(map[string]string{"YUTANG_DB_MAX_CONNS": "0", "YUTANG_LOW_STOCK": "x", "YUTANG_TOUCH_RETENTION_MONTHS": "3"})
+	for _, want := range []string{"YUTANG_DB_MAX_CONNS: \"0\" is not an integer from 1 to 500", "YUTANG_LOW_STOCK: \"x\"",
+		"YUTANG_TOUCH_RETENTION_MONTHS: \"3\" is not an integer from 4 to 120"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in %v", want, err)
+		}
+	}
+}
