@@ -16,8 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Deps are what the API needs. Services that are nil leave their routes
-// answering 503 (so a partial wiring never panics).
+// Deps are what the API needs. The program sets every service (a server
+// test checks its wiring); the handlers do not look for nil ones.
 type Deps struct {
 	Log       *slog.Logger
 	Ready     func(ctx context.Context) error // database reachable

@@ -2,6 +2,7 @@ package mpapi
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,19 +58,25 @@ type discountDTO struct {
 }
 
 type quoteLineDTO struct {
-	SKUID               int64             `json:"sku_id"`
-	ProductID           int64             `json:"product_id"`
-	Title               string            `json:"title"`
-	Specs               map[string]string `json:"specs"`
-	Image               string            `json:"image"`
-	UnitPriceFen        int64             `json:"unit_price_fen"`
-	Quantity            int               `json:"quantity"`
-	ListTotalFen        int64             `json:"list_total_fen"`
-	CampaignDiscountFen int64             `json:"campaign_discount_fen"`
-	MemberDiscountFen   int64             `json:"member_discount_fen"`
-	CouponDiscountFen   int64             `json:"coupon_discount_fen"`
-	PointsDiscountFen   int64             `json:"points_discount_fen"`
-	PaidFen             int64             `json:"paid_fen"`
+	SKUID        int64             `json:"sku_id"`
+	ProductID    int64             `json:"product_id"`
+	Title        string            `json:"title"`
+	Specs        map[string]string `json:"specs"`
+	Image        string            `json:"image"`
+	UnitPriceFen int64             `json:"unit_price_fen"`
+	Quantity     int               `json:"quantity"`
+	ListTotalFen int64             `json:"list_total_fen"`
+	DiscountFen  int64             `json:"discount_fen"`
+	Adjustments  []adjustmentDTO   `json:"adjustments"`
+	PaidFen      int64             `json:"paid_fen"`
+}
+
+// adjustmentDTO is one discount on one line, by source (campaign, member,
+// coupon, points …) and the source's id (0 when it has none).
+type adjustmentDTO struct {
+	Source    string `json:"source"`
+	SourceID  int64  `json:"source_id"`
+	AmountFen int64  `json:"amount_fen"`
 }
 
 // quoteDTO is a price breakdown: the preview's answer, and the details of a
@@ -97,8 +104,11 @@ func toQuoteDTO(q order.Quote) quoteDTO {
 		lb := l.Breakdown
 		out.Lines[i] = quoteLineDTO{SKUID: l.SKU.ID, ProductID: l.SKU.ProductID, Title: l.SKU.Title, Specs: nonNilSpecs(l.SKU.Specs),
 			Image: l.SKU.Image, UnitPriceFen: int64(lb.UnitPrice), Quantity: lb.Quantity, ListTotalFen: int64(lb.ListTotal),
-			CampaignDiscountFen: int64(lb.Campaign), MemberDiscountFen: int64(lb.Member), CouponDiscountFen: int64(lb.Coupon),
-			PointsDiscountFen: int64(lb.Points), PaidFen: int64(lb.Paid)}
+			DiscountFen: int64(lb.Discounts.Total()), Adjustments: []adjustmentDTO{}, PaidFen: int64(lb.Paid)}
+		for _, d := range lb.Discounts {
+			out.Lines[i].Adjustments = append(out.Lines[i].Adjustments,
+				adjustmentDTO{Source: string(d.Source), SourceID: d.Ref, AmountFen: int64(d.Amount)})
+		}
 	}
 	return out
 }
@@ -127,52 +137,47 @@ type fulfillmentDTO struct {
 }
 
 type orderItemDTO struct {
-	ID                  int64             `json:"id"`
-	SKUID               int64             `json:"sku_id"`
-	ProductID           int64             `json:"product_id"`
-	SKUCode             string            `json:"sku_code"`
-	Title               string            `json:"title"`
-	Specs               map[string]string `json:"specs"`
-	Image               string            `json:"image"`
-	UnitPriceFen        int64             `json:"unit_price_fen"`
-	Quantity            int               `json:"quantity"`
-	ListTotalFen        int64             `json:"list_total_fen"`
-	CampaignDiscountFen int64             `json:"campaign_discount_fen"`
-	MemberDiscountFen   int64             `json:"member_discount_fen"`
-	CouponDiscountFen   int64             `json:"coupon_discount_fen"`
-	PointsDiscountFen   int64             `json:"points_discount_fen"`
-	PaidFen             int64             `json:"paid_fen"`
-	RefundStatus        string            `json:"refund_status"`
-	RefundedQuantity    int               `json:"refunded_quantity"`
-	RefundedFen         int64             `json:"refunded_fen"`
+	ID               int64             `json:"id"`
+	SKUID            int64             `json:"sku_id"`
+	ProductID        int64             `json:"product_id"`
+	SKUCode          string            `json:"sku_code"`
+	Title            string            `json:"title"`
+	Specs            map[string]string `json:"specs"`
+	Image            string            `json:"image"`
+	UnitPriceFen     int64             `json:"unit_price_fen"`
+	Quantity         int               `json:"quantity"`
+	ListTotalFen     int64             `json:"list_total_fen"`
+	DiscountFen      int64             `json:"discount_fen"`
+	Adjustments      []adjustmentDTO   `json:"adjustments"`
+	PaidFen          int64             `json:"paid_fen"`
+	RefundStatus     string            `json:"refund_status"`
+	RefundedQuantity int               `json:"refunded_quantity"`
+	RefundedFen      int64             `json:"refunded_fen"`
 }
 
 type orderDTO struct {
-	OrderNo             string         `json:"order_no"`
-	Status              string         `json:"status"`
-	ShopperID           int64          `json:"shopper_id,omitempty"` // admin views only
-	Fulfillment         fulfillmentDTO `json:"fulfillment"`
-	SubtotalFen         int64          `json:"subtotal_fen"`
-	CampaignDiscountFen int64          `json:"campaign_discount_fen"`
-	MemberDiscountFen   int64          `json:"member_discount_fen"`
-	CouponDiscountFen   int64          `json:"coupon_discount_fen"`
-	PointsDiscountFen   int64          `json:"points_discount_fen"`
-	DiscountFen         int64          `json:"discount_fen"`
-	FreightFen          int64          `json:"freight_fen"`
-	PayableFen          int64          `json:"payable_fen"`
-	PointsUsed          int64          `json:"points_used"`
-	CouponIDs           []int64        `json:"coupon_ids"`
-	Note                string         `json:"note"`
-	PlacedAt            time.Time      `json:"placed_at"`
-	ExpiresAt           time.Time      `json:"expires_at"`
-	PaidAt              *time.Time     `json:"paid_at,omitempty"`
-	ShippedAt           *time.Time     `json:"shipped_at,omitempty"`
-	Carrier             string         `json:"carrier,omitempty"`
-	TrackingNo          string         `json:"tracking_no,omitempty"`
-	CompletedAt         *time.Time     `json:"completed_at,omitempty"`
-	CancelledAt         *time.Time     `json:"cancelled_at,omitempty"`
-	CancelReason        string         `json:"cancel_reason,omitempty"`
-	Items               []orderItemDTO `json:"items"`
+	OrderNo      string         `json:"order_no"`
+	Status       string         `json:"status"`
+	ShopperID    int64          `json:"shopper_id,omitempty"` // admin views only
+	Channel      string         `json:"channel"`
+	Fulfillment  fulfillmentDTO `json:"fulfillment"`
+	SubtotalFen  int64          `json:"subtotal_fen"`
+	DiscountFen  int64          `json:"discount_fen"`
+	Discounts    []discountDTO  `json:"discounts"` // by source, summed over the lines
+	FreightFen   int64          `json:"freight_fen"`
+	PayableFen   int64          `json:"payable_fen"`
+	PointsUsed   int64          `json:"points_used"`
+	Note         string         `json:"note"`
+	PlacedAt     time.Time      `json:"placed_at"`
+	ExpiresAt    time.Time      `json:"expires_at"`
+	PaidAt       *time.Time     `json:"paid_at,omitempty"`
+	ShippedAt    *time.Time     `json:"shipped_at,omitempty"`
+	Carrier      string         `json:"carrier,omitempty"`
+	TrackingNo   string         `json:"tracking_no,omitempty"`
+	CompletedAt  *time.Time     `json:"completed_at,omitempty"`
+	CancelledAt  *time.Time     `json:"cancelled_at,omitempty"`
+	CancelReason string         `json:"cancel_reason,omitempty"`
+	Items        []orderItemDTO `json:"items"`
 }
 
 func optTime(t time.Time) *time.Time {
@@ -183,19 +188,15 @@ func optTime(t time.Time) *time.Time {
 }
 
 func toOrderDTO(o order.Order, admin bool) orderDTO {
-	out := orderDTO{OrderNo: o.Number, Status: string(o.Status),
+	out := orderDTO{OrderNo: o.Number, Status: string(o.Status), Channel: string(o.Channel),
 		Fulfillment: fulfillmentDTO{Type: string(o.Fulfillment), StoreID: o.PickupStore},
-		SubtotalFen: int64(o.Subtotal), CampaignDiscountFen: int64(o.CampaignDiscount), MemberDiscountFen: int64(o.MemberDiscount),
-		CouponDiscountFen: int64(o.CouponDiscount), PointsDiscountFen: int64(o.PointsDiscount), DiscountFen: int64(o.Discount),
-		FreightFen: int64(o.Freight), PayableFen: int64(o.Payable), PointsUsed: o.PointsUsed, CouponIDs: o.CouponIDs,
+		SubtotalFen: int64(o.Subtotal), DiscountFen: int64(o.Discount), Discounts: []discountDTO{},
+		FreightFen: int64(o.Freight), PayableFen: int64(o.Payable), PointsUsed: o.PointsUsed,
 		Note: o.Note, PlacedAt: o.PlacedAt, ExpiresAt: o.ExpiresAt, PaidAt: optTime(o.PaidAt), ShippedAt: optTime(o.ShippedAt),
 		Carrier: o.Carrier, TrackingNo: o.TrackingNo, CompletedAt: optTime(o.CompletedAt), CancelledAt: optTime(o.CancelledAt),
 		CancelReason: o.CancelReason, Items: make([]orderItemDTO, len(o.Items))}
 	if admin {
 		out.ShopperID = o.ShopperID
-	}
-	if out.CouponIDs == nil {
-		out.CouponIDs = []int64{}
 	}
 	if a := o.Address; a != nil {
 		out.Fulfillment.Address = &addressSnapshotDTO{AddressID: a.AddressID, Name: a.Name, Phone: a.Phone,
@@ -204,10 +205,19 @@ func toOrderDTO(o order.Order, admin bool) orderDTO {
 	for i, it := range o.Items {
 		out.Items[i] = orderItemDTO{ID: it.ID, SKUID: it.SKUID, ProductID: it.ProductID, SKUCode: it.SKUCode, Title: it.Title,
 			Specs: nonNilSpecs(it.Specs), Image: it.Image, UnitPriceFen: int64(it.UnitPrice), Quantity: it.Quantity,
-			ListTotalFen: int64(it.ListTotal), CampaignDiscountFen: int64(it.CampaignDiscount),
-			MemberDiscountFen: int64(it.MemberDiscount), CouponDiscountFen: int64(it.CouponDiscount),
-			PointsDiscountFen: int64(it.PointsDiscount), PaidFen: int64(it.Paid), RefundStatus: string(it.RefundStatus),
+			ListTotalFen: int64(it.ListTotal), DiscountFen: int64(it.Discount), Adjustments: []adjustmentDTO{},
+			PaidFen: int64(it.Paid), RefundStatus: string(it.RefundStatus),
 			RefundedQuantity: it.RefundedQuantity, RefundedFen: int64(it.RefundedFen)}
+		for _, a := range it.Adjustments {
+			out.Items[i].Adjustments = append(out.Items[i].Adjustments,
+				adjustmentDTO{Source: string(a.Source), SourceID: a.SourceID, AmountFen: int64(a.Amount)})
+			k := slices.IndexFunc(out.Discounts, func(d discountDTO) bool { return d.Source == string(a.Source) && d.Ref == a.SourceID })
+			if k < 0 {
+				out.Discounts = append(out.Discounts, discountDTO{Source: string(a.Source), Ref: a.SourceID})
+				k = len(out.Discounts) - 1
+			}
+			out.Discounts[k].AmountFen += int64(a.Amount)
+		}
 	}
 	return out
 }

@@ -5,7 +5,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/identity"
 )
 
@@ -21,26 +20,20 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	e.GET("/metrics", a.metricsHandler())
 	e.GET("/openapi.yaml", a.openapi)
 
+	// Shop routes resolve a bearer token once, in the group (anonymous
+	// visitors pass); asShopper then only asks that it was a shopper's.
 	shop := e.Group("/api/v1/shop", a.authenticate(false))
 	clerk := e.Group("/api/v1/clerk")
 	admin := e.Group("/api/v1/admin")
 	hooks := e.Group("/webhooks")
-	_ = hooks
 
 	// Staff routes need a token, except signing in.
 	staffAuth := a.authenticate(true)
-	asShopper := []echo.MiddlewareFunc{a.authenticate(true), shopperOnly}
+	asShopper := []echo.MiddlewareFunc{shopperOnly}
 	asStore := []echo.MiddlewareFunc{staffAuth, staffWith(storeStaff...)}
 	asAdmin := func(roles ...identity.Role) []echo.MiddlewareFunc {
 		return []echo.MiddlewareFunc{staffAuth, staffWith(roles...)}
 	}
-	_, _ = asShopper, asStore
-
-	// Which areas are wired: a route whose service is not wired answers 503.
-	d := a.deps
-	catalog, stores := d.Catalog != nil, d.Stores != nil
-	cart, orders, addresses := d.Cart != nil, d.Orders != nil, d.Addresses != nil
-	cashier, attribution := d.Cashier != nil, d.Attribution != nil
 
 	// --- identity ---
 	shop.POST("/session", a.shopSession)
@@ -53,88 +46,79 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	admin.GET("/audit-log", a.listAudit, asAdmin(adminOnly...)...)
 
 	// --- catalog (routes:catalog) ---
-	shop.GET("/categories", guard(catalog, a.shopCategories))
-	shop.GET("/products", guard(catalog, a.shopProducts))
-	shop.GET("/products/:id", guard(catalog, a.shopProduct))
-	admin.GET("/categories", guard(catalog, a.adminCategories), asAdmin(backOffice...)...)
-	admin.POST("/categories", guard(catalog, a.createCategory), asAdmin(catalogEditors...)...)
-	admin.PUT("/categories/:id", guard(catalog, a.updateCategory), asAdmin(catalogEditors...)...)
-	admin.DELETE("/categories/:id", guard(catalog, a.deleteCategory), asAdmin(catalogEditors...)...)
-	admin.GET("/products", guard(catalog, a.adminProducts), asAdmin(backOffice...)...)
-	admin.POST("/products", guard(catalog, a.createProduct), asAdmin(catalogEditors...)...)
-	admin.GET("/products/:id", guard(catalog, a.adminProduct), asAdmin(backOffice...)...)
-	admin.PATCH("/products/:id", guard(catalog, a.patchProduct), asAdmin(catalogEditors...)...)
-	admin.DELETE("/products/:id", guard(catalog, a.deleteProduct), asAdmin(catalogEditors...)...)
-	admin.POST("/products/:id/status", guard(catalog, a.setProductStatus), asAdmin(catalogEditors...)...)
-	admin.POST("/products/:id/skus", guard(catalog, a.createSKU), asAdmin(catalogEditors...)...)
-	admin.PATCH("/skus/:id", guard(catalog, a.patchSKU), asAdmin(catalogEditors...)...)
-	admin.POST("/skus/:id/stock-adjustments", guard(catalog, a.adjustStock), asAdmin(catalogEditors...)...)
-	admin.GET("/skus/:id/stock-ledger", guard(catalog, a.stockLedger), asAdmin(backOffice...)...)
-	admin.GET("/stores", guard(stores, a.listStores), asAdmin(backOffice...)...)
-	admin.POST("/stores", guard(stores, a.createStore), asAdmin(catalogEditors...)...)
-	admin.GET("/stores/:id", guard(stores, a.getStore), asAdmin(backOffice...)...)
-	admin.PATCH("/stores/:id", guard(stores, a.patchStore), asAdmin(catalogEditors...)...)
-	admin.DELETE("/stores/:id", guard(stores, a.deleteStore), asAdmin(catalogEditors...)...)
+	shop.GET("/categories", a.shopCategories)
+	shop.GET("/products", a.shopProducts)
+	shop.GET("/products/:id", a.shopProduct)
+	admin.GET("/categories", a.adminCategories, asAdmin(backOffice...)...)
+	admin.POST("/categories", a.createCategory, asAdmin(catalogEditors...)...)
+	admin.PUT("/categories/:id", a.updateCategory, asAdmin(catalogEditors...)...)
+	admin.DELETE("/categories/:id", a.deleteCategory, asAdmin(catalogEditors...)...)
+	admin.GET("/products", a.adminProducts, asAdmin(backOffice...)...)
+	admin.POST("/products", a.createProduct, asAdmin(catalogEditors...)...)
+	admin.GET("/products/:id", a.adminProduct, asAdmin(backOffice...)...)
+	admin.PATCH("/products/:id", a.patchProduct, asAdmin(catalogEditors...)...)
+	admin.DELETE("/products/:id", a.deleteProduct, asAdmin(catalogEditors...)...)
+	admin.POST("/products/:id/status", a.setProductStatus, asAdmin(catalogEditors...)...)
+	admin.POST("/products/:id/skus", a.createSKU, asAdmin(catalogEditors...)...)
+	admin.PATCH("/skus/:id", a.patchSKU, asAdmin(catalogEditors...)...)
+	admin.POST("/skus/:id/stock-adjustments", a.adjustStock, asAdmin(catalogEditors...)...)
+	admin.GET("/skus/:id/stock-ledger", a.stockLedger, asAdmin(backOffice...)...)
+	admin.GET("/stores", a.listStores, asAdmin(backOffice...)...)
+	admin.POST("/stores", a.createStore, asAdmin(catalogEditors...)...)
+	admin.GET("/stores/:id", a.getStore, asAdmin(backOffice...)...)
+	admin.PATCH("/stores/:id", a.patchStore, asAdmin(catalogEditors...)...)
+	admin.DELETE("/stores/:id", a.deleteStore, asAdmin(catalogEditors...)...)
 
 	// --- cart and orders (routes:orders) ---
-	shop.GET("/cart", guard(cart, a.getCart))
-	shop.POST("/cart/items", guard(cart, a.addCartItem))
-	shop.PATCH("/cart/items/:sku_id", guard(cart, a.updateCartItem))
-	shop.DELETE("/cart/items/:sku_id", guard(cart, a.removeCartItem))
-	shop.POST("/checkout/preview", guard(orders, a.previewCheckout), asShopper...)
-	shop.POST("/orders", guard(orders, a.placeOrder), asShopper...)
-	shop.GET("/orders", guard(orders, a.listOrders), asShopper...)
-	shop.GET("/orders/:no", guard(orders, a.getOrder), asShopper...)
-	shop.POST("/orders/:no/cancel", guard(orders, a.cancelOrder), asShopper...)
-	shop.POST("/orders/:no/confirm", guard(orders, a.confirmOrder), asShopper...)
-	shop.GET("/addresses", guard(addresses, a.listAddresses), asShopper...)
-	shop.POST("/addresses", guard(addresses, a.createAddress), asShopper...)
-	shop.GET("/addresses/:id", guard(addresses, a.getAddress), asShopper...)
-	shop.PATCH("/addresses/:id", guard(addresses, a.updateAddress), asShopper...)
-	shop.DELETE("/addresses/:id", guard(addresses, a.deleteAddress), asShopper...)
-	admin.GET("/orders", guard(orders, a.adminListOrders), asAdmin(backOffice...)...)
-	admin.GET("/orders/:no", guard(orders, a.adminGetOrder), asAdmin(backOffice...)...)
-	admin.POST("/orders/:no/ship", guard(orders, a.shipOrder), asAdmin(operators...)...)
+	shop.GET("/cart", a.getCart)
+	shop.POST("/cart/items", a.addCartItem)
+	shop.PATCH("/cart/items/:sku_id", a.updateCartItem)
+	shop.DELETE("/cart/items/:sku_id", a.removeCartItem)
+	shop.POST("/checkout/preview", a.previewCheckout, asShopper...)
+	shop.POST("/orders", a.placeOrder, asShopper...)
+	shop.GET("/orders", a.listOrders, asShopper...)
+	shop.GET("/orders/:no", a.getOrder, asShopper...)
+	shop.POST("/orders/:no/cancel", a.cancelOrder, asShopper...)
+	shop.POST("/orders/:no/confirm", a.confirmOrder, asShopper...)
+	shop.GET("/addresses", a.listAddresses, asShopper...)
+	shop.POST("/addresses", a.createAddress, asShopper...)
+	shop.GET("/addresses/:id", a.getAddress, asShopper...)
+	shop.PATCH("/addresses/:id", a.updateAddress, asShopper...)
+	shop.DELETE("/addresses/:id", a.deleteAddress, asShopper...)
+	admin.GET("/orders", a.adminListOrders, asAdmin(backOffice...)...)
+	admin.GET("/orders/:no", a.adminGetOrder, asAdmin(backOffice...)...)
+	admin.POST("/orders/:no/ship", a.shipOrder, asAdmin(operators...)...)
 
 	// --- payments (routes:payments) ---
-	shop.POST("/orders/:no/pay", guard(cashier, a.payOrder), asShopper...)
-	shop.POST("/orders/:no/after-sales", guard(cashier, a.requestAfterSales), asShopper...)
-	admin.GET("/after-sales", guard(cashier, a.listAfterSales), asAdmin(operators...)...)
-	admin.POST("/after-sales/:id/approve", guard(cashier, a.approveAfterSales), asAdmin(operators...)...)
-	admin.POST("/after-sales/:id/reject", guard(cashier, a.rejectAfterSales), asAdmin(operators...)...)
+	shop.POST("/orders/:no/pay", a.payOrder, asShopper...)
+	shop.POST("/orders/:no/after-sales", a.requestAfterSales, asShopper...)
+	admin.GET("/after-sales", a.listAfterSales, asAdmin(operators...)...)
+	admin.POST("/after-sales/:id/approve", a.approveAfterSales, asAdmin(operators...)...)
+	admin.POST("/after-sales/:id/reject", a.rejectAfterSales, asAdmin(operators...)...)
 	// Notifications: the SDK reads the body first (no bindJSON here).
 	hooks.POST("/wechatpay/transactions", a.wechatPayTransactions)
 	hooks.POST("/wechatpay/refunds", a.wechatPayRefunds)
 
 	// --- attribution (routes:attribution) ---
-	shop.POST("/track", guard(attribution, a.track))
-	shop.POST("/share-links", guard(attribution, a.createShareLink), asShopper...)
-	clerk.GET("/share-links", guard(attribution, a.listClerkShareLinks), asStore...)
-	clerk.POST("/share-links", guard(attribution, a.createShareLink), asStore...)
-	admin.POST("/share-links", guard(attribution, a.createShareLink), asAdmin(operators...)...)
-	admin.GET("/share-links/:code/wxacode", guard(attribution, a.shareLinkWxaCode), asAdmin(backOffice...)...)
-	admin.GET("/touchpoints", guard(attribution, a.listTouchpoints), asAdmin(backOffice...)...)
-	admin.POST("/touchpoints", guard(attribution, a.createTouchpoint), asAdmin(operators...)...)
-	admin.GET("/touchpoints/:id", guard(attribution, a.getTouchpoint), asAdmin(backOffice...)...)
-	admin.PATCH("/touchpoints/:id", guard(attribution, a.patchTouchpoint), asAdmin(operators...)...)
-	admin.GET("/attribution/settings", guard(attribution, a.getAttributionSettings), asAdmin(backOffice...)...)
-	admin.PUT("/attribution/settings", guard(attribution, a.putAttributionSettings), asAdmin(adminOnly...)...)
-	admin.GET("/reports/attribution", guard(attribution, a.attributionReport), asAdmin(backOffice...)...)
-	admin.GET("/reports/attribution/:dimension/:id/daily", guard(attribution, a.attributionDaily), asAdmin(backOffice...)...)
-	admin.GET("/reports/attribution/:dimension/:id/products", guard(attribution, a.attributionProducts), asAdmin(backOffice...)...)
-	admin.GET("/orders/:no/attribution", guard(attribution, a.orderAttribution), asAdmin(backOffice...)...)
+	shop.POST("/track", a.track)
+	shop.POST("/share-links", a.createShareLink, asShopper...)
+	clerk.GET("/share-links", a.listClerkShareLinks, asStore...)
+	clerk.POST("/share-links", a.createShareLink, asStore...)
+	admin.POST("/share-links", a.createShareLink, asAdmin(operators...)...)
+	admin.GET("/share-links/:code/wxacode", a.shareLinkWxaCode, asAdmin(backOffice...)...)
+	admin.GET("/touchpoints", a.listTouchpoints, asAdmin(backOffice...)...)
+	admin.POST("/touchpoints", a.createTouchpoint, asAdmin(operators...)...)
+	admin.GET("/touchpoints/:id", a.getTouchpoint, asAdmin(backOffice...)...)
+	admin.PATCH("/touchpoints/:id", a.patchTouchpoint, asAdmin(operators...)...)
+	admin.GET("/attribution/settings", a.getAttributionSettings, asAdmin(backOffice...)...)
+	admin.PUT("/attribution/settings", a.putAttributionSettings, asAdmin(adminOnly...)...)
+	admin.GET("/reports/attribution", a.attributionReport, asAdmin(backOffice...)...)
+	admin.GET("/reports/attribution/:dimension/:id/daily", a.attributionDaily, asAdmin(backOffice...)...)
+	admin.GET("/reports/attribution/:dimension/:id/products", a.attributionProducts, asAdmin(backOffice...)...)
+	admin.GET("/orders/:no/attribution", a.orderAttribution, asAdmin(backOffice...)...)
 
 	// Development stand-ins (absent with real credentials).
 	if a.deps.Dev != nil {
 		e.Any("/_dev/*", echo.WrapHandler(http.StripPrefix("", a.deps.Dev)))
 	}
-}
-
-// guard makes h answer 503 unavailable while its service is not wired, so a
-// partial wiring never dereferences a nil service.
-func guard(wired bool, h echo.HandlerFunc) echo.HandlerFunc {
-	if wired {
-		return h
-	}
-	return func(echo.Context) error { return domain.ErrUnavailable }
 }

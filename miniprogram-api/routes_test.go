@@ -3,12 +3,16 @@ package mpapi_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"net/http/httptest"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/identity"
 	mpapi "github.com/yutang/yutang/miniprogram-api"
 )
 
@@ -84,27 +88,49 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 	}
 }
 
-// A route whose service is not wired answers 503 unavailable, never a 500
-// from a nil service.
-func TestUnwiredServicesAnswer503(t *testing.T) {
-	api := mpapi.New(mpapi.Deps{})
-	for _, path := range []string{
-		"/api/v1/shop/categories", // catalog
-		"/api/v1/shop/products/1", // catalog
-		"/api/v1/shop/cart",       // cart (anonymous visitors allowed)
-		"/api/v1/shop/track",      // attribution, POST below
+// principals is an identity store that knows two tokens, a shopper's and a
+// staff member's, and counts how often a token is resolved.
+type principals struct {
+	identity.Store // only the methods below are called
+	lookups        int
+}
+
+func (p *principals) Principal(_ context.Context, hash []byte, _ time.Time) (identity.Principal, error) {
+	p.lookups++
+	switch string(hash) {
+	case string(identity.HashToken("shopper-token")):
+		return identity.Principal{Kind: identity.SubjectShopper, ID: 7}, nil
+	case string(identity.HashToken("staff-token")):
+		return identity.Principal{Kind: identity.SubjectStaff, ID: 8, Role: identity.RoleAdmin}, nil
+	}
+	return identity.Principal{}, domain.E(domain.KindNotFound, "token_not_found", "No such token.")
+}
+
+func (p *principals) RevokeToken(context.Context, []byte, time.Time) error { return nil }
+
+// A shopper route resolves the bearer token once per request, and still
+// turns away missing, unknown and staff tokens.
+func TestShopRoutesAuthenticateOnce(t *testing.T) {
+	for _, c := range []struct {
+		token   string
+		status  int
+		lookups int
+	}{
+		{token: "shopper-token", status: 204, lookups: 1},
+		{token: "", status: 401, lookups: 0},
+		{token: "unknown-token", status: 401, lookups: 1},
+		{token: "staff-token", status: 403, lookups: 1},
 	} {
-		method := "GET"
-		if strings.HasSuffix(path, "/track") {
-			method = "POST"
-		}
+		st := &principals{}
+		api := mpapi.New(mpapi.Deps{Services: mpapi.Services{Identity: &identity.Service{Store: st}}})
 		rec := httptest.NewRecorder()
-		req := httptest.NewRequest(method, path, strings.NewReader(`{"events":[]}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Anon-Id", "anon-12345678")
+		req := httptest.NewRequest("DELETE", "/api/v1/shop/session", nil)
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
 		api.Handler().ServeHTTP(rec, req)
-		if rec.Code != 503 || !strings.Contains(rec.Body.String(), `"code":"unavailable"`) {
-			t.Errorf("%s %s: %d %s, want 503 unavailable", method, path, rec.Code, rec.Body)
+		if rec.Code != c.status || st.lookups != c.lookups {
+			t.Errorf("token %q: %d after %d lookups, want %d after %d: %s", c.token, rec.Code, st.lookups, c.status, c.lookups, rec.Body)
 		}
 	}
 }

@@ -33,6 +33,7 @@ type app struct {
 	cfg     Config
 	log     *slog.Logger
 	db      *sqlx.DB
+	store   *storage.DB      // db with every area's store and the lifecycle handlers
 	cluster *pglocal.Cluster // the private PostgreSQL we started, if any
 	now     func() time.Time
 	reg     *prometheus.Registry
@@ -73,6 +74,7 @@ func openApp(ctx context.Context, cfg Config, logOut io.Writer) (*app, error) {
 		return nil, err
 	}
 	a.db = db
+	a.store = storage.New(db)
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := storage.WaitReady(wctx, db); err != nil {
@@ -114,7 +116,9 @@ func ensureDatabase(ctx context.Context, adminDSN, name string) error {
 	return nil
 }
 
-// wire builds the adapters and services. Each area adds itself here.
+// wire builds the adapters and services, and subscribes each area's
+// handlers to the moments of an order's life (a.store.Lifecycle) and to
+// sign-ins (a.store.SignedIn): that is the only way areas meet.
 func (a *app) wire(ctx context.Context) error {
 	var wx identity.WeChat
 	if a.cfg.WeAppSecret != "" {
@@ -122,39 +126,29 @@ func (a *app) wire(ctx context.Context) error {
 	} else {
 		wx = &weapp.Standin{AppID: a.cfg.WeAppID, QR: qrPNG}
 	}
-	a.svc.Identity = &identity.Service{Store: storage.Identity{DB: a.db}, WeChat: wx, Now: a.now}
-	a.svc.Audit = storage.Audit{DB: a.db}
-	// wire:areas — each area wires its services below this line.
-	// wire:orders
-	a.svc.Orders = &order.Service{Store: storage.Orders{DB: a.db}, Now: a.now, TTL: a.cfg.OrderTTL,
+	st := a.store
+	a.svc.Identity = &identity.Service{Store: st.Identity(), WeChat: wx, Now: a.now, PasswordParams: a.cfg.PasswordParams}
+	a.svc.Audit = st.Audit()
+	a.svc.Orders = &order.Service{Store: st.Orders(), Now: a.now, TTL: a.cfg.OrderTTL,
 		Freight: pricing.FreightRule{Flat: defaultFreightFen, FreeAbove: defaultFreeFreightAboveFen}}
-	a.svc.Cart = &cart.Service{Store: storage.Carts{DB: a.db}, Now: a.now}
-	a.svc.Addresses = &address.Service{Store: storage.Addresses{DB: a.db}, Now: a.now}
-	a.svc.Identity.AnonStitchers = append(a.svc.Identity.AnonStitchers, a.svc.Cart.Stitch)
+	a.svc.Cart = &cart.Service{Store: st.Carts(), Now: a.now}
+	a.svc.Addresses = &address.Service{Store: st.Addresses(), Now: a.now}
+	st.SignedIn.On("cart", func(ctx context.Context, tx *storage.Tx, e identity.SignedIn) error {
+		return cart.Stitch(ctx, tx.Carts(), e)
+	})
+	a.svc.Catalog = &catalog.Service{Store: st.Catalog(), Now: a.now, LowStock: a.cfg.LowStock}
+	a.svc.Stores = &store.Service{Storage: st.Stores(), Now: a.now}
+	// Expired unpaid orders are cancelled by the payments.expire worker
+	// (wxpay.go), which closes them at WeChat Pay first.
 	a.workers = append(a.workers,
 		every(time.Minute, a.log, "orders.auto_confirm", func(ctx context.Context) error {
 			_, err := a.svc.Orders.AutoConfirm(ctx, 500)
 			return err
 		}))
-	// Expired unpaid orders are cancelled by the payments.expire worker
-	// (wxpay.go), which closes them at WeChat Pay first.
-	// end wire:orders
-	// wire:payments — after orders (the cashier cancels expired orders
-	// through a.svc.Orders). Hook into the payment transaction with
-	// a.pay.store.OnPaid / OnRefunded (storage.PaidHook), after this line.
 	if err := a.wireWxPay(); err != nil {
 		return err
 	}
-	// end wire:payments
-	// wire:catalog
-	a.svc.Catalog = &catalog.Service{Store: storage.Catalog{DB: a.db}, Now: a.now, LowStock: a.cfg.LowStock}
-	a.svc.Stores = &store.Service{Storage: storage.Stores{DB: a.db}, Now: a.now}
-	// end wire:catalog
-	if err := a.wireAttribution(ctx, wx); err != nil { // wire:attribution (after payments: hooks)
-		return err
-	}
-
-	return nil
+	return a.wireAttribution(ctx, wx)
 }
 
 func (a *app) close() {

@@ -213,7 +213,7 @@ ON CONFLICT (model, kind, day, touchpoint_id, shopper_id) DO UPDATE SET orders =
 	b.Logf("generated %d touches (%d touch_daily, %d touch_tp_daily rows), %d orders (%d attribution_daily, %d attribution_tp_daily rows) in %s",
 		n, rows.T, rows.TT, orders, rows.A, rows.AT, time.Since(t0).Round(time.Second))
 	closeStart := time.Now()
-	closed, err := storage.Attribution{DB: a.db}.CloseMonths(ctx, time.Now())
+	closed, err := storage.New(a.db).Attribution().CloseMonths(ctx, time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,11 +4,10 @@ import (
 	"context"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/attribution"
-	"github.com/yutang/yutang/domain/cashier"
+	"github.com/yutang/yutang/domain/identity"
+	"github.com/yutang/yutang/domain/order"
 	"github.com/yutang/yutang/miniprogram-api/weapp"
 	"github.com/yutang/yutang/storage"
 )
@@ -20,29 +19,29 @@ import (
 // partitions are created three months ahead at start-up and daily; old
 // ones are dropped; closed months get their distinct counts.
 func (a *app) wireAttribution(ctx context.Context, wx any) error {
-	st := storage.Attribution{DB: a.db}
+	st := a.store.Attribution()
 	svc := &attribution.Service{Store: st, Reports: st, DecryptGroup: weapp.DecryptGroupInfo,
 		Now: func() time.Time { return a.now() }}
 	if c, ok := wx.(attribution.WxaCoder); ok {
 		svc.WxaCode = c
 	}
 	a.svc.Attribution = svc
-	a.svc.Identity.AnonStitchers = append(a.svc.Identity.AnonStitchers, svc.Stitch)
-	if a.pay != nil {
-		a.pay.store.OnPaid = append(a.pay.store.OnPaid, func(ctx context.Context, tx sqlx.ExtContext, p cashier.Paid) error {
-			return svc.AttributeOrder(ctx, storage.Attribution{DB: tx}, p.OrderID)
-		})
-		a.pay.store.OnRefunded = append(a.pay.store.OnRefunded, func(ctx context.Context, tx sqlx.ExtContext, r cashier.Refunded) error {
-			if len(r.Lines) == 0 {
-				return nil
-			}
-			lines := map[int64]domain.Fen{}
-			for _, l := range r.Lines {
-				lines[l.ItemID] += l.Amount
-			}
-			return svc.ReverseOrderCredits(ctx, storage.Attribution{DB: tx}, r.OrderID, lines)
-		})
-	}
+	a.store.SignedIn.On("attribution", func(ctx context.Context, tx *storage.Tx, e identity.SignedIn) error {
+		return svc.Stitch(ctx, tx.Attribution(), e)
+	})
+	a.store.Lifecycle.On(order.MomentPaid, "attribution", func(ctx context.Context, tx *storage.Tx, e order.Event) error {
+		return svc.AttributeOrder(ctx, tx.Attribution(), e.OrderID)
+	})
+	a.store.Lifecycle.On(order.MomentRefunded, "attribution", func(ctx context.Context, tx *storage.Tx, e order.Event) error {
+		if len(e.Lines) == 0 {
+			return nil
+		}
+		lines := map[int64]domain.Fen{}
+		for _, l := range e.Lines {
+			lines[l.ItemID] += l.Amount
+		}
+		return svc.ReverseOrderCredits(ctx, tx.Attribution(), e.OrderID, lines)
+	})
 	partitions := func(ctx context.Context) error {
 		_, err := st.EnsureTouchPartitions(ctx, a.now().AddDate(0, -1, 0), 5)
 		return err

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/yutang/yutang/domain/identity"
 )
 
 // Config is everything the program reads from its environment, parsed and
@@ -29,6 +31,10 @@ type Config struct {
 	// touches to keep (default 13, at least 4: the longest lookback is 90
 	// days). Reports read rollups and are not affected.
 	TouchMonths int
+	// PasswordParams: YUTANG_PASSWORD_HASH, the argon2id costs of new staff
+	// passwords: strong (default), cheap (tests only) or m=KiB,t=passes,p=threads.
+	// Stored hashes keep their own costs.
+	PasswordParams identity.PasswordParams
 
 	WeAppID     string // YUTANG_WEAPP_APPID, default wxdemo000000000000
 	WeAppSecret string // from YUTANG_WEAPP_SECRET_FILE; empty: the code2session stand-in
@@ -136,6 +142,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	c.LowStock = integer("YUTANG_LOW_STOCK", 5, 0, 10000)
 	c.TouchMonths = integer("YUTANG_TOUCH_RETENTION_MONTHS", 13, 4, 120)
+	if pp, err := identity.ParsePasswordParams(getenv("YUTANG_PASSWORD_HASH")); err != nil {
+		errs = append(errs, fmt.Errorf("YUTANG_PASSWORD_HASH: %v", err))
+		c.PasswordParams = identity.StrongPasswordParams()
+	} else {
+		c.PasswordParams = pp
+	}
 	if OrderTTL := c.OrderTTL; OrderTTL < time.Minute || OrderTTL > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("YUTANG_ORDER_TTL: must be between 1m and 24h"))
 	}
@@ -198,7 +210,8 @@ func (c Config) Masked() []any {
 		secret = "****"
 	}
 	return []any{"http_addr", c.HTTPAddr, "database", db, "public_url", c.PublicURL, "demo", c.Demo,
-		"order_ttl", c.OrderTTL.String(), "weapp_appid", c.WeAppID, "weapp_secret", secret, "wechat_pay", wx}
+		"order_ttl", c.OrderTTL.String(), "weapp_appid", c.WeAppID, "weapp_secret", secret, "wechat_pay", wx,
+		"password_hash", c.PasswordParams.String()}
 }
 
 func maskURL(raw string) string {

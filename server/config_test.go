@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/yutang/yutang/domain/identity"
 )
 
 // Integer settings: unset is the default; out of range or not a number is
@@ -26,5 +28,34 @@ func TestConfigIntegers(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want %q in %v", want, err)
 		}
+	}
+}
+
+// The password hash costs: strong by default, cheap or explicit when asked,
+// anything else reported by name.
+func TestConfigPasswordHash(t *testing.T) {
+	t.Parallel()
+	load := func(v string) (Config, error) {
+		return LoadConfig(func(k string) string {
+			if k == "YUTANG_PASSWORD_HASH" {
+				return v
+			}
+			return ""
+		})
+	}
+	for v, want := range map[string]identity.PasswordParams{
+		"":                identity.StrongPasswordParams(),
+		"strong":          identity.StrongPasswordParams(),
+		"cheap":           identity.CheapPasswordParams(),
+		"m=19456,t=2,p=1": {Time: 2, Memory: 19456, Threads: 1},
+	} {
+		c, err := load(v)
+		if err != nil || c.PasswordParams != want {
+			t.Errorf("%q: %+v %v, want %+v", v, c.PasswordParams, err, want)
+		}
+	}
+	_, err := load("fast")
+	if err == nil || !strings.Contains(err.Error(), `YUTANG_PASSWORD_HASH: "fast" is not strong, cheap`) {
+		t.Errorf("fast: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/identity"
+	"github.com/yutang/yutang/storage"
 )
 
 // demoStaff are the demo accounts; their passwords are generated on first
@@ -28,14 +29,27 @@ var demoStaff = []struct {
 	{"clerk.jingan", identity.RoleClerk, "SH-JINGAN"},
 }
 
-// loadDemo loads the demo data. It is idempotent: a second run changes
-// nothing and keeps the credentials.
+// loadDemo loads the demo data, area by area in this order: stores and
+// staff first (the attribution demo's clerk shares a link). It is
+// idempotent: a second run changes nothing and keeps the credentials.
 func (a *app) loadDemo(ctx context.Context, out io.Writer) error {
-	if _, err := a.db.ExecContext(ctx, `
-INSERT INTO stores (code, name, address, latitude, longitude, opening_hours, phone) VALUES
- ('SH-XUHUI', '徐汇旗舰店', '上海市徐汇区淮海中路999号', 31.2122, 121.4450, '10:00-22:00', '021-64000001'),
- ('SH-JINGAN', '静安嘉里店', '上海市静安区南京西路1515号', 31.2243, 121.4487, '10:00-22:00', '021-62000002')
-ON CONFLICT (code) DO NOTHING`); err != nil {
+	for _, load := range []func(context.Context) error{
+		a.loadDemoStaff,
+		a.loadDemoCatalog,
+		a.loadDemoAttribution,
+	} {
+		if err := load(ctx); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(out, "demo data loaded")
+	return nil
+}
+
+// loadDemoStaff creates the demo stores and, with their generated
+// passwords, the demo staff accounts.
+func (a *app) loadDemoStaff(ctx context.Context) error {
+	if err := storage.LoadDemoStores(ctx, a.db); err != nil {
 		return fmt.Errorf("demo: stores: %w", err)
 	}
 	creds, err := a.demoCredentials()
@@ -48,17 +62,8 @@ ON CONFLICT (code) DO NOTHING`); err != nil {
 			return fmt.Errorf("demo: staff %s: %w", s.username, err)
 		}
 	}
-	for _, f := range demoLoaders {
-		if err := f(ctx, a); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintln(out, "demo data loaded")
 	return nil
 }
-
-// demoLoaders are the areas' demo data (catalog, coupons …), run in order.
-var demoLoaders []func(ctx context.Context, a *app) error
 
 func isCode(err error, code string) bool {
 	de, ok := domain.AsError(err)

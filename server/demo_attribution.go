@@ -7,11 +7,8 @@ import (
 
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/attribution"
+	"github.com/yutang/yutang/storage"
 )
-
-func init() {
-	demoLoaders = append(demoLoaders, loadDemoAttribution)
-}
 
 // loadDemoAttribution gives the attribution reports something to show: a
 // live stream owned by the Xuhui store and shared by its clerk, a poster
@@ -19,23 +16,21 @@ func init() {
 // visitors arriving through their links (no orders: the README's demo
 // places and pays one). It runs once: when the live stream exists, it
 // returns.
-func loadDemoAttribution(ctx context.Context, a *app) error {
+func (a *app) loadDemoAttribution(ctx context.Context) error {
 	svc := a.svc.Attribution
-	if svc == nil {
-		return nil
-	}
-	var exists bool
-	if err := a.db.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM touchpoints WHERE kind = 'post' AND name = '春季新品直播')`); err != nil {
+	exists, err := storage.HasPostNamed(ctx, a.db, "春季新品直播")
+	if err != nil {
 		return fmt.Errorf("demo: attribution: %w", err)
 	}
 	if exists {
 		return nil
 	}
-	var store, clerk int64
-	if err := a.db.GetContext(ctx, &store, `SELECT id FROM stores WHERE code = 'SH-XUHUI'`); err != nil {
+	store, err := storage.StoreIDByCode(ctx, a.db, "SH-XUHUI")
+	if err != nil {
 		return fmt.Errorf("demo: attribution: %w", err)
 	}
-	if err := a.db.GetContext(ctx, &clerk, `SELECT id FROM staff WHERE username = 'clerk.xuhui'`); err != nil {
+	clerk, err := storage.StaffIDByUsername(ctx, a.db, "clerk.xuhui")
+	if err != nil {
 		return fmt.Errorf("demo: attribution: %w", err)
 	}
 	posts := []attribution.TouchpointInfo{

@@ -6,29 +6,8 @@ import (
 
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/catalog"
+	"github.com/yutang/yutang/storage"
 )
-
-func init() {
-	demoLoaders = append(demoLoaders, loadDemoCatalog)
-	invariants = append(invariants, catalogInvariants...)
-}
-
-// catalogInvariants are the catalog's derived columns and rules, checked by
-// `yutang check` (stock = ledger is checked by the foundation).
-var catalogInvariants = []invariant{
-	{"product sales equal its SKUs' sold", `
-SELECT 'product ' || p.id || ': sales ' || p.sales || ' but SKUs sold ' || COALESCE(sum(s.sold), 0)
-FROM products p LEFT JOIN skus s ON s.product_id = p.id
-GROUP BY p.id HAVING p.sales <> COALESCE(sum(s.sold), 0)`},
-	{"product min price is its cheapest SKU", `
-SELECT 'product ' || p.id || ': min_price_fen ' || p.min_price_fen || ' but cheapest on-sale SKU ' || COALESCE(m.price, 0)
-FROM products p LEFT JOIN (SELECT product_id, min(price_fen) price FROM skus WHERE status = 'on_sale' GROUP BY product_id) m
-  ON m.product_id = p.id
-WHERE p.min_price_fen <> COALESCE(m.price, 0)`},
-	{"a product on sale has a SKU on sale", `
-SELECT 'product ' || p.id || ' is on sale without a SKU on sale' FROM products p
-WHERE p.status = 'on_sale' AND NOT EXISTS (SELECT 1 FROM skus s WHERE s.product_id = p.id AND s.status = 'on_sale')`},
-}
 
 // demoActor is who the demo data was made by, in the audit log and ledger.
 var demoActor = domain.Actor{Kind: "system", Name: "demo"}
@@ -89,13 +68,29 @@ var demoProducts = []demoProduct{
 // loadDemoCatalog creates the demo categories and products through the
 // catalog service (so the audit log and stock ledger are as real), skipping
 // whatever already exists: a second load changes nothing.
-func loadDemoCatalog(ctx context.Context, a *app) error {
+func (a *app) loadDemoCatalog(ctx context.Context) error {
+	tree, err := a.svc.Catalog.Categories(ctx)
+	if err != nil {
+		return fmt.Errorf("demo: categories: %w", err)
+	}
+	type key struct {
+		parent int64
+		name   string
+	}
+	existing := map[key]int64{}
+	var walk func([]catalog.Category)
+	walk = func(cs []catalog.Category) {
+		for _, c := range cs {
+			existing[key{c.ParentID, c.Name}] = c.ID
+			walk(c.Children)
+		}
+	}
+	walk(tree)
 	ids := map[string]int64{}
 	for _, c := range demoCategories {
 		parent := ids[c.parent]
-		var id int64
-		err := a.db.GetContext(ctx, &id, `SELECT id FROM categories WHERE name = $1 AND COALESCE(parent_id, 0) = $2`, c.name, parent)
-		if err != nil {
+		id, ok := existing[key{parent, c.name}]
+		if !ok {
 			cat, err := a.svc.Catalog.CreateCategory(ctx, demoActor, catalog.Category{ParentID: parent, Name: c.name, Sort: len(ids)})
 			if err != nil {
 				return fmt.Errorf("demo: category %s: %w", c.name, err)
@@ -105,11 +100,11 @@ func loadDemoCatalog(ctx context.Context, a *app) error {
 		ids[c.name] = id
 	}
 	for i, d := range demoProducts {
-		var n int
-		if err := a.db.GetContext(ctx, &n, `SELECT count(*) FROM skus WHERE code LIKE $1 || '-%'`, d.code); err != nil {
+		loaded, err := storage.HasSKUCodePrefix(ctx, a.db, d.code)
+		if err != nil {
 			return fmt.Errorf("demo: product %s: %w", d.code, err)
 		}
-		if n > 0 {
+		if loaded {
 			continue
 		}
 		p, skus := d.build(ids[d.category], len(demoProducts)-i)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -24,6 +25,19 @@ func TestHealthReadyMetricsOpenAPI(t *testing.T) {
 	}
 	if id := m.Header.Get("X-Request-Id"); id == "" {
 		t.Error("no X-Request-Id on the response")
+	}
+}
+
+// The program wires every service the API calls: the handlers do not look
+// for nil ones (mpapi.Deps), so a missing one would be a 500, not a 503.
+func TestEveryServiceWired(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t)
+	v := reflect.ValueOf(ta.app.svc)
+	for i := range v.NumField() {
+		if f := v.Field(i); f.IsNil() {
+			t.Errorf("mpapi.Services.%s is not wired", v.Type().Field(i).Name)
+		}
 	}
 }
 

@@ -30,8 +30,10 @@ type testApp struct {
 func newTestApp(t *testing.T, opts ...func(*Config)) *testApp {
 	t.Helper()
 	url := storagetest.NewURL(t)
+	// Cheap password hashes: staff sign in in every other test, and strong
+	// argon2id would spend a third of the suite's CPU.
 	env := map[string]string{"DATABASE_URL": url, "YUTANG_DEMO": "false", "YUTANG_DATA_DIR": t.TempDir(),
-		"YUTANG_LOG_LEVEL": "error"}
+		"YUTANG_LOG_LEVEL": "error", "YUTANG_PASSWORD_HASH": "cheap"}
 	cfg, err := LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)

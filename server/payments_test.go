@@ -428,7 +428,7 @@ func TestPayOrderExpired(t *testing.T) {
 	if r := pa.do(req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/pay", Token: tok}); r.Status != 409 || r.ErrCode(t) != "order_expired" {
 		t.Fatalf("pay expired: %d %s", r.Status, r.Body)
 	}
-	n, err := pa.app.svc.Cashier.Expire(context.Background(), 10)
+	n, err := pa.app.expireOrders(context.Background(), 10)
 	if err != nil || n != 1 {
 		t.Fatalf("expire: %d, %v", n, err)
 	}
@@ -654,20 +654,20 @@ func TestRefundWorkerCompletesProcessing(t *testing.T) {
 func (ta *testApp) markPaid(no string) {
 	ta.t.Helper()
 	ctx := context.Background()
-	c, st := ta.app.svc.Cashier, ta.app.pay.store
+	c, st := ta.app.svc.Cashier, ta.app.store.Payments()
 	o, err := st.Order(ctx, no, 0, false)
 	if err != nil {
 		ta.t.Fatal(err)
 	}
 	now := time.Now()
 	a, err := st.CreateAttempt(ctx, cashier.Attempt{OrderID: o.ID, OrderNumber: o.Number, TradeType: cashier.TradeJSAPI,
-		Amount: o.Payable, OpenID: o.OpenID, Description: "test payment", TimeExpire: o.ExpiresAt, CreatedAt: now})
+		Amount: o.Due(), OpenID: o.OpenID, Description: "test payment", TimeExpire: o.ExpiresAt, CreatedAt: now})
 	if err != nil {
 		ta.t.Fatal(err)
 	}
 	out, detail, err := c.Apply(ctx, payment.Transaction{OutTradeNo: a.OutTradeNo, TransactionID: fmt.Sprintf("4200test%d", now.UnixNano()),
 		TradeState: payment.TradeSuccess, TradeType: "JSAPI", AppID: c.AppID, MchID: c.MchID, PayerOpenID: o.OpenID,
-		Currency: "CNY", Total: o.Payable, PayerTotal: o.Payable, SuccessTime: now}, cashier.SourceQuery)
+		Currency: "CNY", Total: o.Due(), PayerTotal: o.Due(), SuccessTime: now}, cashier.SourceQuery)
 	if err != nil || out != cashier.OutcomeApplied {
 		ta.t.Fatalf("mark paid: %s %s %v", out, detail, err)
 	}

@@ -14,18 +14,13 @@ import (
 	"github.com/yutang/yutang/domain/cashier"
 	"github.com/yutang/yutang/payments"
 	"github.com/yutang/yutang/payments/wxpaysim"
-	"github.com/yutang/yutang/storage"
 )
 
-// wxpay is the WeChat Pay wiring: the gateway (the real SDK), the cashier's
-// store with its hooks, and in development the simulator.
+// wxpay is the WeChat Pay wiring: the gateway (the real SDK) and in
+// development the simulator.
 type wxpay struct {
 	gw  *payments.Gateway
 	sim *wxpaysim.Simulator // nil with a real merchant
-	// store is the cashier's store. Other areas hook into the payment and
-	// refund transactions by appending to store.OnPaid / store.OnRefunded
-	// while wiring (see storage.PaidHook).
-	store *storage.Payments
 }
 
 // The simulated merchant.
@@ -42,7 +37,7 @@ var devMerchantKey = sync.OnceValues(wxpaysim.NewMerchantKey)
 // configured), the cashier and its workers. With a real merchant, start-up
 // fails on bad configuration, naming every problem.
 func (a *app) wireWxPay() error {
-	w := &wxpay{store: &storage.Payments{DB: a.db}}
+	w := &wxpay{}
 	cfg := a.cfg.WxPay
 	mchID, appID := cfg.MchID, a.cfg.WeAppID
 	var gcfg payments.Config
@@ -98,7 +93,7 @@ func (a *app) wireWxPay() error {
 	}
 	w.gw = gw
 	a.pay = w
-	a.svc.Cashier = &cashier.Service{Store: w.store, Gateway: gw, Orders: a.svc.Orders,
+	a.svc.Cashier = &cashier.Service{Store: a.store.Payments(), Gateway: gw,
 		MchID: mchID, AppID: appID, Now: a.now, Log: a.log}
 	a.svc.PayNotices = gw
 	c := a.svc.Cashier
@@ -108,7 +103,7 @@ func (a *app) wireWxPay() error {
 			return err
 		}),
 		every(30*time.Second, a.log, "payments.expire", func(ctx context.Context) error {
-			_, err := c.Expire(ctx, 200)
+			_, err := a.expireOrders(ctx, 200)
 			return err
 		}),
 		every(20*time.Second, a.log, "payments.refunds", func(ctx context.Context) error {
@@ -116,6 +111,15 @@ func (a *app) wireWxPay() error {
 			return err
 		}))
 	return nil
+}
+
+// expireOrders closes at WeChat Pay the attempts of orders that expired (or
+// were cancelled or paid otherwise), then cancels the expired unpaid orders,
+// releasing their stock; it returns how many orders it cancelled.
+func (a *app) expireOrders(ctx context.Context, limit int) (int, error) {
+	_, cerr := a.svc.Cashier.Expire(ctx, limit)
+	n, err := a.svc.Orders.CancelExpired(ctx, limit)
+	return n, errors.Join(cerr, err)
 }
 
 // devHandler serves the simulator under /_dev/wechatpay/ and

@@ -112,7 +112,7 @@ func (a Attribution) DimensionStats(ctx context.Context, q attribution.StatsQuer
 		limit = q.Limit + 1
 	}
 	var rows []statsRow
-	if err := sqlx.SelectContext(ctx, a.DB, &rows, query, string(q.Kind), string(q.Model), f, t, limit, q.Offset); err != nil {
+	if err := sqlx.SelectContext(ctx, a.ext(), &rows, query, string(q.Kind), string(q.Model), f, t, limit, q.Offset); err != nil {
 		return nil, false, fmt.Errorf("storage: dimension stats: %w", mapErr(err))
 	}
 	more := q.Limit > 0 && len(rows) > q.Limit
@@ -142,7 +142,7 @@ func (a Attribution) PeriodTotals(ctx context.Context, kind attribution.Touchpoi
 		Direct   int64 `db:"direct"`
 		Credited int64 `db:"credited"`
 	}
-	if err := sqlx.GetContext(ctx, a.DB, &r, periodTotalsSQL, string(kind), string(model), f, t); err != nil {
+	if err := sqlx.GetContext(ctx, a.ext(), &r, periodTotalsSQL, string(kind), string(model), f, t); err != nil {
 		return 0, 0, 0, 0, fmt.Errorf("storage: period totals: %w", mapErr(err))
 	}
 	return domain.Fen(r.Paid), r.Orders, r.Direct, domain.Fen(r.Credited), nil
@@ -170,7 +170,7 @@ ORDER BY 3`
 func (a Attribution) DailyStats(ctx context.Context, kind attribution.TouchpointKind, id int64, model attribution.Model, from, to time.Time) ([]attribution.TouchpointStats, error) {
 	f, t := dates(from, to)
 	var rows []statsRow
-	if err := sqlx.SelectContext(ctx, a.DB, &rows, dailyStatsSQL, string(kind), id, string(model), f, t); err != nil {
+	if err := sqlx.SelectContext(ctx, a.ext(), &rows, dailyStatsSQL, string(kind), id, string(model), f, t); err != nil {
 		return nil, fmt.Errorf("storage: daily stats: %w", mapErr(err))
 	}
 	out := make([]attribution.TouchpointStats, len(rows))
@@ -203,7 +203,7 @@ func (a Attribution) TopProducts(ctx context.Context, kind attribution.Touchpoin
 		Credited  int64  `db:"credited"`
 		Refunded  int64  `db:"refunded"`
 	}
-	if err := sqlx.SelectContext(ctx, a.DB, &rows, topProductsSQL, string(kind), id, string(model), f, t, limit); err != nil {
+	if err := sqlx.SelectContext(ctx, a.ext(), &rows, topProductsSQL, string(kind), id, string(model), f, t, limit); err != nil {
 		return nil, fmt.Errorf("storage: top products: %w", mapErr(err))
 	}
 	out := make([]attribution.ProductStats, len(rows))
@@ -240,7 +240,7 @@ func (a Attribution) closedMonth(ctx context.Context, from, to time.Time) (bool,
 		return false, nil
 	}
 	var ok bool
-	err := sqlx.GetContext(ctx, a.DB, &ok, `SELECT EXISTS (SELECT 1 FROM attribution_months WHERE month = $1::date)`,
+	err := sqlx.GetContext(ctx, a.ext(), &ok, `SELECT EXISTS (SELECT 1 FROM attribution_months WHERE month = $1::date)`,
 		f.Format(time.DateOnly))
 	if err != nil {
 		return false, fmt.Errorf("storage: closed month: %w", mapErr(err))
@@ -257,7 +257,7 @@ func (a Attribution) CloseMonths(ctx context.Context, now time.Time) ([]string, 
 	var closed []string
 	for m := thisMonth.AddDate(-1, 0, 0); m.Before(thisMonth); m = m.AddDate(0, 1, 0) {
 		var did bool
-		if err := sqlx.GetContext(ctx, a.DB, &did, `SELECT close_attribution_month($1::date)`, m.Format(time.DateOnly)); err != nil {
+		if err := sqlx.GetContext(ctx, a.ext(), &did, `SELECT close_attribution_month($1::date)`, m.Format(time.DateOnly)); err != nil {
 			return closed, fmt.Errorf("storage: close month %s: %w", m.Format("2006-01"), mapErr(err))
 		}
 		if did {
@@ -268,7 +268,7 @@ func (a Attribution) CloseMonths(ctx context.Context, now time.Time) ([]string, 
 		// Fresh statistics at once: planned as empty, the month report's
 		// joins become nested loops over every touchpoint (14 s at 50,000
 		// KOCs in the 10M benchmark, before this).
-		if _, err := a.DB.ExecContext(ctx, `ANALYZE touch_month_visitors, attribution_month_buyers`); err != nil {
+		if _, err := a.ext().ExecContext(ctx, `ANALYZE touch_month_visitors, attribution_month_buyers`); err != nil {
 			return closed, fmt.Errorf("storage: analyze month snapshots: %w", mapErr(err))
 		}
 	}

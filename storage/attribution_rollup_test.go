@@ -66,7 +66,7 @@ func TestAttributionOpenPeriodsMatchDistinctCounts(t *testing.T) {
 	db := storagetest.NewDB(t)
 	ctx := context.Background()
 	now := time.Now()
-	st := storage.Attribution{DB: db}
+	st := storage.New(db).Attribution()
 	svc := attrService(db, now)
 
 	var links []attribution.ShareLink
@@ -108,8 +108,8 @@ func TestAttributionOpenPeriodsMatchDistinctCounts(t *testing.T) {
 			}
 		}
 	}
-	err := storage.InTx(ctx, db, func(tx *sqlx.Tx) error {
-		return svc.ReverseOrderCredits(ctx, storage.Attribution{DB: tx}, lastOrder, map[int64]domain.Fen{lastItems[1]: 99})
+	err := storage.New(db).InTx(ctx, func(tx *storage.Tx) error {
+		return svc.ReverseOrderCredits(ctx, tx.Attribution(), lastOrder, map[int64]domain.Fen{lastItems[1]: 99})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func TestAttributionTouchRetention(t *testing.T) {
 	t.Parallel()
 	db := storagetest.NewDB(t)
 	ctx := context.Background()
-	st := storage.Attribution{DB: db}
+	st := storage.New(db).Attribution()
 	now := time.Now()
 	old := now.AddDate(-2, 0, 0)
 	if _, err := st.EnsureTouchPartitions(ctx, old, 2); err != nil {
@@ -282,7 +282,7 @@ func TestAttributionClosedMonth(t *testing.T) {
 	t.Parallel()
 	db := storagetest.NewDB(t)
 	ctx := context.Background()
-	st := storage.Attribution{DB: db}
+	st := storage.New(db).Attribution()
 	now := time.Now().In(domain.Shanghai)
 	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, domain.Shanghai).AddDate(0, -1, 0)
 	last := month.AddDate(0, 1, -1)

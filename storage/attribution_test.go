@@ -11,12 +11,13 @@ import (
 
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/attribution"
+	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/storage"
 	"github.com/yutang/yutang/storage/storagetest"
 )
 
 func attrService(db *sqlx.DB, now time.Time) *attribution.Service {
-	st := storage.Attribution{DB: db}
+	st := storage.New(db).Attribution()
 	return &attribution.Service{Store: st, Reports: st, Now: func() time.Time { return now },
 		DecryptGroup: func(key, data, iv string) (string, error) {
 			if key == "" || iv != "iv" {
@@ -78,8 +79,8 @@ VALUES ($1, $2, $3, $4, 'x', 'x', $5, 1, $5, $5) RETURNING id`, id, i+1, sku, pr
 
 func attributeInTx(t *testing.T, db *sqlx.DB, svc *attribution.Service, orderID int64) {
 	t.Helper()
-	err := storage.InTx(context.Background(), db, func(tx *sqlx.Tx) error {
-		return svc.AttributeOrder(context.Background(), storage.Attribution{DB: tx}, orderID)
+	err := storage.New(db).InTx(context.Background(), func(tx *storage.Tx) error {
+		return svc.AttributeOrder(context.Background(), tx.Attribution(), orderID)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +147,7 @@ func TestAttributionTrackDedupeUnknownGroupAndStitch(t *testing.T) {
 	if err != nil || len(groups) != 1 || !groups[0].HasOpenGID || groups[0].Name != "" {
 		t.Fatalf("groups %+v %v", groups, err)
 	}
-	touches, err := storage.Attribution{DB: db}.BuyerTouches(ctx, buyer, now.Add(-7*24*time.Hour), now)
+	touches, err := storage.New(db).Attribution().BuyerTouches(ctx, buyer, now.Add(-7*24*time.Hour), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,10 +164,10 @@ func TestAttributionTrackDedupeUnknownGroupAndStitch(t *testing.T) {
 	if _, err := db.Exec(`INSERT INTO anon_visitors (anon_id, shopper_id, stitched_at) VALUES ($1, $2, now())`, anon, later); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Stitch(ctx, anon, later); err != nil {
+	if err := svc.Stitch(ctx, storage.New(db).Attribution(), identity.SignedIn{AnonID: anon, ShopperID: later, At: now}); err != nil {
 		t.Fatal(err)
 	}
-	touches, err = storage.Attribution{DB: db}.BuyerTouches(ctx, later, now.Add(-7*24*time.Hour), now)
+	touches, err = storage.New(db).Attribution().BuyerTouches(ctx, later, now.Add(-7*24*time.Hour), now)
 	if err != nil || len(touches) != 1 || touches[0].Code != link2.Code {
 		t.Fatalf("stitched: %+v %v", touches, err)
 	}
@@ -215,7 +216,7 @@ func TestAttributionOrderEveryModelReportsAndRefund(t *testing.T) {
 	attributeInTx(t, db, svc, order)
 	attributeInTx(t, db, svc, order) // a second time does nothing
 
-	a, err := storage.Attribution{DB: db}.Attribution(ctx, order, false)
+	a, err := storage.New(db).Attribution().Attribution(ctx, order, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,8 +258,8 @@ func TestAttributionOrderEveryModelReportsAndRefund(t *testing.T) {
 	}
 
 	// Refund line 2 (333) in full: reversed pro rata in every model.
-	err = storage.InTx(ctx, db, func(tx *sqlx.Tx) error {
-		return svc.ReverseOrderCredits(ctx, storage.Attribution{DB: tx}, order, map[int64]domain.Fen{items[1]: 333})
+	err = storage.New(db).InTx(ctx, func(tx *storage.Tx) error {
+		return svc.ReverseOrderCredits(ctx, tx.Attribution(), order, map[int64]domain.Fen{items[1]: 333})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -273,8 +274,8 @@ func TestAttributionOrderEveryModelReportsAndRefund(t *testing.T) {
 		t.Fatalf("linear after refund %+v", r)
 	}
 	// Refunding more than is left is refused, and nothing is booked.
-	err = storage.InTx(ctx, db, func(tx *sqlx.Tx) error {
-		return svc.ReverseOrderCredits(ctx, storage.Attribution{DB: tx}, order, map[int64]domain.Fen{items[1]: 1})
+	err = storage.New(db).InTx(ctx, func(tx *storage.Tx) error {
+		return svc.ReverseOrderCredits(ctx, tx.Attribution(), order, map[int64]domain.Fen{items[1]: 1})
 	})
 	if !errors.Is(err, attribution.ErrOverReversal) {
 		t.Fatalf("over-reversal: %v", err)
@@ -342,7 +343,7 @@ func TestAttributionGMVIdentity(t *testing.T) {
 		amounts := []int64{int64(101 + 37*b), int64(7 + b*b)}
 		order, _ := insertPaidOrder(t, db, buyer, now.Add(-2*time.Hour), now.Add(-time.Hour), amounts...)
 		if b == 5 {
-			if _, err := db.Exec(`UPDATE orders SET store_id = $2, clerk_id = $3 WHERE id = $1`, order, store, clerk); err != nil {
+			if _, err := db.Exec(`UPDATE orders SET channel = 'in_store', store_id = $2, clerk_id = $3 WHERE id = $1`, order, store, clerk); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -53,7 +53,7 @@ func jsonOrNull(v any) (any, error) {
 }
 
 // Audit reads the audit log.
-type Audit struct{ DB *sqlx.DB }
+type Audit struct{ scope }
 
 // List returns audit records newest first, filtered by entity (optional),
 // paginated by id cursor.
@@ -74,7 +74,7 @@ func (a Audit) List(ctx context.Context, entity, entityID string, page domain.Pa
 		After     []byte    `db:"after"`
 		RequestID string    `db:"request_id"`
 	}
-	err = a.DB.SelectContext(ctx, &rows, `
+	err = sqlx.SelectContext(ctx, a.ext(), &rows, `
 SELECT id, at, staff_name, action, entity, entity_id, before, after, request_id FROM audit_log
 WHERE id < $1 AND ($2 = '' OR entity = $2) AND ($3 = '' OR entity_id = $3)
 ORDER BY id DESC LIMIT $4`, before, entity, entityID, limit+1)

@@ -16,7 +16,7 @@ import (
 )
 
 // Carts implements cart.Store.
-type Carts struct{ DB *sqlx.DB }
+type Carts struct{ scope }
 
 var _ cart.Store = Carts{}
 
@@ -30,7 +30,7 @@ func ownerCond(o cart.Owner) (string, any) {
 
 // SKUs implements cart.Store.
 func (s Carts) SKUs(ctx context.Context, ids []int64) ([]order.SKU, error) {
-	return loadOrderSKUs(ctx, s.DB, ids)
+	return loadOrderSKUs(ctx, s.ext(), ids)
 }
 
 // CartLines implements cart.Store.
@@ -42,7 +42,7 @@ func (s Carts) CartLines(ctx context.Context, o cart.Owner) ([]cart.Stored, erro
 		Selected bool      `db:"selected"`
 		AddedAt  time.Time `db:"added_at"`
 	}
-	err := s.DB.SelectContext(ctx, &rows, `SELECT sku_id, quantity, selected, added_at FROM cart_items
+	err := sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT sku_id, quantity, selected, added_at FROM cart_items
 WHERE `+cond+` ORDER BY added_at DESC, id DESC`, arg)
 	if err != nil {
 		return nil, fmt.Errorf("storage: cart lines: %w", mapErr(err))
@@ -75,7 +75,7 @@ func (s Carts) AddCartLine(ctx context.Context, o cart.Owner, skuID int64, qty, 
 		target = "(anon_id, sku_id) WHERE anon_id IS NOT NULL"
 	}
 	var n int
-	err := s.DB.GetContext(ctx, &n, fmt.Sprintf(addCartLineSQL, cond, target), arg, skuID, qty, maxQty, maxLines,
+	err := sqlx.GetContext(ctx, s.ext(), &n, fmt.Sprintf(addCartLineSQL, cond, target), arg, skuID, qty, maxQty, maxLines,
 		o.ShopperID, o.AnonID, at)
 	if err == nil {
 		return nil
@@ -84,7 +84,7 @@ func (s Carts) AddCartLine(ctx context.Context, o cart.Owner, skuID int64, qty, 
 		return fmt.Errorf("storage: add cart line: %w", mapErr(err))
 	}
 	var exists bool
-	if err := s.DB.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM cart_items WHERE `+cond+` AND sku_id = $2)`, arg, skuID); err != nil {
+	if err := sqlx.GetContext(ctx, s.ext(), &exists, `SELECT EXISTS (SELECT 1 FROM cart_items WHERE `+cond+` AND sku_id = $2)`, arg, skuID); err != nil {
 		return fmt.Errorf("storage: add cart line: %w", mapErr(err))
 	}
 	if exists {
@@ -96,7 +96,7 @@ func (s Carts) AddCartLine(ctx context.Context, o cart.Owner, skuID int64, qty, 
 // SetCartLine implements cart.Store.
 func (s Carts) SetCartLine(ctx context.Context, o cart.Owner, skuID int64, qty *int, selected *bool, at time.Time) error {
 	cond, arg := ownerCond(o)
-	res, err := s.DB.ExecContext(ctx, `UPDATE cart_items SET quantity = COALESCE($3, quantity),
+	res, err := s.ext().ExecContext(ctx, `UPDATE cart_items SET quantity = COALESCE($3, quantity),
     selected = COALESCE($4, selected), updated_at = $5
 WHERE `+cond+` AND sku_id = $2`, arg, skuID, qty, selected, at)
 	if err != nil {
@@ -111,7 +111,7 @@ WHERE `+cond+` AND sku_id = $2`, arg, skuID, qty, selected, at)
 // RemoveCartLine implements cart.Store.
 func (s Carts) RemoveCartLine(ctx context.Context, o cart.Owner, skuID int64) error {
 	cond, arg := ownerCond(o)
-	_, err := s.DB.ExecContext(ctx, `DELETE FROM cart_items WHERE `+cond+` AND sku_id = $2`, arg, skuID)
+	_, err := s.ext().ExecContext(ctx, `DELETE FROM cart_items WHERE `+cond+` AND sku_id = $2`, arg, skuID)
 	return mapErr(err)
 }
 
@@ -128,12 +128,12 @@ SET quantity = LEAST(cart_items.quantity + EXCLUDED.quantity, $3),
 
 // MergeCart implements cart.Store.
 func (s Carts) MergeCart(ctx context.Context, anonID string, shopperID int64, maxQty int, at time.Time) error {
-	_, err := s.DB.ExecContext(ctx, mergeCartSQL, anonID, shopperID, maxQty, at)
+	_, err := s.ext().ExecContext(ctx, mergeCartSQL, anonID, shopperID, maxQty, at)
 	return mapErr(err)
 }
 
 // Addresses implements address.Store.
-type Addresses struct{ DB *sqlx.DB }
+type Addresses struct{ scope }
 
 var _ address.Store = Addresses{}
 
@@ -161,7 +161,7 @@ func (r addressRow) toDomain() address.Address {
 // ListAddresses implements address.Store.
 func (s Addresses) ListAddresses(ctx context.Context, shopperID int64) ([]address.Address, error) {
 	var rows []addressRow
-	err := s.DB.SelectContext(ctx, &rows, `SELECT `+addressCols+` FROM addresses
+	err := sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT `+addressCols+` FROM addresses
 WHERE shopper_id = $1 AND deleted_at IS NULL ORDER BY is_default DESC, id DESC`, shopperID)
 	if err != nil {
 		return nil, fmt.Errorf("storage: list addresses: %w", mapErr(err))
@@ -176,14 +176,14 @@ WHERE shopper_id = $1 AND deleted_at IS NULL ORDER BY is_default DESC, id DESC`,
 // CountAddresses implements address.Store.
 func (s Addresses) CountAddresses(ctx context.Context, shopperID int64) (int, error) {
 	var n int
-	err := s.DB.GetContext(ctx, &n, `SELECT count(*) FROM addresses WHERE shopper_id = $1 AND deleted_at IS NULL`, shopperID)
+	err := sqlx.GetContext(ctx, s.ext(), &n, `SELECT count(*) FROM addresses WHERE shopper_id = $1 AND deleted_at IS NULL`, shopperID)
 	return n, mapErr(err)
 }
 
 // GetAddress implements address.Store.
 func (s Addresses) GetAddress(ctx context.Context, shopperID, id int64) (address.Address, error) {
 	var r addressRow
-	err := s.DB.GetContext(ctx, &r, `SELECT `+addressCols+` FROM addresses
+	err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT `+addressCols+` FROM addresses
 WHERE id = $1 AND shopper_id = $2 AND deleted_at IS NULL`, id, shopperID)
 	if err != nil {
 		return address.Address{}, mapErrNotFound(err, address.ErrNotFound)
@@ -198,7 +198,8 @@ WHERE shopper_id = $1 AND is_default AND deleted_at IS NULL AND id <> $2`
 // becomes the default.
 func (s Addresses) CreateAddress(ctx context.Context, a address.Address) (address.Address, error) {
 	var r addressRow
-	err := InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(t *Tx) error {
+		tx := t.x
 		if a.IsDefault {
 			if _, err := tx.ExecContext(ctx, clearDefaultSQL, a.ShopperID, 0); err != nil {
 				return err
@@ -219,7 +220,8 @@ RETURNING `+addressCols, a.ShopperID, a.Name, a.Phone, a.Province, a.City, a.Dis
 // UpdateAddress implements address.Store.
 func (s Addresses) UpdateAddress(ctx context.Context, a address.Address) (address.Address, error) {
 	var r addressRow
-	err := InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(t *Tx) error {
+		tx := t.x
 		if a.IsDefault {
 			if _, err := tx.ExecContext(ctx, clearDefaultSQL, a.ShopperID, a.ID); err != nil {
 				return err
@@ -246,7 +248,7 @@ func addressErr(err error) error {
 
 // DeleteAddress implements address.Store.
 func (s Addresses) DeleteAddress(ctx context.Context, shopperID, id int64, at time.Time) error {
-	res, err := s.DB.ExecContext(ctx, `UPDATE addresses SET deleted_at = $3, is_default = false, updated_at = $3
+	res, err := s.ext().ExecContext(ctx, `UPDATE addresses SET deleted_at = $3, is_default = false, updated_at = $3
 WHERE id = $1 AND shopper_id = $2 AND deleted_at IS NULL`, id, shopperID, at)
 	if err != nil {
 		return fmt.Errorf("storage: delete address: %w", mapErr(err))

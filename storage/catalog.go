@@ -18,26 +18,12 @@ import (
 	"github.com/yutang/yutang/domain/catalog"
 )
 
-// Catalog implements catalog.Store. The zero q runs on the pool; InTx binds
-// a copy to one transaction.
-type Catalog struct {
-	DB *sqlx.DB
-	q  sqlx.ExtContext
-}
-
-func (c Catalog) ext() sqlx.ExtContext {
-	if c.q != nil {
-		return c.q
-	}
-	return c.DB
-}
+// Catalog implements catalog.Store (db.Catalog(), tx.Catalog()).
+type Catalog struct{ scope }
 
 // InTx runs fn in a transaction (or in the current one when already inside).
 func (c Catalog) InTx(ctx context.Context, fn func(tx catalog.Store) error) error {
-	if c.q != nil {
-		return fn(c)
-	}
-	return InTx(ctx, c.DB, func(tx *sqlx.Tx) error { return fn(Catalog{DB: c.DB, q: tx}) })
+	return c.inTx(ctx, func(tx *Tx) error { return fn(tx.Catalog()) })
 }
 
 // Audit records an admin write in the current transaction.
@@ -99,8 +85,8 @@ SELECT id FROM up WHERE depth > 0 ORDER BY depth`
 // Ancestors locks the tree against concurrent moves (SHARE ROW EXCLUSIVE
 // conflicts with itself and with writes) and returns id's ancestors.
 func (c Catalog) Ancestors(ctx context.Context, id int64) ([]int64, error) {
-	if c.q != nil {
-		if _, err := c.q.ExecContext(ctx, `LOCK TABLE categories IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+	if c.tx != nil {
+		if _, err := c.ext().ExecContext(ctx, `LOCK TABLE categories IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return nil, fmt.Errorf("storage: lock categories: %w", mapErr(err))
 		}
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // Identity implements identity.Store.
-type Identity struct{ DB *sqlx.DB }
+type Identity struct{ scope }
 
 type shopperRow struct {
 	ID        int64          `db:"id"`
@@ -38,14 +38,14 @@ RETURNING id, openid, unionid, phone, nickname, created_at`
 
 func (s Identity) UpsertShopper(ctx context.Context, ws identity.WeChatSession) (identity.Shopper, error) {
 	var r shopperRow
-	if err := s.DB.GetContext(ctx, &r, upsertShopperSQL, ws.OpenID, ws.UnionID, ws.SessionKey); err != nil {
+	if err := sqlx.GetContext(ctx, s.ext(), &r, upsertShopperSQL, ws.OpenID, ws.UnionID, ws.SessionKey); err != nil {
 		return identity.Shopper{}, fmt.Errorf("storage: upsert shopper: %w", mapErr(err))
 	}
 	return r.toDomain(), nil
 }
 
 func (s Identity) SetShopperPhone(ctx context.Context, id int64, phone string) error {
-	_, err := s.DB.ExecContext(ctx, `UPDATE shoppers SET phone = $2, updated_at = now() WHERE id = $1`, id, phone)
+	_, err := s.ext().ExecContext(ctx, `UPDATE shoppers SET phone = $2, updated_at = now() WHERE id = $1`, id, phone)
 	if isUnique(err, "") {
 		return domain.E(domain.KindConflict, "phone_taken", "This phone number is already bound to another account.")
 	}
@@ -54,7 +54,7 @@ func (s Identity) SetShopperPhone(ctx context.Context, id int64, phone string) e
 
 func (s Identity) Shopper(ctx context.Context, id int64) (identity.Shopper, error) {
 	var r shopperRow
-	err := s.DB.GetContext(ctx, &r, `SELECT id, openid, unionid, phone, nickname, created_at FROM shoppers WHERE id = $1`, id)
+	err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT id, openid, unionid, phone, nickname, created_at FROM shoppers WHERE id = $1`, id)
 	if err != nil {
 		return identity.Shopper{}, mapErrNotFound(err, identity.ErrShopperNotFound)
 	}
@@ -64,7 +64,7 @@ func (s Identity) Shopper(ctx context.Context, id int64) (identity.Shopper, erro
 // SessionKey returns a shopper's WeChat session_key (to decrypt group info).
 func (s Identity) SessionKey(ctx context.Context, shopperID int64) (string, error) {
 	var k string
-	err := s.DB.GetContext(ctx, &k, `SELECT session_key FROM shoppers WHERE id = $1`, shopperID)
+	err := sqlx.GetContext(ctx, s.ext(), &k, `SELECT session_key FROM shoppers WHERE id = $1`, shopperID)
 	return k, mapErrNotFound(err, identity.ErrShopperNotFound)
 }
 
@@ -74,7 +74,7 @@ ON CONFLICT (anon_id) DO UPDATE SET shopper_id = EXCLUDED.shopper_id, stitched_a
 WHERE anon_visitors.shopper_id IS NULL`
 
 func (s Identity) StitchAnon(ctx context.Context, anonID string, shopperID int64, at time.Time) error {
-	_, err := s.DB.ExecContext(ctx, stitchAnonSQL, anonID, shopperID, at)
+	_, err := s.ext().ExecContext(ctx, stitchAnonSQL, anonID, shopperID, at)
 	return mapErr(err)
 }
 
@@ -100,7 +100,7 @@ const staffCols = `id, username, display_name, password_hash, role, store_id, ac
 
 func (s Identity) StaffByUsername(ctx context.Context, username string) (identity.Staff, error) {
 	var r staffRow
-	err := s.DB.GetContext(ctx, &r, `SELECT `+staffCols+` FROM staff WHERE username = $1`, username)
+	err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT `+staffCols+` FROM staff WHERE username = $1`, username)
 	if err != nil {
 		return identity.Staff{}, mapErrNotFound(err, identity.ErrStaffNotFound)
 	}
@@ -115,7 +115,7 @@ RETURNING ` + staffCols
 func (s Identity) CreateStaff(ctx context.Context, st identity.Staff, storeCode string) (identity.Staff, error) {
 	if storeCode != "" {
 		var n int
-		if err := s.DB.GetContext(ctx, &n, `SELECT count(*) FROM stores WHERE code = $1`, storeCode); err != nil {
+		if err := sqlx.GetContext(ctx, s.ext(), &n, `SELECT count(*) FROM stores WHERE code = $1`, storeCode); err != nil {
 			return identity.Staff{}, mapErr(err)
 		}
 		if n == 0 {
@@ -123,7 +123,7 @@ func (s Identity) CreateStaff(ctx context.Context, st identity.Staff, storeCode 
 		}
 	}
 	var r staffRow
-	err := s.DB.GetContext(ctx, &r, createStaffSQL, st.Username, st.DisplayName, st.PasswordHash, string(st.Role), storeCode)
+	err := sqlx.GetContext(ctx, s.ext(), &r, createStaffSQL, st.Username, st.DisplayName, st.PasswordHash, string(st.Role), storeCode)
 	if isUnique(err, "") {
 		return identity.Staff{}, domain.Errorf(domain.KindConflict, "username_taken", "The username %q is taken.", st.Username)
 	}
@@ -134,7 +134,7 @@ func (s Identity) CreateStaff(ctx context.Context, st identity.Staff, storeCode 
 }
 
 func (s Identity) RecordLoginFailure(ctx context.Context, staffID int64, lockAfter int, lockUntil time.Time) error {
-	_, err := s.DB.ExecContext(ctx, `
+	_, err := s.ext().ExecContext(ctx, `
 UPDATE staff SET failed_logins = failed_logins + 1,
     locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END,
     updated_at = now()
@@ -143,12 +143,12 @@ WHERE id = $1`, staffID, lockAfter, lockUntil)
 }
 
 func (s Identity) ResetLoginFailures(ctx context.Context, staffID int64) error {
-	_, err := s.DB.ExecContext(ctx, `UPDATE staff SET failed_logins = 0, locked_until = NULL WHERE id = $1`, staffID)
+	_, err := s.ext().ExecContext(ctx, `UPDATE staff SET failed_logins = 0, locked_until = NULL WHERE id = $1`, staffID)
 	return mapErr(err)
 }
 
 func (s Identity) CreateToken(ctx context.Context, hash []byte, kind identity.SubjectKind, id int64, exp time.Time) error {
-	_, err := s.DB.ExecContext(ctx, `INSERT INTO auth_tokens (token_hash, subject_kind, subject_id, expires_at) VALUES ($1, $2, $3, $4)`,
+	_, err := s.ext().ExecContext(ctx, `INSERT INTO auth_tokens (token_hash, subject_kind, subject_id, expires_at) VALUES ($1, $2, $3, $4)`,
 		hash, string(kind), id, exp)
 	return mapErr(err)
 }
@@ -173,7 +173,7 @@ func (s Identity) Principal(ctx context.Context, hash []byte, now time.Time) (id
 		OpenID  string `db:"openid"`
 		Active  bool   `db:"active"`
 	}
-	err := s.DB.GetContext(ctx, &r, principalSQL, hash, now)
+	err := sqlx.GetContext(ctx, s.ext(), &r, principalSQL, hash, now)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !r.Active) {
 		return identity.Principal{}, domain.ErrNotFound
 	}
@@ -185,6 +185,22 @@ func (s Identity) Principal(ctx context.Context, hash []byte, now time.Time) (id
 }
 
 func (s Identity) RevokeToken(ctx context.Context, hash []byte, at time.Time) error {
-	_, err := s.DB.ExecContext(ctx, `UPDATE auth_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL`, hash, at)
+	_, err := s.ext().ExecContext(ctx, `UPDATE auth_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL`, hash, at)
 	return mapErr(err)
+}
+
+// InTx implements identity.Store.
+func (s Identity) InTx(ctx context.Context, fn func(identity.Store) error) error {
+	return s.inTx(ctx, func(tx *Tx) error { return fn(tx.Identity()) })
+}
+
+// SignInHandlers are the handlers of identity.SignedIn (see DB.SignedIn).
+type SignInHandlers = domain.Handlers[*Tx, identity.SignedIn]
+
+// RaiseSignedIn implements identity.Store.
+func (s Identity) RaiseSignedIn(ctx context.Context, e identity.SignedIn) error {
+	if s.tx == nil {
+		return errNoTx
+	}
+	return s.db.SignedIn.Run(ctx, s.tx, e)
 }

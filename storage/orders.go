@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,30 +15,17 @@ import (
 
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/order"
+	"github.com/yutang/yutang/domain/pricing"
 )
 
-// Orders implements order.Store. The zero q runs on the pool; InTx hands fn
-// an Orders whose q is the transaction.
-type Orders struct {
-	DB *sqlx.DB
-	q  sqlx.ExtContext
-}
+// Orders implements order.Store (db.Orders(), tx.Orders()).
+type Orders struct{ scope }
 
 var _ order.Store = Orders{}
 
-func (s Orders) ext() sqlx.ExtContext {
-	if s.q != nil {
-		return s.q
-	}
-	return s.DB
-}
-
 // InTx implements order.Store.
 func (s Orders) InTx(ctx context.Context, fn func(order.Store) error) error {
-	if s.q != nil {
-		return fn(s)
-	}
-	return InTx(ctx, s.DB, func(tx *sqlx.Tx) error { return fn(Orders{DB: s.DB, q: tx}) })
+	return s.inTx(ctx, func(tx *Tx) error { return fn(tx.Orders()) })
 }
 
 type orderSKURow struct {
@@ -207,33 +195,38 @@ func (s Orders) ReleaseStock(ctx context.Context, skuID int64, qty int, ref stri
 	return ReleaseStock(ctx, s.ext(), skuID, qty, ref, actor, at)
 }
 
-// createOrderSQL writes the order and its items in one statement.
+// createOrderSQL writes the order, its items and their adjustments in one
+// statement and returns the ids of the order and its items by line.
 const createOrderSQL = `
 WITH o AS (
     INSERT INTO orders (order_no, shopper_id, status, fulfillment, address, pickup_store_id,
-        subtotal_fen, campaign_discount_fen, member_discount_fen, coupon_discount_fen, points_discount_fen,
-        discount_fen, freight_fen, payable_fen, points_used, coupon_ids, note, placed_at, expires_at,
-        store_id, clerk_id, updated_at)
-    VALUES ($1, $2, $3, $4, $5, NULLIF($6, 0), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-        NULLIF($20, 0), NULLIF($21, 0), $18)
+        subtotal_fen, discount_fen, freight_fen, payable_fen, points_used, note, placed_at, expires_at,
+        store_id, clerk_id, channel, updated_at)
+    VALUES ($1, NULLIF($2, 0), $3, $4, $5, NULLIF($6, 0), $7, $8, $9, $10, $11, $12, $13, $14,
+        NULLIF($15, 0), NULLIF($16, 0), $17, $13)
     RETURNING id
 ), i AS (
     INSERT INTO order_items (order_id, line_no, sku_id, product_id, sku_code, title, specs, image, unit_price_fen,
-        quantity, list_total_fen, campaign_discount_fen, member_discount_fen, coupon_discount_fen,
-        points_discount_fen, paid_fen)
-    SELECT o.id, u.* FROM o, unnest($22::int[], $23::bigint[], $24::bigint[], $25::text[], $26::text[],
-        $27::text[]::jsonb[], $28::text[], $29::bigint[], $30::int[], $31::bigint[], $32::bigint[], $33::bigint[],
-        $34::bigint[], $35::bigint[], $36::bigint[]) AS u
+        quantity, list_total_fen, discount_fen, paid_fen)
+    SELECT o.id, u.* FROM o, unnest($18::int[], $19::bigint[], $20::bigint[], $21::text[], $22::text[],
+        $23::text[]::jsonb[], $24::text[], $25::bigint[], $26::int[], $27::bigint[], $28::bigint[], $29::bigint[]) AS u
+    RETURNING id, line_no
+), a AS (
+    INSERT INTO order_adjustments (order_id, item_id, source, source_id, amount_fen)
+    SELECT o.id, i.id, u.source, u.source_id, u.amount
+    FROM o, unnest($30::int[], $31::text[], $32::bigint[], $33::bigint[]) WITH ORDINALITY AS u(line_no, source, source_id, amount, n)
+    JOIN i ON i.line_no = u.line_no
+    ORDER BY u.n
 )
-SELECT id FROM o`
+SELECT o.id AS order_id, i.id AS item_id, i.line_no FROM o, i ORDER BY i.line_no`
 
 // CreateOrder implements order.Store.
-func (s Orders) CreateOrder(ctx context.Context, o order.Order) (int64, error) {
+func (s Orders) CreateOrder(ctx context.Context, o order.Order) (order.Order, error) {
 	var addr any
 	if o.Address != nil {
 		b, err := json.Marshal(addressJSON(*o.Address))
 		if err != nil {
-			return 0, fmt.Errorf("storage: create order: %w", err)
+			return order.Order{}, fmt.Errorf("storage: create order: %w", err)
 		}
 		addr = string(b)
 	}
@@ -241,38 +234,62 @@ func (s Orders) CreateOrder(ctx context.Context, o order.Order) (int64, error) {
 	lineNo, qty := make([]int64, n), make([]int64, n)
 	sku, prod := make([]int64, n), make([]int64, n)
 	code, title, specs, image := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	unit, list, camp, mem, coup, pts, paid := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n),
-		make([]int64, n), make([]int64, n), make([]int64, n)
+	unit, list, disc, paid := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	var adjLine, adjSourceID, adjAmount []int64
+	var adjSource []string
 	for i, it := range o.Items {
 		sp, err := json.Marshal(it.Specs)
 		if err != nil {
-			return 0, fmt.Errorf("storage: create order: %w", err)
+			return order.Order{}, fmt.Errorf("storage: create order: %w", err)
 		}
 		if it.Specs == nil {
 			sp = []byte("{}")
 		}
 		lineNo[i], sku[i], prod[i], code[i], title[i], specs[i], image[i] = int64(it.LineNo), it.SKUID, it.ProductID,
 			it.SKUCode, it.Title, string(sp), it.Image
-		unit[i], qty[i], list[i], camp[i], mem[i], coup[i], pts[i], paid[i] = int64(it.UnitPrice), int64(it.Quantity),
-			int64(it.ListTotal), int64(it.CampaignDiscount), int64(it.MemberDiscount), int64(it.CouponDiscount),
-			int64(it.PointsDiscount), int64(it.Paid)
+		unit[i], qty[i], list[i], disc[i], paid[i] = int64(it.UnitPrice), int64(it.Quantity), int64(it.ListTotal),
+			int64(it.Discount), int64(it.Paid)
+		for _, a := range it.Adjustments {
+			adjLine = append(adjLine, int64(it.LineNo))
+			adjSource = append(adjSource, string(a.Source))
+			adjSourceID = append(adjSourceID, a.SourceID)
+			adjAmount = append(adjAmount, int64(a.Amount))
+		}
 	}
-	coupons := o.CouponIDs
-	if coupons == nil {
-		coupons = []int64{}
+	channel := o.Channel
+	if channel == "" {
+		channel = order.ChannelOnline
 	}
-	var id int64
-	err := sqlx.GetContext(ctx, s.ext(), &id, createOrderSQL,
+	var ids []struct {
+		OrderID int64 `db:"order_id"`
+		ItemID  int64 `db:"item_id"`
+		LineNo  int   `db:"line_no"`
+	}
+	err := sqlx.SelectContext(ctx, s.ext(), &ids, createOrderSQL,
 		o.Number, o.ShopperID, string(o.Status), string(o.Fulfillment), addr, o.PickupStore,
-		int64(o.Subtotal), int64(o.CampaignDiscount), int64(o.MemberDiscount), int64(o.CouponDiscount), int64(o.PointsDiscount),
-		int64(o.Discount), int64(o.Freight), int64(o.Payable), o.PointsUsed, pq.Array(coupons), o.Note, o.PlacedAt, o.ExpiresAt,
-		o.StoreID, o.ClerkID,
+		int64(o.Subtotal), int64(o.Discount), int64(o.Freight), int64(o.Payable), o.PointsUsed, o.Note, o.PlacedAt,
+		o.ExpiresAt, o.StoreID, o.ClerkID, string(channel),
 		pq.Array(lineNo), pq.Array(sku), pq.Array(prod), pq.Array(code), pq.Array(title), pq.Array(specs), pq.Array(image),
-		pq.Array(unit), pq.Array(qty), pq.Array(list), pq.Array(camp), pq.Array(mem), pq.Array(coup), pq.Array(pts), pq.Array(paid))
+		pq.Array(unit), pq.Array(qty), pq.Array(list), pq.Array(disc), pq.Array(paid),
+		pq.Array(adjLine), pq.Array(adjSource), pq.Array(adjSourceID), pq.Array(adjAmount))
 	if err != nil {
-		return 0, fmt.Errorf("storage: create order: %w", mapErr(err))
+		return order.Order{}, fmt.Errorf("storage: create order: %w", mapErr(err))
 	}
-	return id, nil
+	if len(ids) != n {
+		return order.Order{}, fmt.Errorf("storage: create order: %d lines written of %d", len(ids), n)
+	}
+	o.Channel = channel
+	o.Items = slices.Clone(o.Items)
+	for i := range o.Items {
+		it := &o.Items[i]
+		o.ID = ids[i].OrderID
+		it.ID = ids[i].ItemID
+		it.Adjustments = slices.Clone(it.Adjustments)
+		for k := range it.Adjustments {
+			it.Adjustments[k].ItemID = it.ID
+		}
+	}
+	return o, nil
 }
 
 type addressJSON struct {
@@ -285,52 +302,47 @@ type addressJSON struct {
 	Detail    string `json:"detail"`
 }
 
-const orderCols = `id, order_no, shopper_id, status, fulfillment, address, COALESCE(pickup_store_id, 0) AS pickup_store_id,
-subtotal_fen, campaign_discount_fen, member_discount_fen, coupon_discount_fen, points_discount_fen, discount_fen,
-freight_fen, payable_fen, points_used, coupon_ids, note, placed_at, expires_at, paid_at, shipped_at,
+const orderCols = `id, order_no, COALESCE(shopper_id, 0) AS shopper_id, status, fulfillment, channel, address,
+COALESCE(pickup_store_id, 0) AS pickup_store_id, subtotal_fen, discount_fen,
+freight_fen, payable_fen, points_used, note, placed_at, expires_at, paid_at, shipped_at,
 COALESCE(carrier, '') AS carrier, COALESCE(tracking_no, '') AS tracking_no, completed_at, cancelled_at,
 COALESCE(cancel_reason, '') AS cancel_reason, COALESCE(store_id, 0) AS store_id, COALESCE(clerk_id, 0) AS clerk_id`
 
 type orderRow struct {
-	ID           int64         `db:"id"`
-	Number       string        `db:"order_no"`
-	ShopperID    int64         `db:"shopper_id"`
-	Status       string        `db:"status"`
-	Fulfillment  string        `db:"fulfillment"`
-	Address      []byte        `db:"address"`
-	PickupStore  int64         `db:"pickup_store_id"`
-	Subtotal     int64         `db:"subtotal_fen"`
-	Campaign     int64         `db:"campaign_discount_fen"`
-	Member       int64         `db:"member_discount_fen"`
-	Coupon       int64         `db:"coupon_discount_fen"`
-	Points       int64         `db:"points_discount_fen"`
-	Discount     int64         `db:"discount_fen"`
-	Freight      int64         `db:"freight_fen"`
-	Payable      int64         `db:"payable_fen"`
-	PointsUsed   int64         `db:"points_used"`
-	CouponIDs    pq.Int64Array `db:"coupon_ids"`
-	Note         string        `db:"note"`
-	PlacedAt     time.Time     `db:"placed_at"`
-	ExpiresAt    time.Time     `db:"expires_at"`
-	PaidAt       sql.NullTime  `db:"paid_at"`
-	ShippedAt    sql.NullTime  `db:"shipped_at"`
-	Carrier      string        `db:"carrier"`
-	TrackingNo   string        `db:"tracking_no"`
-	CompletedAt  sql.NullTime  `db:"completed_at"`
-	CancelledAt  sql.NullTime  `db:"cancelled_at"`
-	CancelReason string        `db:"cancel_reason"`
-	StoreID      int64         `db:"store_id"`
-	ClerkID      int64         `db:"clerk_id"`
+	ID           int64        `db:"id"`
+	Number       string       `db:"order_no"`
+	ShopperID    int64        `db:"shopper_id"`
+	Status       string       `db:"status"`
+	Fulfillment  string       `db:"fulfillment"`
+	Channel      string       `db:"channel"`
+	Address      []byte       `db:"address"`
+	PickupStore  int64        `db:"pickup_store_id"`
+	Subtotal     int64        `db:"subtotal_fen"`
+	Discount     int64        `db:"discount_fen"`
+	Freight      int64        `db:"freight_fen"`
+	Payable      int64        `db:"payable_fen"`
+	PointsUsed   int64        `db:"points_used"`
+	Note         string       `db:"note"`
+	PlacedAt     time.Time    `db:"placed_at"`
+	ExpiresAt    time.Time    `db:"expires_at"`
+	PaidAt       sql.NullTime `db:"paid_at"`
+	ShippedAt    sql.NullTime `db:"shipped_at"`
+	Carrier      string       `db:"carrier"`
+	TrackingNo   string       `db:"tracking_no"`
+	CompletedAt  sql.NullTime `db:"completed_at"`
+	CancelledAt  sql.NullTime `db:"cancelled_at"`
+	CancelReason string       `db:"cancel_reason"`
+	StoreID      int64        `db:"store_id"`
+	ClerkID      int64        `db:"clerk_id"`
 }
 
 func (r orderRow) toDomain() (order.Order, error) {
 	o := order.Order{
 		ID: r.ID, Number: r.Number, ShopperID: r.ShopperID, Status: order.Status(r.Status),
-		Fulfillment: order.FulfillmentType(r.Fulfillment), PickupStore: r.PickupStore,
-		Subtotal: domain.Fen(r.Subtotal), CampaignDiscount: domain.Fen(r.Campaign), MemberDiscount: domain.Fen(r.Member),
-		CouponDiscount: domain.Fen(r.Coupon), PointsDiscount: domain.Fen(r.Points), Discount: domain.Fen(r.Discount),
+		Fulfillment: order.FulfillmentType(r.Fulfillment), Channel: order.Channel(r.Channel), PickupStore: r.PickupStore,
+		Subtotal: domain.Fen(r.Subtotal), Discount: domain.Fen(r.Discount),
 		Freight: domain.Fen(r.Freight), Payable: domain.Fen(r.Payable), PointsUsed: r.PointsUsed,
-		CouponIDs: []int64(r.CouponIDs), Note: r.Note, PlacedAt: r.PlacedAt, ExpiresAt: r.ExpiresAt,
+		Note: r.Note, PlacedAt: r.PlacedAt, ExpiresAt: r.ExpiresAt,
 		PaidAt: r.PaidAt.Time, ShippedAt: r.ShippedAt.Time, Carrier: r.Carrier, TrackingNo: r.TrackingNo,
 		CompletedAt: r.CompletedAt.Time, CancelledAt: r.CancelledAt.Time, CancelReason: r.CancelReason,
 		StoreID: r.StoreID, ClerkID: r.ClerkID,
@@ -359,10 +371,8 @@ type itemRow struct {
 	UnitPrice        int64  `db:"unit_price_fen"`
 	Quantity         int    `db:"quantity"`
 	ListTotal        int64  `db:"list_total_fen"`
-	Campaign         int64  `db:"campaign_discount_fen"`
-	Member           int64  `db:"member_discount_fen"`
-	Coupon           int64  `db:"coupon_discount_fen"`
-	Points           int64  `db:"points_discount_fen"`
+	Discount         int64  `db:"discount_fen"`
+	Adjustments      []byte `db:"adjustments"`
 	Paid             int64  `db:"paid_fen"`
 	RefundStatus     string `db:"refund_status"`
 	RefundedQuantity int    `db:"refunded_quantity"`
@@ -370,8 +380,29 @@ type itemRow struct {
 }
 
 const itemCols = `id, order_id, line_no, sku_id, product_id, sku_code, title, specs, image, unit_price_fen, quantity,
-list_total_fen, campaign_discount_fen, member_discount_fen, coupon_discount_fen, points_discount_fen, paid_fen,
-refund_status, refunded_quantity, refunded_fen`
+list_total_fen, discount_fen, paid_fen, refund_status, refunded_quantity, refunded_fen,
+(SELECT COALESCE(json_agg(json_build_array(a.source, a.source_id, a.amount_fen) ORDER BY a.id), '[]')
+   FROM order_adjustments a WHERE a.item_id = order_items.id) AS adjustments`
+
+// decodeAdjustments reads an item's adjustments ([[source, source_id, amount] …]).
+func decodeAdjustments(itemID int64, lineNo int, b []byte) ([]order.Adjustment, error) {
+	var raw [][3]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("storage: order adjustments: %w", err)
+	}
+	out := make([]order.Adjustment, 0, len(raw))
+	for _, r := range raw {
+		var a order.Adjustment
+		var src string
+		var amt int64
+		if err := errors.Join(json.Unmarshal(r[0], &src), json.Unmarshal(r[1], &a.SourceID), json.Unmarshal(r[2], &amt)); err != nil {
+			return nil, fmt.Errorf("storage: order adjustments: %w", err)
+		}
+		a.ItemID, a.LineNo, a.Source, a.Amount = itemID, lineNo, pricing.Source(src), domain.Fen(amt)
+		out = append(out, a)
+	}
+	return out, nil
+}
 
 // withItems loads the items of rows and converts them.
 func withItems(ctx context.Context, q sqlx.QueryerContext, rows []orderRow) ([]order.Order, error) {
@@ -398,12 +429,15 @@ WHERE order_id = ANY($1) ORDER BY order_id, line_no`, pq.Array(ids)); err != nil
 		if err != nil {
 			return nil, err
 		}
+		adj, err := decodeAdjustments(it.ID, it.LineNo, it.Adjustments)
+		if err != nil {
+			return nil, err
+		}
 		o := &out[at[it.OrderID]]
 		o.Items = append(o.Items, order.Item{
 			ID: it.ID, LineNo: it.LineNo, SKUID: it.SKUID, ProductID: it.ProductID, SKUCode: it.SKUCode, Title: it.Title,
 			Specs: specs, Image: it.Image, UnitPrice: domain.Fen(it.UnitPrice), Quantity: it.Quantity,
-			ListTotal: domain.Fen(it.ListTotal), CampaignDiscount: domain.Fen(it.Campaign), MemberDiscount: domain.Fen(it.Member),
-			CouponDiscount: domain.Fen(it.Coupon), PointsDiscount: domain.Fen(it.Points), Paid: domain.Fen(it.Paid),
+			ListTotal: domain.Fen(it.ListTotal), Discount: domain.Fen(it.Discount), Adjustments: adj, Paid: domain.Fen(it.Paid),
 			RefundStatus: order.LineRefundStatus(it.RefundStatus), RefundedQuantity: it.RefundedQuantity,
 			RefundedFen: domain.Fen(it.RefundedFen),
 		})
@@ -530,4 +564,41 @@ WHERE status = 'pending_payment' AND expires_at < $1 ORDER BY expires_at LIMIT $
 // Audit implements order.Store.
 func (s Orders) Audit(ctx context.Context, e domain.AuditEntry) error {
 	return WriteAudit(ctx, s.ext(), e)
+}
+
+// AddTender records a tender that settles part of an order's payable (a
+// placed handler of the area that took the money calls it).
+func (s Orders) AddTender(ctx context.Context, orderID int64, t order.Tender, at time.Time) (order.Tender, error) {
+	err := sqlx.GetContext(ctx, s.ext(), &t.ID, `INSERT INTO order_tenders (order_id, kind, ref, amount_fen, created_at)
+VALUES ($1, $2, $3, $4, $5) RETURNING id`, orderID, string(t.Kind), t.Ref, int64(t.Amount), at)
+	if err != nil {
+		return order.Tender{}, fmt.Errorf("storage: add tender: %w", mapErr(err))
+	}
+	return t, nil
+}
+
+// Tenders returns an order's tenders, oldest first, each with what live
+// refunds (not failed or closed) give back of it.
+func (s Orders) Tenders(ctx context.Context, orderID int64) ([]order.Tender, error) {
+	var rows []struct {
+		ID       int64  `db:"id"`
+		Kind     string `db:"kind"`
+		Ref      string `db:"ref"`
+		Amount   int64  `db:"amount_fen"`
+		Refunded int64  `db:"refunded"`
+	}
+	err := sqlx.SelectContext(ctx, s.ext(), &rows, `
+SELECT t.id, t.kind, t.ref, t.amount_fen,
+       COALESCE((SELECT sum(rt.amount_fen) FROM refund_tenders rt JOIN refunds r ON r.id = rt.refund_id
+                 WHERE rt.tender_id = t.id AND r.status NOT IN ('closed', 'failed')), 0) AS refunded
+FROM order_tenders t WHERE t.order_id = $1 ORDER BY t.id`, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("storage: tenders: %w", mapErr(err))
+	}
+	out := make([]order.Tender, len(rows))
+	for i, r := range rows {
+		out[i] = order.Tender{ID: r.ID, Kind: order.TenderKind(r.Kind), Ref: r.Ref, Amount: domain.Fen(r.Amount),
+			Refunded: domain.Fen(r.Refunded)}
+	}
+	return out, nil
 }

@@ -50,7 +50,7 @@ SELECT $1, 'SKU-' || g, jsonb_build_object('size', g::text), 1990 + g, $3 FROM g
 }
 
 func newOrderService(db *sqlx.DB) *order.Service {
-	return &order.Service{Store: storage.Orders{DB: db}}
+	return &order.Service{Store: storage.New(db).Orders()}
 }
 
 func pickup(storeID int64) order.FulfillmentRequest {

@@ -18,48 +18,15 @@ import (
 	"github.com/yutang/yutang/domain/payment"
 )
 
-// PaidHook runs inside the transaction that applies a payment, after the
-// order is marked paid and its stock sold. tx is that transaction: write
-// with it (and only it), and return an error to roll the whole payment back
-// (WeChat Pay then retries the notification). Attribution, coupons, points
-// and commissions hook in here.
-type PaidHook func(ctx context.Context, tx sqlx.ExtContext, p cashier.Paid) error
-
-// RefundedHook runs inside the transaction that completes a refund, after
-// the refunded units and money are added to the order lines.
-type RefundedHook func(ctx context.Context, tx sqlx.ExtContext, r cashier.Refunded) error
-
-// Payments implements cashier.Store.
-type Payments struct {
-	DB *sqlx.DB
-	// OnPaid and OnRefunded are run, in order, inside the applying
-	// transaction (see PaidHook). Set them while wiring, before serving.
-	OnPaid     []PaidHook
-	OnRefunded []RefundedHook
-
-	tx *sqlx.Tx // set inside InTx
-}
+// Payments implements cashier.Store (db.Payments(), tx.Payments()).
+type Payments struct{ scope }
 
 var _ cashier.Store = Payments{}
-
-func (s Payments) q() sqlx.ExtContext {
-	if s.tx != nil {
-		return s.tx
-	}
-	return s.DB
-}
 
 // InTx runs fn in one transaction (joining the current one when s is
 // already in a transaction).
 func (s Payments) InTx(ctx context.Context, fn func(cashier.Store) error) error {
-	if s.tx != nil {
-		return fn(s)
-	}
-	return InTx(ctx, s.DB, func(tx *sqlx.Tx) error {
-		in := s
-		in.tx = tx
-		return fn(in)
-	})
+	return s.inTx(ctx, func(tx *Tx) error { return fn(tx.Payments()) })
 }
 
 // --- orders, as the cashier sees them ---
@@ -71,7 +38,11 @@ type cashierOrderRow struct {
 	OpenID      string    `db:"openid"`
 	Status      string    `db:"status"`
 	Fulfillment string    `db:"fulfillment"`
+	Channel     string    `db:"channel"`
+	StoreID     int64     `db:"store_id"`
+	ClerkID     int64     `db:"clerk_id"`
 	Payable     int64     `db:"payable_fen"`
+	Tendered    int64     `db:"tendered_fen"`
 	Freight     int64     `db:"freight_fen"`
 	ExpiresAt   time.Time `db:"expires_at"`
 }
@@ -88,8 +59,11 @@ type cashierItemRow struct {
 }
 
 const cashierOrderSQL = `
-SELECT o.id, o.order_no, o.shopper_id, s.openid, o.status, o.fulfillment, o.payable_fen, o.freight_fen, o.expires_at
-FROM orders o JOIN shoppers s ON s.id = o.shopper_id
+SELECT o.id, o.order_no, COALESCE(o.shopper_id, 0) AS shopper_id, COALESCE(s.openid, '') AS openid, o.status,
+       o.fulfillment, o.channel, COALESCE(o.store_id, 0) AS store_id, COALESCE(o.clerk_id, 0) AS clerk_id,
+       o.payable_fen, o.freight_fen, o.expires_at,
+       COALESCE((SELECT sum(t.amount_fen) FROM order_tenders t WHERE t.order_id = o.id AND t.kind <> 'wechat_pay'), 0) AS tendered_fen
+FROM orders o LEFT JOIN shoppers s ON s.id = o.shopper_id
 WHERE `
 
 const cashierItemsSQL = `
@@ -102,16 +76,17 @@ func (s Payments) loadOrder(ctx context.Context, where string, forUpdate bool, a
 		query += ` FOR UPDATE OF o`
 	}
 	var r cashierOrderRow
-	if err := sqlx.GetContext(ctx, s.q(), &r, query, args...); err != nil {
+	if err := sqlx.GetContext(ctx, s.ext(), &r, query, args...); err != nil {
 		return cashier.Order{}, mapErrNotFound(err, order.ErrOrderNotFound)
 	}
 	var items []cashierItemRow
-	if err := sqlx.SelectContext(ctx, s.q(), &items, cashierItemsSQL, r.ID); err != nil {
+	if err := sqlx.SelectContext(ctx, s.ext(), &items, cashierItemsSQL, r.ID); err != nil {
 		return cashier.Order{}, fmt.Errorf("storage: order items: %w", mapErr(err))
 	}
 	o := cashier.Order{ID: r.ID, Number: r.Number, ShopperID: r.ShopperID, OpenID: r.OpenID,
 		Status: order.Status(r.Status), Fulfillment: order.FulfillmentType(r.Fulfillment),
-		Payable: domain.Fen(r.Payable), Freight: domain.Fen(r.Freight), ExpiresAt: r.ExpiresAt}
+		Channel: order.Channel(r.Channel), StoreID: r.StoreID, ClerkID: r.ClerkID,
+		Payable: domain.Fen(r.Payable), Tendered: domain.Fen(r.Tendered), Freight: domain.Fen(r.Freight), ExpiresAt: r.ExpiresAt}
 	for _, it := range items {
 		o.Items = append(o.Items, cashier.Item{ID: it.ID, LineNo: it.LineNo, SKUID: it.SKUID, Title: it.Title,
 			Quantity: it.Quantity, Paid: domain.Fen(it.Paid), RefundedQuantity: it.RefundedQuantity,
@@ -133,7 +108,7 @@ UPDATE orders SET status = 'paid', paid_at = $2, updated_at = $3
 WHERE id = $1 AND status = 'pending_payment'`
 
 func (s Payments) MarkOrderPaid(ctx context.Context, orderID int64, paidAt, now time.Time) error {
-	res, err := s.q().ExecContext(ctx, markOrderPaidSQL, orderID, paidAt, now)
+	res, err := s.ext().ExecContext(ctx, markOrderPaidSQL, orderID, paidAt, now)
 	if err != nil {
 		return fmt.Errorf("storage: mark order paid: %w", mapErr(err))
 	}
@@ -144,33 +119,53 @@ func (s Payments) MarkOrderPaid(ctx context.Context, orderID int64, paidAt, now 
 }
 
 func (s Payments) SellStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error {
-	return SellStock(ctx, s.q(), skuID, qty, ref, actor, at)
+	return SellStock(ctx, s.ext(), skuID, qty, ref, actor, at)
 }
 
 func (s Payments) ReturnStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error {
-	return ReturnStock(ctx, s.q(), skuID, qty, ref, actor, at)
+	return ReturnStock(ctx, s.ext(), skuID, qty, ref, actor, at)
 }
 
-func (s Payments) AfterPaid(ctx context.Context, p cashier.Paid) error {
-	for _, h := range s.OnPaid {
-		if err := h(ctx, s.q(), p); err != nil {
-			return fmt.Errorf("storage: after paid: %w", err)
-		}
+// MarkOrderCompleted implements cashier.Store.
+func (s Payments) MarkOrderCompleted(ctx context.Context, orderID int64, at time.Time) error {
+	res, err := s.ext().ExecContext(ctx, `UPDATE orders SET status = 'completed', completed_at = $2, updated_at = $2
+WHERE id = $1 AND status = 'paid'`, orderID, at)
+	if err != nil {
+		return fmt.Errorf("storage: mark order completed: %w", mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return order.ErrInvalidTransition.WithMessage("The order is not paid.")
 	}
 	return nil
 }
 
-func (s Payments) AfterRefunded(ctx context.Context, r cashier.Refunded) error {
-	for _, h := range s.OnRefunded {
-		if err := h(ctx, s.q(), r); err != nil {
-			return fmt.Errorf("storage: after refunded: %w", err)
+// AddTender implements cashier.Store (as Orders.AddTender).
+func (s Payments) AddTender(ctx context.Context, orderID int64, t order.Tender, at time.Time) (order.Tender, error) {
+	return Orders(s).AddTender(ctx, orderID, t, at)
+}
+
+// Tenders implements cashier.Store (as Orders.Tenders).
+func (s Payments) Tenders(ctx context.Context, orderID int64) ([]order.Tender, error) {
+	return Orders(s).Tenders(ctx, orderID)
+}
+
+// AddTenderRefunded implements cashier.Store.
+func (s Payments) AddTenderRefunded(ctx context.Context, parts []order.TenderRefund) error {
+	for _, p := range parts {
+		res, err := s.ext().ExecContext(ctx, `UPDATE order_tenders SET refunded_fen = refunded_fen + $2 WHERE id = $1`,
+			p.TenderID, int64(p.Amount))
+		if err != nil {
+			return fmt.Errorf("storage: tender refunded: %w", mapErr(err))
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("storage: tender refunded: no tender %d", p.TenderID)
 		}
 	}
 	return nil
 }
 
 func (s Payments) Audit(ctx context.Context, e domain.AuditEntry) error {
-	return WriteAudit(ctx, s.q(), e)
+	return WriteAudit(ctx, s.ext(), e)
 }
 
 // --- payment attempts ---
@@ -198,6 +193,7 @@ type attemptRow struct {
 	TimeExpire       time.Time      `db:"time_expire"`
 	PrepayID         sql.NullString `db:"prepay_id"`
 	RequestPayment   []byte         `db:"request_payment"`
+	CodeURL          sql.NullString `db:"code_url"`
 	PrepayValidUntil sql.NullTime   `db:"prepay_valid_until"`
 	Status           string         `db:"status"`
 	TransactionID    sql.NullString `db:"transaction_id"`
@@ -208,7 +204,7 @@ type attemptRow struct {
 func (r attemptRow) toDomain() cashier.Attempt {
 	a := cashier.Attempt{ID: r.ID, OrderID: r.OrderID, OrderNumber: r.OrderNumber, Seq: r.Seq, OutTradeNo: r.OutTradeNo,
 		TradeType: r.TradeType, Amount: domain.Fen(r.Amount), OpenID: r.OpenID, Description: r.Description,
-		TimeExpire: r.TimeExpire, PrepayID: r.PrepayID.String, PrepayValidUntil: r.PrepayValidUntil.Time,
+		TimeExpire: r.TimeExpire, PrepayID: r.PrepayID.String, CodeURL: r.CodeURL.String, PrepayValidUntil: r.PrepayValidUntil.Time,
 		Status: cashier.AttemptStatus(r.Status), TransactionID: r.TransactionID.String, Checks: r.Checks,
 		CreatedAt: r.CreatedAt}
 	if len(r.RequestPayment) > 0 {
@@ -222,13 +218,14 @@ func (r attemptRow) toDomain() cashier.Attempt {
 }
 
 const attemptCols = `a.id, a.order_id, o.order_no, a.seq, a.out_trade_no, a.trade_type, a.amount_fen, a.payer_openid,
-    a.description, a.time_expire, a.prepay_id, a.request_payment, a.prepay_valid_until, a.status, a.transaction_id,
+    a.description, a.time_expire, a.prepay_id, a.request_payment, a.code_url, a.prepay_valid_until, a.status, a.transaction_id,
     a.checks, a.created_at`
 
-func (s Payments) OpenAttempt(ctx context.Context, orderID int64) (cashier.Attempt, error) {
+func (s Payments) OpenAttempt(ctx context.Context, orderID int64, tradeType string) (cashier.Attempt, error) {
 	var r attemptRow
-	err := sqlx.GetContext(ctx, s.q(), &r, `SELECT `+attemptCols+`
-FROM payment_attempts a JOIN orders o ON o.id = a.order_id WHERE a.order_id = $1 AND a.status = 'open'`, orderID)
+	err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT `+attemptCols+`
+FROM payment_attempts a JOIN orders o ON o.id = a.order_id
+WHERE a.order_id = $1 AND a.trade_type = $2 AND a.status = 'open'`, orderID, tradeType)
 	if err != nil {
 		return cashier.Attempt{}, mapErrNotFound(err, cashier.ErrNoAttempt)
 	}
@@ -237,7 +234,7 @@ FROM payment_attempts a JOIN orders o ON o.id = a.order_id WHERE a.order_id = $1
 
 func (s Payments) LockAttempt(ctx context.Context, outTradeNo string) (cashier.Attempt, error) {
 	var r attemptRow
-	err := sqlx.GetContext(ctx, s.q(), &r, `SELECT `+attemptCols+`
+	err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT `+attemptCols+`
 FROM payment_attempts a JOIN orders o ON o.id = a.order_id WHERE a.out_trade_no = $1 FOR UPDATE OF a`, outTradeNo)
 	if err != nil {
 		return cashier.Attempt{}, mapErrNotFound(err, cashier.ErrUnknownTrade)
@@ -253,14 +250,14 @@ RETURNING id`
 
 func (s Payments) CreateAttempt(ctx context.Context, a cashier.Attempt) (cashier.Attempt, error) {
 	var seq int
-	err := sqlx.GetContext(ctx, s.q(), &seq, `SELECT COALESCE(max(seq), 0) + 1 FROM payment_attempts WHERE order_id = $1`, a.OrderID)
+	err := sqlx.GetContext(ctx, s.ext(), &seq, `SELECT COALESCE(max(seq), 0) + 1 FROM payment_attempts WHERE order_id = $1`, a.OrderID)
 	if err != nil {
 		return cashier.Attempt{}, fmt.Errorf("storage: create attempt: %w", mapErr(err))
 	}
 	a.Seq = seq
 	a.OutTradeNo = cashier.OutTradeNo(a.OrderNumber, seq)
 	a.Status = cashier.AttemptOpen
-	err = sqlx.GetContext(ctx, s.q(), &a.ID, insertAttemptSQL, a.OrderID, a.Seq, a.OutTradeNo, a.TradeType,
+	err = sqlx.GetContext(ctx, s.ext(), &a.ID, insertAttemptSQL, a.OrderID, a.Seq, a.OutTradeNo, a.TradeType,
 		int64(a.Amount), a.OpenID, a.Description, a.TimeExpire, a.CreatedAt)
 	if isUnique(err, "") {
 		return cashier.Attempt{}, cashier.ErrAttemptExists
@@ -277,7 +274,7 @@ func (s Payments) SavePrepay(ctx context.Context, attemptID int64, rp payment.Re
 	if err != nil {
 		return fmt.Errorf("storage: save prepay: %w", err)
 	}
-	_, err = s.q().ExecContext(ctx, `
+	_, err = s.ext().ExecContext(ctx, `
 UPDATE payment_attempts SET prepay_id = $2, request_payment = $3, prepay_valid_until = $4, updated_at = $5
 WHERE id = $1 AND status = 'open'`, attemptID, rp.PrepayID, string(j), validUntil, now)
 	if err != nil {
@@ -286,8 +283,18 @@ WHERE id = $1 AND status = 'open'`, attemptID, rp.PrepayID, string(j), validUnti
 	return nil
 }
 
+func (s Payments) SaveCodeURL(ctx context.Context, attemptID int64, codeURL string, validUntil, now time.Time) error {
+	_, err := s.ext().ExecContext(ctx, `
+UPDATE payment_attempts SET code_url = $2, prepay_valid_until = $3, updated_at = $4
+WHERE id = $1 AND status = 'open'`, attemptID, codeURL, validUntil, now)
+	if err != nil {
+		return fmt.Errorf("storage: save code_url: %w", mapErr(err))
+	}
+	return nil
+}
+
 func (s Payments) CloseAttempt(ctx context.Context, attemptID int64, at time.Time) error {
-	_, err := s.q().ExecContext(ctx, `
+	_, err := s.ext().ExecContext(ctx, `
 UPDATE payment_attempts SET status = 'closed', closed_at = $2, updated_at = $2 WHERE id = $1 AND status = 'open'`, attemptID, at)
 	if err != nil {
 		return fmt.Errorf("storage: close attempt: %w", mapErr(err))
@@ -296,7 +303,7 @@ UPDATE payment_attempts SET status = 'closed', closed_at = $2, updated_at = $2 W
 }
 
 func (s Payments) MarkAttemptPaid(ctx context.Context, attemptID int64, transactionID string, at time.Time) error {
-	_, err := s.q().ExecContext(ctx, `
+	_, err := s.ext().ExecContext(ctx, `
 UPDATE payment_attempts SET status = 'paid', transaction_id = $2, closed_at = NULL, updated_at = $3 WHERE id = $1`,
 		attemptID, transactionID, at)
 	if err != nil {
@@ -305,13 +312,14 @@ UPDATE payment_attempts SET status = 'paid', transaction_id = $2, closed_at = NU
 	return nil
 }
 
-// claimQueryWhere selects open attempts of unpaid orders with a prepay old
-// enough and due for a query; claimCloseWhere open attempts of orders that
-// were cancelled or expired.
+// claimQueryWhere selects open attempts of unpaid orders with a prepay (or
+// code_url) old enough and due for a query; claimCloseWhere open attempts
+// of orders that were cancelled, expired, or paid by another attempt.
 const (
-	claimQueryWhere = `a.prepay_id IS NOT NULL AND a.created_at <= $1::timestamptz - make_interval(secs => $4)
+	claimQueryWhere = `(a.prepay_id IS NOT NULL OR a.code_url IS NOT NULL)
+    AND a.created_at <= $1::timestamptz - make_interval(secs => $4)
     AND a.next_check_at <= $1 AND o.status = 'pending_payment'`
-	claimCloseWhere = `(o.status = 'cancelled' OR (o.status = 'pending_payment' AND o.expires_at <= $1))
+	claimCloseWhere = `(o.status <> 'pending_payment' OR o.expires_at <= $1)
     AND $4::float8 >= 0` // ($4, the minimum age, only counts for queries)
 )
 
@@ -341,7 +349,7 @@ func (s Payments) ClaimAttempts(ctx context.Context, c cashier.Claim) ([]cashier
 		where, inc = claimQueryWhere, 1
 	}
 	var rows []attemptRow
-	err := sqlx.SelectContext(ctx, s.q(), &rows, fmt.Sprintf(claimAttemptsSQL, where),
+	err := sqlx.SelectContext(ctx, s.ext(), &rows, fmt.Sprintf(claimAttemptsSQL, where),
 		c.Now, c.Lease.Seconds(), c.Limit, c.MinAge.Seconds(), inc)
 	if err != nil {
 		return nil, fmt.Errorf("storage: claim attempts: %w", mapErr(err))
@@ -390,7 +398,7 @@ RETURNING ` + paymentCols
 
 func (s Payments) InsertPayment(ctx context.Context, p cashier.Payment) (cashier.Payment, bool, error) {
 	var r paymentRow
-	err := sqlx.GetContext(ctx, s.q(), &r, insertPaymentSQL, p.TransactionID, p.AttemptID, p.OrderID, int64(p.Amount),
+	err := sqlx.GetContext(ctx, s.ext(), &r, insertPaymentSQL, p.TransactionID, p.AttemptID, p.OrderID, int64(p.Amount),
 		int64(p.PayerTotal), p.Currency, p.PayerOpenID, p.TradeType, p.SuccessTime, string(p.Source), string(p.Outcome), p.AppliedAt)
 	if err == nil {
 		return r.toDomain(), true, nil
@@ -398,7 +406,7 @@ func (s Payments) InsertPayment(ctx context.Context, p cashier.Payment) (cashier
 	if !errors.Is(err, sql.ErrNoRows) {
 		return cashier.Payment{}, false, fmt.Errorf("storage: insert payment: %w", mapErr(err))
 	}
-	err = sqlx.GetContext(ctx, s.q(), &r, `SELECT `+paymentCols+` FROM payments WHERE transaction_id = $1`, p.TransactionID)
+	err = sqlx.GetContext(ctx, s.ext(), &r, `SELECT `+paymentCols+` FROM payments WHERE transaction_id = $1`, p.TransactionID)
 	if err != nil {
 		return cashier.Payment{}, false, fmt.Errorf("storage: insert payment: %w", mapErr(err))
 	}
@@ -407,7 +415,7 @@ func (s Payments) InsertPayment(ctx context.Context, p cashier.Payment) (cashier
 
 func (s Payments) AppliedPayment(ctx context.Context, orderID int64) (cashier.Payment, error) {
 	var r paymentRow
-	err := sqlx.GetContext(ctx, s.q(), &r, `SELECT `+paymentCols+` FROM payments WHERE order_id = $1 AND outcome = 'applied'`, orderID)
+	err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT `+paymentCols+` FROM payments WHERE order_id = $1 AND outcome = 'applied'`, orderID)
 	if err != nil {
 		return cashier.Payment{}, mapErrNotFound(err, cashier.ErrNoPayment)
 	}
@@ -419,7 +427,7 @@ INSERT INTO payment_notifications (event_id, event_type, resource, source, out_n
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 
 func (s Payments) RecordNotification(ctx context.Context, n cashier.Notification) error {
-	_, err := s.q().ExecContext(ctx, insertNotificationSQL, n.EventID, n.EventType, n.Resource, string(n.Source),
+	_, err := s.ext().ExecContext(ctx, insertNotificationSQL, n.EventID, n.EventType, n.Resource, string(n.Source),
 		n.OutNo, n.WxID, int64(n.Amount), string(n.Outcome), n.Detail, n.ReceivedAt)
 	if err != nil {
 		return fmt.Errorf("storage: record notification: %w", mapErr(err))
@@ -440,6 +448,7 @@ type refundRow struct {
 	AfterSalesID  sql.NullInt64  `db:"after_sales_id"`
 	Kind          string         `db:"kind"`
 	Amount        int64          `db:"amount_fen"`
+	WeChatAmount  int64          `db:"wechat_fen"`
 	Freight       int64          `db:"freight_fen"`
 	Status        string         `db:"status"`
 	Reason        string         `db:"reason"`
@@ -454,13 +463,14 @@ func (r refundRow) toDomain() cashier.Refund {
 	return cashier.Refund{ID: r.ID, OutRefundNo: r.OutRefundNo, OrderID: r.OrderID, OrderNumber: r.OrderNumber,
 		PaymentID: r.PaymentID, OutTradeNo: r.OutTradeNo, PaymentAmount: domain.Fen(r.PaymentAmount),
 		AfterSalesID: r.AfterSalesID.Int64, Kind: cashier.RefundKind(r.Kind), Amount: domain.Fen(r.Amount),
-		Freight: domain.Fen(r.Freight), Status: cashier.RefundStatus(r.Status), Reason: r.Reason,
+		WeChatAmount: domain.Fen(r.WeChatAmount),
+		Freight:      domain.Fen(r.Freight), Status: cashier.RefundStatus(r.Status), Reason: r.Reason,
 		WxRefundID: r.WxRefundID.String, Failure: r.Failure, Checks: r.Checks, CreatedAt: r.CreatedAt,
 		SucceededAt: r.SucceededAt.Time}
 }
 
 const refundCols = `r.id, r.out_refund_no, r.order_id, o.order_no, r.payment_id, a.out_trade_no,
-    p.amount_fen AS payment_amount_fen, r.after_sales_id, r.kind, r.amount_fen, r.freight_fen, r.status, r.reason,
+    p.amount_fen AS payment_amount_fen, r.after_sales_id, r.kind, r.amount_fen, r.wechat_fen, r.freight_fen, r.status, r.reason,
     r.wx_refund_id, r.failure, r.checks, r.created_at, r.succeeded_at`
 
 const refundFrom = ` FROM refunds r JOIN orders o ON o.id = r.order_id JOIN payments p ON p.id = r.payment_id
@@ -488,7 +498,7 @@ func (s Payments) withLines(ctx context.Context, rows []refundRow) ([]cashier.Re
 		at[r.ID] = i
 	}
 	var lines []refundLineRow
-	err := sqlx.SelectContext(ctx, s.q(), &lines, `
+	err := sqlx.SelectContext(ctx, s.ext(), &lines, `
 SELECT l.refund_id, l.item_id, i.sku_id, l.quantity, l.amount_fen
 FROM refund_lines l JOIN order_items i ON i.id = l.item_id WHERE l.refund_id = ANY($1) ORDER BY i.line_no`, pq.Array(ids))
 	if err != nil {
@@ -499,18 +509,36 @@ FROM refund_lines l JOIN order_items i ON i.id = l.item_id WHERE l.refund_id = A
 		out[i].Lines = append(out[i].Lines, cashier.RefundLine{ItemID: l.ItemID, SKUID: l.SKUID, Quantity: l.Quantity,
 			Amount: domain.Fen(l.Amount)})
 	}
+	var parts []struct {
+		RefundID int64  `db:"refund_id"`
+		TenderID int64  `db:"tender_id"`
+		Kind     string `db:"kind"`
+		Ref      string `db:"ref"`
+		Amount   int64  `db:"amount_fen"`
+	}
+	err = sqlx.SelectContext(ctx, s.ext(), &parts, `
+SELECT rt.refund_id, rt.tender_id, t.kind, t.ref, rt.amount_fen
+FROM refund_tenders rt JOIN order_tenders t ON t.id = rt.tender_id WHERE rt.refund_id = ANY($1) ORDER BY t.id`, pq.Array(ids))
+	if err != nil {
+		return nil, fmt.Errorf("storage: refund tenders: %w", mapErr(err))
+	}
+	for _, p := range parts {
+		i := at[p.RefundID]
+		out[i].Tenders = append(out[i].Tenders, order.TenderRefund{TenderID: p.TenderID, Kind: order.TenderKind(p.Kind),
+			Ref: p.Ref, Amount: domain.Fen(p.Amount)})
+	}
 	return out, nil
 }
 
 const insertRefundSQL = `
 INSERT INTO refunds (out_refund_no, order_id, payment_id, after_sales_id, kind, amount_fen, freight_fen, status,
-    reason, next_check_at, created_at, updated_at)
-VALUES ($1, $2, $3, NULLIF($4, 0), $5, $6, $7, 'pending', $8, $9::timestamptz + interval '30 seconds', $9, $9)
+    reason, next_check_at, created_at, updated_at, wechat_fen)
+VALUES ($1, $2, $3, NULLIF($4, 0), $5, $6, $7, 'pending', $8, $9::timestamptz + interval '30 seconds', $9, $9, $10)
 RETURNING id`
 
 func (s Payments) CreateRefund(ctx context.Context, r cashier.Refund) (cashier.Refund, error) {
 	var n int
-	if err := sqlx.GetContext(ctx, s.q(), &n, `SELECT count(*) FROM refunds WHERE order_id = $1`, r.OrderID); err != nil {
+	if err := sqlx.GetContext(ctx, s.ext(), &n, `SELECT count(*) FROM refunds WHERE order_id = $1`, r.OrderID); err != nil {
 		return cashier.Refund{}, fmt.Errorf("storage: create refund: %w", mapErr(err))
 	}
 	r.OutRefundNo = cashier.OutRefundNo(r.OrderNumber, n+1)
@@ -520,20 +548,27 @@ func (s Payments) CreateRefund(ctx context.Context, r cashier.Refund) (cashier.R
 		reason = string([]rune(reason)[:80])
 	}
 	r.Reason = reason
-	err := sqlx.GetContext(ctx, s.q(), &r.ID, insertRefundSQL, r.OutRefundNo, r.OrderID, r.PaymentID, r.AfterSalesID,
-		string(r.Kind), int64(r.Amount), int64(r.Freight), r.Reason, r.CreatedAt)
+	err := sqlx.GetContext(ctx, s.ext(), &r.ID, insertRefundSQL, r.OutRefundNo, r.OrderID, r.PaymentID, r.AfterSalesID,
+		string(r.Kind), int64(r.Amount), int64(r.Freight), r.Reason, r.CreatedAt, int64(r.WeChatAmount))
 	if err != nil {
 		return cashier.Refund{}, fmt.Errorf("storage: create refund: %w", mapErr(err))
 	}
+	for _, t := range r.Tenders {
+		_, err := s.ext().ExecContext(ctx, `INSERT INTO refund_tenders (refund_id, tender_id, amount_fen) VALUES ($1, $2, $3)`,
+			r.ID, t.TenderID, int64(t.Amount))
+		if err != nil {
+			return cashier.Refund{}, fmt.Errorf("storage: create refund tender: %w", mapErr(err))
+		}
+	}
 	for _, l := range r.Lines {
-		_, err := s.q().ExecContext(ctx, `INSERT INTO refund_lines (refund_id, item_id, quantity, amount_fen) VALUES ($1, $2, $3, $4)`,
+		_, err := s.ext().ExecContext(ctx, `INSERT INTO refund_lines (refund_id, item_id, quantity, amount_fen) VALUES ($1, $2, $3, $4)`,
 			r.ID, l.ItemID, l.Quantity, int64(l.Amount))
 		if err != nil {
 			return cashier.Refund{}, fmt.Errorf("storage: create refund line: %w", mapErr(err))
 		}
 	}
 	var rows []refundRow
-	if err := sqlx.SelectContext(ctx, s.q(), &rows, `SELECT `+refundCols+refundFrom+`WHERE r.id = $1`, r.ID); err != nil || len(rows) != 1 {
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT `+refundCols+refundFrom+`WHERE r.id = $1`, r.ID); err != nil || len(rows) != 1 {
 		return cashier.Refund{}, fmt.Errorf("storage: create refund: %w", mapErr(err))
 	}
 	out, err := s.withLines(ctx, rows)
@@ -545,7 +580,7 @@ func (s Payments) CreateRefund(ctx context.Context, r cashier.Refund) (cashier.R
 
 func (s Payments) Refunds(ctx context.Context, orderID int64) ([]cashier.Refund, error) {
 	var rows []refundRow
-	if err := sqlx.SelectContext(ctx, s.q(), &rows, `SELECT `+refundCols+refundFrom+`WHERE r.order_id = $1 ORDER BY r.id`, orderID); err != nil {
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT `+refundCols+refundFrom+`WHERE r.order_id = $1 ORDER BY r.id`, orderID); err != nil {
 		return nil, fmt.Errorf("storage: refunds: %w", mapErr(err))
 	}
 	return s.withLines(ctx, rows)
@@ -553,7 +588,7 @@ func (s Payments) Refunds(ctx context.Context, orderID int64) ([]cashier.Refund,
 
 func (s Payments) LockRefund(ctx context.Context, outRefundNo string) (cashier.Refund, error) {
 	var rows []refundRow
-	err := sqlx.SelectContext(ctx, s.q(), &rows, `SELECT `+refundCols+refundFrom+`WHERE r.out_refund_no = $1 FOR UPDATE OF r`, outRefundNo)
+	err := sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT `+refundCols+refundFrom+`WHERE r.out_refund_no = $1 FOR UPDATE OF r`, outRefundNo)
 	if err != nil {
 		return cashier.Refund{}, fmt.Errorf("storage: lock refund: %w", mapErr(err))
 	}
@@ -572,7 +607,7 @@ func (s Payments) UpdateRefund(ctx context.Context, r cashier.Refund, now time.T
 	if r.Status == cashier.RefundSucceeded {
 		succeeded = r.SucceededAt
 	}
-	_, err := s.q().ExecContext(ctx, `
+	_, err := s.ext().ExecContext(ctx, `
 UPDATE refunds SET status = $2, wx_refund_id = NULLIF($3, ''), failure = $4, succeeded_at = $5, updated_at = $6
 WHERE id = $1`, r.ID, string(r.Status), r.WxRefundID, r.Failure, succeeded, now)
 	if err != nil {
@@ -600,7 +635,7 @@ SELECT ` + refundCols + ` FROM u r JOIN orders o ON o.id = r.order_id JOIN payme
 
 func (s Payments) ClaimRefunds(ctx context.Context, c cashier.Claim) ([]cashier.Refund, error) {
 	var rows []refundRow
-	if err := sqlx.SelectContext(ctx, s.q(), &rows, claimRefundsSQL, c.Now, c.Lease.Seconds(), c.Limit); err != nil {
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, claimRefundsSQL, c.Now, c.Lease.Seconds(), c.Limit); err != nil {
 		return nil, fmt.Errorf("storage: claim refunds: %w", mapErr(err))
 	}
 	return s.withLines(ctx, rows)
@@ -608,7 +643,7 @@ func (s Payments) ClaimRefunds(ctx context.Context, c cashier.Claim) ([]cashier.
 
 func (s Payments) AddRefunded(ctx context.Context, lines []cashier.RefundLine) error {
 	for _, l := range lines {
-		_, err := s.q().ExecContext(ctx, `
+		_, err := s.ext().ExecContext(ctx, `
 UPDATE order_items SET refunded_quantity = refunded_quantity + $2, refunded_fen = refunded_fen + $3 WHERE id = $1`,
 			l.ItemID, l.Quantity, int64(l.Amount))
 		if isCheck(err, "") {
@@ -625,7 +660,7 @@ func (s Payments) SetLineRefundStatus(ctx context.Context, itemIDs []int64, st o
 	if len(itemIDs) == 0 {
 		return nil
 	}
-	_, err := s.q().ExecContext(ctx, `UPDATE order_items SET refund_status = $2 WHERE id = ANY($1)`, pq.Array(itemIDs), string(st))
+	_, err := s.ext().ExecContext(ctx, `UPDATE order_items SET refund_status = $2 WHERE id = ANY($1)`, pq.Array(itemIDs), string(st))
 	if err != nil {
 		return fmt.Errorf("storage: set line refund status: %w", mapErr(err))
 	}
@@ -676,7 +711,7 @@ func (s Payments) withRequestLines(ctx context.Context, rows []afterSalesRow) ([
 		at[r.ID] = i
 	}
 	var lines []afterSalesLineRow
-	err := sqlx.SelectContext(ctx, s.q(), &lines, `
+	err := sqlx.SelectContext(ctx, s.ext(), &lines, `
 SELECT l.request_id, l.item_id, l.quantity, l.amount_fen
 FROM after_sales_lines l JOIN order_items i ON i.id = l.item_id WHERE l.request_id = ANY($1) ORDER BY i.line_no`, pq.Array(ids))
 	if err != nil {
@@ -687,7 +722,7 @@ FROM after_sales_lines l JOIN order_items i ON i.id = l.item_id WHERE l.request_
 		out[i].Lines = append(out[i].Lines, cashier.AfterSalesLine{ItemID: l.ItemID, Quantity: l.Quantity, Amount: domain.Fen(l.Amount.Int64)})
 	}
 	var refunds []refundRow
-	err = sqlx.SelectContext(ctx, s.q(), &refunds, `SELECT DISTINCT ON (r.after_sales_id) `+refundCols+refundFrom+`
+	err = sqlx.SelectContext(ctx, s.ext(), &refunds, `SELECT DISTINCT ON (r.after_sales_id) `+refundCols+refundFrom+`
 WHERE r.after_sales_id = ANY($1) ORDER BY r.after_sales_id, r.id DESC`, pq.Array(ids))
 	if err != nil {
 		return nil, fmt.Errorf("storage: after-sales refunds: %w", mapErr(err))
@@ -699,14 +734,14 @@ WHERE r.after_sales_id = ANY($1) ORDER BY r.after_sales_id, r.id DESC`, pq.Array
 }
 
 func (s Payments) CreateAfterSales(ctx context.Context, a cashier.AfterSales) (cashier.AfterSales, error) {
-	err := sqlx.GetContext(ctx, s.q(), &a.ID, `
+	err := sqlx.GetContext(ctx, s.ext(), &a.ID, `
 INSERT INTO after_sales_requests (order_id, shopper_id, status, reason, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`, a.OrderID, a.ShopperID, string(a.Status), a.Reason, a.CreatedAt)
 	if err != nil {
 		return cashier.AfterSales{}, fmt.Errorf("storage: create after-sales: %w", mapErr(err))
 	}
 	for _, l := range a.Lines {
-		_, err := s.q().ExecContext(ctx, `INSERT INTO after_sales_lines (request_id, item_id, quantity) VALUES ($1, $2, $3)`,
+		_, err := s.ext().ExecContext(ctx, `INSERT INTO after_sales_lines (request_id, item_id, quantity) VALUES ($1, $2, $3)`,
 			a.ID, l.ItemID, l.Quantity)
 		if err != nil {
 			return cashier.AfterSales{}, fmt.Errorf("storage: create after-sales line: %w", mapErr(err))
@@ -721,7 +756,7 @@ func (s Payments) AfterSales(ctx context.Context, id int64, forUpdate bool) (cas
 		query += ` FOR UPDATE OF r`
 	}
 	var rows []afterSalesRow
-	if err := sqlx.SelectContext(ctx, s.q(), &rows, query, id); err != nil {
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, query, id); err != nil {
 		return cashier.AfterSales{}, fmt.Errorf("storage: after-sales: %w", mapErr(err))
 	}
 	if len(rows) == 0 {
@@ -741,7 +776,7 @@ func (s Payments) ListAfterSales(ctx context.Context, status cashier.AfterSalesS
 		return nil, "", err
 	}
 	var rows []afterSalesRow
-	err = sqlx.SelectContext(ctx, s.q(), &rows, `SELECT `+afterSalesCols+`
+	err = sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT `+afterSalesCols+`
 FROM after_sales_requests r JOIN orders o ON o.id = r.order_id
 WHERE r.id < $1 AND ($2 = '' OR r.status = $2) ORDER BY r.id DESC LIMIT $3`, before, string(status), limit+1)
 	if err != nil {
@@ -764,7 +799,7 @@ func (s Payments) UpdateAfterSales(ctx context.Context, a cashier.AfterSales, no
 	if !a.DecidedAt.IsZero() {
 		decidedAt = a.DecidedAt
 	}
-	_, err := s.q().ExecContext(ctx, `
+	_, err := s.ext().ExecContext(ctx, `
 UPDATE after_sales_requests SET status = $2, goods_returned = $3, stock_returned = $4, decided_by = $5, decided_at = $6,
     decision_note = $7, updated_at = $8 WHERE id = $1`,
 		a.ID, string(a.Status), a.GoodsReturned, a.StockReturned, decidedBy, decidedAt, a.DecisionNote, now)
@@ -775,7 +810,7 @@ UPDATE after_sales_requests SET status = $2, goods_returned = $3, stock_returned
 		if l.Amount == 0 && a.Status == cashier.AfterSalesRequested {
 			continue
 		}
-		_, err := s.q().ExecContext(ctx, `UPDATE after_sales_lines SET amount_fen = $3 WHERE request_id = $1 AND item_id = $2`,
+		_, err := s.ext().ExecContext(ctx, `UPDATE after_sales_lines SET amount_fen = $3 WHERE request_id = $1 AND item_id = $2`,
 			a.ID, l.ItemID, int64(l.Amount))
 		if err != nil {
 			return fmt.Errorf("storage: update after-sales line: %w", mapErr(err))
@@ -789,7 +824,7 @@ func (s Payments) RequestedUnits(ctx context.Context, orderID int64) (map[int64]
 		ItemID int64 `db:"item_id"`
 		Qty    int   `db:"qty"`
 	}
-	err := sqlx.SelectContext(ctx, s.q(), &rows, `
+	err := sqlx.SelectContext(ctx, s.ext(), &rows, `
 SELECT l.item_id, sum(l.quantity) AS qty FROM after_sales_lines l JOIN after_sales_requests r ON r.id = l.request_id
 WHERE r.order_id = $1 AND r.status <> 'rejected' GROUP BY l.item_id`, orderID)
 	if err != nil {

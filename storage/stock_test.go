@@ -39,7 +39,7 @@ func seedSKU(t *testing.T, db *sqlx.DB, code string, stock int) int64 {
 }
 
 func catalogService(db *sqlx.DB) *catalog.Service {
-	return &catalog.Service{Store: storage.Catalog{DB: db}}
+	return &catalog.Service{Store: storage.New(db).Catalog()}
 }
 
 type counters struct {
@@ -128,8 +128,8 @@ func TestReserveStocksIsAllOrNothing(t *testing.T) {
 	ctx := context.Background()
 	a := seedSKU(t, db, "A", 5)
 	b := seedSKU(t, db, "B", 1)
-	err := storage.InTx(ctx, db, func(tx *sqlx.Tx) error {
-		return storage.ReserveStocks(ctx, tx, []storage.StockMove{{b, 1}, {a, 2}, {b, 1}}, "O9", domain.System, time.Now())
+	err := storage.New(db).InTx(ctx, func(tx *storage.Tx) error {
+		return storage.ReserveStocks(ctx, tx.SQL(), []storage.StockMove{{b, 1}, {a, 2}, {b, 1}}, "O9", domain.System, time.Now())
 	})
 	de, _ := domain.AsError(err)
 	if !errors.Is(err, catalog.ErrOutOfStock) || de.Details.(map[string]any)["sku_id"] != b {
@@ -138,8 +138,8 @@ func TestReserveStocksIsAllOrNothing(t *testing.T) {
 	if c := readCounters(t, db, a); c.Stock != 5 || c.Reserved != 0 {
 		t.Fatalf("a changed: %+v", c)
 	}
-	if err := storage.InTx(ctx, db, func(tx *sqlx.Tx) error {
-		return storage.ReserveStocks(ctx, tx, []storage.StockMove{{b, 1}, {a, 2}}, "O10", domain.System, time.Now())
+	if err := storage.New(db).InTx(ctx, func(tx *storage.Tx) error {
+		return storage.ReserveStocks(ctx, tx.SQL(), []storage.StockMove{{b, 1}, {a, 2}}, "O10", domain.System, time.Now())
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,8 @@ func TestStockConcurrency(t *testing.T) {
 				_, err := catalogService(db).AdjustStock(ctx, domain.System, sku, catalog.Adjustment{Kind: catalog.StockDamage, Quantity: 3, Note: "broken"})
 				results <- result{-3, err}
 			default: // an order reserves 2 in its own transaction
-				err := storage.InTx(ctx, db, func(tx *sqlx.Tx) error {
+				err := storage.New(db).InTx(ctx, func(stx *storage.Tx) error {
+					tx := stx.SQL()
 					return storage.ReserveStock(ctx, tx, sku, 2, fmt.Sprintf("O%d", i), domain.System, time.Now())
 				})
 				results <- result{-2, err}

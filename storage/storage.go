@@ -85,31 +85,6 @@ func migrateFS(ctx context.Context, db *sql.DB, fsys fs.FS, log *slog.Logger) er
 	return nil
 }
 
-// InTx runs fn in a transaction: begin, fn, commit; rollback when fn fails or
-// panics. fn must not keep tx after it returns.
-func InTx(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) (err error) {
-	tx, err := db.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("storage: begin: %w", mapErr(err))
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = tx.Rollback()
-			panic(p)
-		}
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	if err = fn(tx); err != nil {
-		return err
-	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("storage: commit: %w", mapErr(err))
-	}
-	return nil
-}
-
 // PostgreSQL error codes we map.
 const (
 	pgUniqueViolation     = "23505"

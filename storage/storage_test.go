@@ -6,8 +6,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/yutang/yutang/storage"
 	"github.com/yutang/yutang/storage/storagetest"
 )
@@ -46,7 +44,8 @@ func TestInTxRollsBackOnError(t *testing.T) {
 	t.Parallel()
 	db := storagetest.NewDB(t)
 	ctx := context.Background()
-	err := storage.InTx(ctx, db, func(tx *sqlx.Tx) error {
+	err := storage.New(db).InTx(ctx, func(stx *storage.Tx) error {
+		tx := stx.SQL()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO stores (code, name) VALUES ('S1', 'one')`); err != nil {
 			return err
 		}

@@ -13,25 +13,12 @@ import (
 	"github.com/yutang/yutang/domain/store"
 )
 
-// Stores implements store.Storage.
-type Stores struct {
-	DB *sqlx.DB
-	q  sqlx.ExtContext
-}
-
-func (s Stores) ext() sqlx.ExtContext {
-	if s.q != nil {
-		return s.q
-	}
-	return s.DB
-}
+// Stores implements store.Storage (db.Stores(), tx.Stores()).
+type Stores struct{ scope }
 
 // InTx runs fn in a transaction (or in the current one).
 func (s Stores) InTx(ctx context.Context, fn func(tx store.Storage) error) error {
-	if s.q != nil {
-		return fn(s)
-	}
-	return InTx(ctx, s.DB, func(tx *sqlx.Tx) error { return fn(Stores{DB: s.DB, q: tx}) })
+	return s.inTx(ctx, func(tx *Tx) error { return fn(tx.Stores()) })
 }
 
 // Audit records an admin write in the current transaction.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/domain/order"
 )
 
@@ -208,10 +209,11 @@ func (s *Service) Remove(ctx context.Context, o Owner, skuID int64) (Cart, error
 	return s.Get(ctx, o)
 }
 
-// Stitch moves an anonymous visitor's cart into the shopper's at sign-in
-// (an identity.Service AnonStitcher).
-func (s *Service) Stitch(ctx context.Context, anonID string, shopperID int64) error {
-	if err := s.Store.MergeCart(ctx, anonID, shopperID, order.MaxLineQuantity, s.now()); err != nil {
+// Stitch moves an anonymous visitor's cart into the shopper's when they
+// sign in (an identity.SignedIn handler; st runs in the sign-in
+// transaction).
+func Stitch(ctx context.Context, st Store, e identity.SignedIn) error {
+	if err := st.MergeCart(ctx, e.AnonID, e.ShopperID, order.MaxLineQuantity, e.At); err != nil {
 		return fmt.Errorf("cart: stitch: %w", err)
 	}
 	return nil

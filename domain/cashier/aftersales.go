@@ -133,6 +133,18 @@ func (s *Service) ApproveAfterSales(ctx context.Context, d Decision) (AfterSales
 		if err != nil {
 			return err
 		}
+		tenders, err := tx.Tenders(ctx, o.ID)
+		if err != nil {
+			return err
+		}
+		if r.Tenders, err = order.SplitRefund(tenders, r.Amount); err != nil {
+			return err
+		}
+		for _, t := range r.Tenders {
+			if t.Kind == order.TenderWeChatPay {
+				r.WeChatAmount += t.Amount
+			}
+		}
 		r.CreatedAt = now
 		if r, err = tx.CreateRefund(ctx, r); err != nil {
 			return err
@@ -195,7 +207,7 @@ func planRefund(o Order, p Payment, refunds []Refund, a AfterSales) (Refund, err
 	liveCount := 0
 	for _, r := range refunds {
 		liveCount++ // WeChat counts every refund, failed ones included
-		if !r.Status.Live() {
+		if !r.Status.Live() || r.Kind != RefundAfterSales {
 			continue
 		}
 		liveTotal += r.Amount
@@ -238,9 +250,9 @@ func planRefund(o Order, p Payment, refunds []Refund, a AfterSales) (Refund, err
 	if r.Amount <= 0 {
 		return Refund{}, ErrRefundExceedsPaid.WithMessage("These units were paid nothing; there is nothing to refund.")
 	}
-	if liveTotal+r.Amount > p.Amount {
+	if liveTotal+r.Amount > o.Payable {
 		return Refund{}, ErrRefundExceedsPaid.WithMessage("Refunding ¥%s would exceed the ¥%s paid (¥%s already refunded).",
-			r.Amount.Yuan(), p.Amount.Yuan(), liveTotal.Yuan())
+			r.Amount.Yuan(), o.Payable.Yuan(), liveTotal.Yuan())
 	}
 	return r, nil
 }
@@ -288,14 +300,24 @@ func (s *Service) RejectAfterSales(ctx context.Context, d Decision) (AfterSales,
 // to the refund worker (unknown outcome) or recorded (definite refusal); it
 // returns the refund as it now stands.
 func (s *Service) submitRefund(ctx context.Context, r Refund) Refund {
+	if r.WeChatAmount == 0 {
+		// Nothing goes back through WeChat Pay: the other tenders' parts
+		// are given back when the refund succeeds, now.
+		r2, _, err := s.applyRefund(ctx, payment.Refund{OutRefundNo: r.OutRefundNo, Status: payment.RefundSuccess}, "")
+		if err != nil {
+			s.log().ErrorContext(ctx, "apply refund without WeChat Pay", "out_refund_no", r.OutRefundNo, "err", err)
+			return r
+		}
+		return r2
+	}
 	res, err := s.Gateway.Refund(ctx, payment.RefundRequest{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo,
-		Reason: r.Reason, Refund: r.Amount, Total: r.PaymentAmount})
+		Reason: r.Reason, Refund: r.WeChatAmount, Total: r.PaymentAmount})
 	if err != nil {
 		if payment.Retryable(err) {
 			s.log().WarnContext(ctx, "refund not confirmed; the worker retries", "out_refund_no", r.OutRefundNo, "err", err)
 			return r
 		}
-		res = payment.Refund{OutRefundNo: r.OutRefundNo, Status: "FAILED", Refund: r.Amount}
+		res = payment.Refund{OutRefundNo: r.OutRefundNo, Status: "FAILED", Refund: r.WeChatAmount}
 		r2, _, aerr := s.applyRefund(ctx, res, err.Error())
 		if aerr != nil {
 			s.log().ErrorContext(ctx, "record refund failure", "out_refund_no", r.OutRefundNo, "err", aerr)
@@ -348,8 +370,8 @@ func (s *Service) applyRefund(ctx context.Context, res payment.Refund, failure s
 			return err
 		}
 		out = r
-		if res.Refund != 0 && res.Refund != r.Amount {
-			outcome, detail = OutcomeAmountAlert, fmt.Sprintf("refund of %d fen reported, %d asked", res.Refund, r.Amount)
+		if res.Refund != 0 && res.Refund != r.WeChatAmount {
+			outcome, detail = OutcomeAmountAlert, fmt.Sprintf("refund of %d fen reported, %d asked", res.Refund, r.WeChatAmount)
 			return nil
 		}
 		next := r.Status
@@ -400,8 +422,19 @@ func (s *Service) applyRefund(ctx context.Context, res payment.Refund, failure s
 			if err := tx.AddRefunded(ctx, r.Lines); err != nil {
 				return err
 			}
-			return tx.AfterRefunded(ctx, Refunded{OrderID: r.OrderID, OrderNumber: r.OrderNumber, RefundID: r.ID,
-				OutRefundNo: r.OutRefundNo, Kind: r.Kind, Amount: r.Amount, Freight: r.Freight, Lines: r.Lines, At: r.SucceededAt})
+			if err := tx.AddTenderRefunded(ctx, r.Tenders); err != nil {
+				return err
+			}
+			o, err := tx.OrderByID(ctx, r.OrderID, false)
+			if err != nil {
+				return err
+			}
+			e := o.event(order.MomentRefunded, "", domain.System, r.SucceededAt)
+			e.RefundID, e.OutRefundNo, e.Amount, e.Freight, e.Tenders = r.ID, r.OutRefundNo, r.Amount, r.Freight, r.Tenders
+			for _, l := range r.Lines {
+				e.Lines = append(e.Lines, order.RefundedLine{ItemID: l.ItemID, Quantity: l.Quantity, Amount: l.Amount})
+			}
+			return tx.Raise(ctx, e)
 		}
 		return nil
 	})

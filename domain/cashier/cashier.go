@@ -24,14 +24,29 @@ import (
 type Order struct {
 	ID          int64
 	Number      string
-	ShopperID   int64
-	OpenID      string // the shopper's openid (the JSAPI payer)
+	ShopperID   int64  // 0: a walk-in
+	OpenID      string // the shopper's openid (the JSAPI payer); "" for a walk-in
 	Status      order.Status
 	Fulfillment order.FulfillmentType
+	Channel     order.Channel
+	StoreID     int64
+	ClerkID     int64
 	Payable     domain.Fen
-	Freight     domain.Fen
-	ExpiresAt   time.Time
-	Items       []Item
+	// Tendered is what tenders other than WeChat Pay (recorded by placed
+	// handlers: stored value …) settle of Payable.
+	Tendered  domain.Fen
+	Freight   domain.Fen
+	ExpiresAt time.Time
+	Items     []Item
+}
+
+// Due is what WeChat Pay is asked for: the payable less the other tenders.
+func (o Order) Due() domain.Fen { return o.Payable - o.Tendered }
+
+// event is the order's moment m.
+func (o Order) event(m order.Moment, c order.Cause, by domain.Actor, at time.Time) order.Event {
+	return order.Event{Moment: m, Cause: c, OrderID: o.ID, OrderNumber: o.Number, ShopperID: o.ShopperID,
+		Channel: o.Channel, StoreID: o.StoreID, ClerkID: o.ClerkID, Payable: o.Payable, At: at, By: by}
 }
 
 // Item is an order line as the cashier sees it.
@@ -75,7 +90,8 @@ type Attempt struct {
 	Description      string
 	TimeExpire       time.Time
 	PrepayID         string
-	Params           payment.RequestPayment // the last prepay's wx.requestPayment parameters
+	Params           payment.RequestPayment // JSAPI: the last prepay's wx.requestPayment parameters
+	CodeURL          string                 // NATIVE: the QR code's code_url
 	PrepayValidUntil time.Time
 	Status           AttemptStatus
 	TransactionID    string
@@ -83,11 +99,16 @@ type Attempt struct {
 	CreatedAt        time.Time
 }
 
-// Reusable reports whether the attempt's prepay can be handed out again for
-// an order whose payable is amount.
+// Reusable reports whether the attempt's prepay (JSAPI) or code_url
+// (NATIVE) can be handed out again for an order whose due is amount.
 func (a Attempt) Reusable(amount domain.Fen, now time.Time) bool {
-	return a.Status == AttemptOpen && a.TradeType == TradeJSAPI && a.PrepayID != "" &&
-		a.Amount == amount && now.Before(a.PrepayValidUntil)
+	if a.Status != AttemptOpen || a.Amount != amount || !now.Before(a.PrepayValidUntil) {
+		return false
+	}
+	if a.TradeType == TradeNative {
+		return a.CodeURL != ""
+	}
+	return a.TradeType == TradeJSAPI && a.PrepayID != ""
 }
 
 // OutTradeNo is the out_trade_no of an order's seq-th attempt: the order
@@ -176,33 +197,6 @@ type Payment struct {
 	AppliedAt     time.Time
 }
 
-// Paid is what the hooks that run inside the transaction applying a payment
-// are told (attribution, coupons, points, commissions later).
-type Paid struct {
-	OrderID       int64
-	OrderNumber   string
-	ShopperID     int64
-	PaymentID     int64
-	TransactionID string
-	Amount        domain.Fen
-	PaidAt        time.Time
-}
-
-// Refunded is what the hooks that run inside the transaction completing a
-// refund are told. Lines is empty for a refund of a whole payment that
-// arrived for a cancelled order.
-type Refunded struct {
-	OrderID     int64
-	OrderNumber string
-	RefundID    int64
-	OutRefundNo string
-	Kind        RefundKind
-	Amount      domain.Fen
-	Freight     domain.Fen
-	Lines       []RefundLine
-	At          time.Time
-}
-
 // Notification is one line of the notification log.
 type Notification struct {
 	EventID    string
@@ -232,8 +226,8 @@ func CheckTransaction(t payment.Transaction, a Attempt, o Order, mchID, appID st
 		return OutcomeAmountAlert, fmt.Sprintf("currency %q, want CNY", t.Currency)
 	case t.Total != a.Amount:
 		return OutcomeAmountAlert, fmt.Sprintf("paid %d fen, attempt asked %d", t.Total, a.Amount)
-	case a.Amount != o.Payable:
-		return OutcomeAmountAlert, fmt.Sprintf("attempt amount %d fen, order payable %d", a.Amount, o.Payable)
+	case a.Amount != o.Due():
+		return OutcomeAmountAlert, fmt.Sprintf("attempt amount %d fen, order due through WeChat Pay %d", a.Amount, o.Due())
 	}
 	return "", ""
 }
@@ -246,6 +240,8 @@ var (
 	// ErrAttemptExists: another open attempt was created concurrently.
 	ErrAttemptExists       = domain.E(domain.KindConflict, "payment_attempt_exists", "A payment is already being prepared for this order.")
 	ErrNoAttempt           = domain.E(domain.KindConflict, "no_payment_attempt", "This order has no payment in progress; ask for one with /pay first.")
+	ErrNotInStore          = domain.E(domain.KindNotFound, "order_not_found", "No such order in this store.")
+	ErrNothingDue          = domain.E(domain.KindConflict, "nothing_due", "Nothing of this order is left to pay through WeChat Pay.")
 	ErrUnknownTrade        = domain.E(domain.KindNotFound, "payment_attempt_not_found", "No payment attempt has this out_trade_no.")
 	ErrNotificationIgnored = domain.E(domain.KindInvalid, "notification_ignored", "The notification was recorded but changed nothing.")
 )

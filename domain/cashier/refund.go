@@ -47,6 +47,12 @@ type Refund struct {
 	AfterSalesID  int64
 	Kind          RefundKind
 	Amount        domain.Fen // lines + freight
+	// WeChatAmount is the part of Amount refunded through WeChat Pay (all
+	// of it for a payment that never paid the order); Tenders says how
+	// Amount goes back to the order's tenders (order.SplitRefund), WeChat
+	// Pay's part included.
+	WeChatAmount  domain.Fen
+	Tenders       []order.TenderRefund
 	Freight       domain.Fen
 	Status        RefundStatus
 	Reason        string

@@ -17,6 +17,9 @@ import (
 type Store interface {
 	// InTx runs fn in one transaction; fn's Store runs in it.
 	InTx(ctx context.Context, fn func(Store) error) error
+	// Raise runs the handlers of a moment of an order's life in the
+	// transaction (see order.Lifecycle); an error refuses the change.
+	order.Raiser
 
 	// Order returns an order with its items by number (order.ErrOrderNotFound);
 	// shopperID > 0 restricts it to that shopper; forUpdate locks the row.
@@ -24,15 +27,18 @@ type Store interface {
 	// OrderByID is Order by id.
 	OrderByID(ctx context.Context, id int64, forUpdate bool) (Order, error)
 
-	// OpenAttempt returns the order's open attempt, ErrNoAttempt when none.
-	OpenAttempt(ctx context.Context, orderID int64) (Attempt, error)
+	// OpenAttempt returns the order's open attempt of a trade type
+	// (TradeJSAPI, TradeNative), ErrNoAttempt when none.
+	OpenAttempt(ctx context.Context, orderID int64, tradeType string) (Attempt, error)
 	// CreateAttempt writes a new open attempt, numbering it after the
 	// order's last one (Seq, OutTradeNo); ErrAttemptExists when the order has
-	// an open one already.
+	// an open one of that trade type already.
 	CreateAttempt(ctx context.Context, a Attempt) (Attempt, error)
 	// SavePrepay records a prepay's wx.requestPayment parameters on an open
 	// attempt.
 	SavePrepay(ctx context.Context, attemptID int64, rp payment.RequestPayment, validUntil, now time.Time) error
+	// SaveCodeURL records a Native prepay's code_url on an open attempt.
+	SaveCodeURL(ctx context.Context, attemptID int64, codeURL string, validUntil, now time.Time) error
 	// CloseAttempt marks an open attempt closed (no-op when it is not open).
 	CloseAttempt(ctx context.Context, attemptID int64, at time.Time) error
 	// LockAttempt returns the attempt with this out_trade_no, locked
@@ -50,12 +56,19 @@ type Store interface {
 	MarkAttemptPaid(ctx context.Context, attemptID int64, transactionID string, at time.Time) error
 	// MarkOrderPaid moves a pending order to paid.
 	MarkOrderPaid(ctx context.Context, orderID int64, paidAt, now time.Time) error
+	// MarkOrderCompleted moves a paid order to completed.
+	MarkOrderCompleted(ctx context.Context, orderID int64, at time.Time) error
+	// AddTender records a tender of an order (the WeChat Pay payment).
+	AddTender(ctx context.Context, orderID int64, t order.Tender, at time.Time) (order.Tender, error)
+	// Tenders returns an order's tenders with what live refunds give back
+	// of each.
+	Tenders(ctx context.Context, orderID int64) ([]order.Tender, error)
+	// AddTenderRefunded adds what a succeeded refund gave back to tenders.
+	AddTenderRefunded(ctx context.Context, parts []order.TenderRefund) error
 	// SellStock turns qty reserved units of a SKU into sold ones (ledger).
 	SellStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error
 	// ReturnStock puts qty sold units back on sale (ledger).
 	ReturnStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error
-	// AfterPaid runs the hooks of other areas inside the transaction.
-	AfterPaid(ctx context.Context, p Paid) error
 	// AppliedPayment returns the payment that paid the order (ErrNoPayment).
 	AppliedPayment(ctx context.Context, orderID int64) (Payment, error)
 	// RecordNotification appends to the notification log.
@@ -79,8 +92,6 @@ type Store interface {
 	AddRefunded(ctx context.Context, lines []RefundLine) error
 	// SetLineRefundStatus sets the per-line refund status of order lines.
 	SetLineRefundStatus(ctx context.Context, itemIDs []int64, s order.LineRefundStatus) error
-	// AfterRefunded runs the hooks of other areas inside the transaction.
-	AfterRefunded(ctx context.Context, r Refunded) error
 
 	// CreateAfterSales writes a request and its lines.
 	CreateAfterSales(ctx context.Context, a AfterSales) (AfterSales, error)
@@ -116,17 +127,10 @@ type Claim struct {
 	Limit  int
 }
 
-// ExpiredCanceller cancels unpaid orders past their expiry (order.Service).
-type ExpiredCanceller interface {
-	CancelExpired(ctx context.Context, limit int) (int, error)
-}
-
 // Service is the cashier's use cases.
 type Service struct {
 	Store   Store
 	Gateway payment.Gateway
-	// Orders cancels expired orders once their payments are closed.
-	Orders ExpiredCanceller
 	// MchID and AppID are checked against every transaction.
 	MchID, AppID string
 	// Brand prefixes payment descriptions ("鱼塘-…"); may be empty.
@@ -197,10 +201,13 @@ func (s *Service) payOnce(ctx context.Context, shopperID int64, number string) (
 	if !now.Before(o.ExpiresAt) {
 		return payment.RequestPayment{}, false, ErrExpired
 	}
-	a, err := s.Store.OpenAttempt(ctx, o.ID)
+	if o.Due() <= 0 {
+		return payment.RequestPayment{}, false, ErrNothingDue
+	}
+	a, err := s.Store.OpenAttempt(ctx, o.ID, TradeJSAPI)
 	switch {
 	case errors.Is(err, ErrNoAttempt):
-		a, err = s.Store.CreateAttempt(ctx, s.newAttempt(o, now))
+		a, err = s.Store.CreateAttempt(ctx, s.newAttempt(o, TradeJSAPI, now))
 		if errors.Is(err, ErrAttemptExists) {
 			return payment.RequestPayment{}, true, nil
 		}
@@ -209,14 +216,14 @@ func (s *Service) payOnce(ctx context.Context, shopperID int64, number string) (
 		}
 	case err != nil:
 		return payment.RequestPayment{}, false, err
-	case a.Amount != o.Payable || a.TradeType != TradeJSAPI || a.OpenID != o.OpenID:
+	case a.Amount != o.Due() || a.OpenID != o.OpenID:
 		// The order changed since this attempt: close it first, then start
 		// a new one.
 		if err := s.closeAttempt(ctx, a); err != nil {
 			return payment.RequestPayment{}, false, err
 		}
 		return payment.RequestPayment{}, true, nil
-	case a.Reusable(o.Payable, now):
+	case a.Reusable(o.Due(), now):
 		return a.Params, false, nil
 	}
 
@@ -257,7 +264,7 @@ func payable(o Order) error {
 	return ErrNotPayable.WithMessage("This order is %s and can no longer be paid.", o.Status)
 }
 
-func (s *Service) newAttempt(o Order, now time.Time) Attempt {
+func (s *Service) newAttempt(o Order, tradeType string, now time.Time) Attempt {
 	// WeChat Pay wants time_expire at least a minute ahead; an order about
 	// to expire gets a little more (a payment after its cancellation is
 	// refunded).
@@ -265,8 +272,12 @@ func (s *Service) newAttempt(o Order, now time.Time) Attempt {
 	if minExp := now.Add(70 * time.Second); expire.Before(minExp) {
 		expire = minExp
 	}
+	openID := o.OpenID
+	if tradeType != TradeJSAPI {
+		openID = ""
+	}
 	return Attempt{
-		OrderID: o.ID, OrderNumber: o.Number, TradeType: TradeJSAPI, Amount: o.Payable, OpenID: o.OpenID,
+		OrderID: o.ID, OrderNumber: o.Number, TradeType: tradeType, Amount: o.Due(), OpenID: openID,
 		Description: Description(s.Brand, o), TimeExpire: expire, Status: AttemptOpen, CreatedAt: now,
 	}
 }
@@ -288,14 +299,107 @@ func (s *Service) closeAttempt(ctx context.Context, a Attempt) error {
 	return err
 }
 
-// CurrentAttempt returns the open attempt of any order (the development
-// route that pays it at the simulator uses it).
+// CurrentAttempt returns the open attempt of any order, JSAPI first (the
+// development route that pays it at the simulator uses it).
 func (s *Service) CurrentAttempt(ctx context.Context, number string) (Attempt, error) {
 	o, err := s.Store.Order(ctx, number, 0, false)
 	if err != nil {
 		return Attempt{}, err
 	}
-	return s.Store.OpenAttempt(ctx, o.ID)
+	a, err := s.Store.OpenAttempt(ctx, o.ID, TradeJSAPI)
+	if errors.Is(err, ErrNoAttempt) {
+		return s.Store.OpenAttempt(ctx, o.ID, TradeNative)
+	}
+	return a, err
+}
+
+// Collect returns the code_url of a Native (QR code) payment for an unpaid
+// in-store order of storeID, for the customer to scan: a valid code of the
+// current attempt is handed out again; a stale one is closed and replaced.
+// A JSAPI attempt of the same order (pushed to the member's mini-program)
+// may be open at the same time: whichever is paid first pays the order, and
+// the other is closed (or refunded, if paid too).
+func (s *Service) Collect(ctx context.Context, storeID int64, number string) (Attempt, error) {
+	if !order.ValidNumber(number) {
+		return Attempt{}, order.ErrOrderNotFound
+	}
+	for try := 0; try < 4; try++ {
+		a, again, err := s.collectOnce(ctx, storeID, number)
+		if err != nil {
+			return Attempt{}, fmt.Errorf("cashier: collect: %w", err)
+		}
+		if !again {
+			return a, nil
+		}
+	}
+	return Attempt{}, fmt.Errorf("cashier: collect: %w", domain.ErrUnavailable)
+}
+
+func (s *Service) collectOnce(ctx context.Context, storeID int64, number string) (Attempt, bool, error) {
+	o, err := s.Store.Order(ctx, number, 0, false)
+	if err != nil {
+		return Attempt{}, false, err
+	}
+	if o.Channel != order.ChannelInStore || o.StoreID != storeID {
+		return Attempt{}, false, ErrNotInStore
+	}
+	if err := payable(o); err != nil {
+		return Attempt{}, false, err
+	}
+	now := s.now()
+	if !now.Before(o.ExpiresAt) {
+		return Attempt{}, false, ErrExpired
+	}
+	if o.Due() <= 0 {
+		return Attempt{}, false, ErrNothingDue
+	}
+	a, err := s.Store.OpenAttempt(ctx, o.ID, TradeNative)
+	switch {
+	case errors.Is(err, ErrNoAttempt):
+		a, err = s.Store.CreateAttempt(ctx, s.newAttempt(o, TradeNative, now))
+		if errors.Is(err, ErrAttemptExists) {
+			return Attempt{}, true, nil
+		}
+		if err != nil {
+			return Attempt{}, false, err
+		}
+	case err != nil:
+		return Attempt{}, false, err
+	case a.Amount != o.Due():
+		if err := s.closeAttempt(ctx, a); err != nil {
+			return Attempt{}, false, err
+		}
+		return Attempt{}, true, nil
+	case a.Reusable(o.Due(), now):
+		return a, false, nil
+	}
+	codeURL, err := s.Gateway.PrepayNative(ctx, payment.NativeRequest{OutTradeNo: a.OutTradeNo,
+		Description: a.Description, Amount: a.Amount, ExpiresAt: a.TimeExpire})
+	switch {
+	case err == nil:
+	case errors.Is(err, payment.ErrOrderPaid):
+		if _, qerr := s.queryAndApply(ctx, a); qerr != nil {
+			return Attempt{}, false, qerr
+		}
+		return Attempt{}, false, ErrAlreadyPaid
+	case errors.Is(err, payment.ErrOrderClosed), errors.Is(err, payment.ErrOutTradeNoUsed):
+		if err := s.Store.CloseAttempt(ctx, a.ID, s.now()); err != nil {
+			return Attempt{}, false, err
+		}
+		return Attempt{}, true, nil
+	default:
+		return Attempt{}, false, err
+	}
+	now = s.now()
+	valid := now.Add(orDefault(s.PrepayValidFor, 100*time.Minute))
+	if valid.After(a.TimeExpire) {
+		valid = a.TimeExpire
+	}
+	if err := s.Store.SaveCodeURL(ctx, a.ID, codeURL, valid, now); err != nil {
+		return Attempt{}, false, err
+	}
+	a.CodeURL, a.PrepayValidUntil = codeURL, valid
+	return a, false, nil
 }
 
 // HandlePaymentNotice applies a verified payment notification and records
@@ -384,7 +488,7 @@ func (s *Service) Apply(ctx context.Context, t payment.Transaction, src Source) 
 				kind = RefundDuplicate
 			}
 			due, err = tx.CreateRefund(ctx, Refund{OrderID: o.ID, OrderNumber: o.Number, PaymentID: p.ID,
-				OutTradeNo: a.OutTradeNo, PaymentAmount: p.Amount, Kind: kind, Amount: p.Amount,
+				OutTradeNo: a.OutTradeNo, PaymentAmount: p.Amount, Kind: kind, Amount: p.Amount, WeChatAmount: p.Amount,
 				Status: RefundPending, Reason: refundReason(kind), CreatedAt: now})
 			if err != nil {
 				return err
@@ -403,9 +507,26 @@ func (s *Service) Apply(ctx context.Context, t payment.Transaction, src Source) 
 				return err
 			}
 		}
+		if _, err := tx.AddTender(ctx, o.ID, order.Tender{Kind: order.TenderWeChatPay, Ref: p.TransactionID, Amount: p.Amount}, now); err != nil {
+			return err
+		}
 		outcome = OutcomeApplied
-		return tx.AfterPaid(ctx, Paid{OrderID: o.ID, OrderNumber: o.Number, ShopperID: o.ShopperID, PaymentID: p.ID,
-			TransactionID: p.TransactionID, Amount: p.Amount, PaidAt: p.SuccessTime})
+		e := o.event(order.MomentPaid, "", domain.System, p.SuccessTime)
+		e.PaymentID, e.TransactionID, e.Amount = p.ID, p.TransactionID, p.Amount
+		if err := tx.Raise(ctx, e); err != nil {
+			return err
+		}
+		if o.Fulfillment != order.FulfillmentInStore {
+			return nil
+		}
+		// An in-store order is handed over at the counter: paid is done.
+		if err := order.StatusPaid.Transition(order.StatusCompleted, o.Fulfillment); err != nil {
+			return err
+		}
+		if err := tx.MarkOrderCompleted(ctx, o.ID, now); err != nil {
+			return err
+		}
+		return tx.Raise(ctx, o.event(order.MomentCompleted, order.CausePaidInStore, domain.System, now))
 	})
 	if err != nil {
 		return "", "", fmt.Errorf("cashier: apply payment %s: %w", t.OutTradeNo, err)
@@ -489,10 +610,11 @@ func (s *Service) Reconcile(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
-// Expire closes at WeChat Pay the open attempts of orders that expired or
-// were cancelled (applying any payment WeChat Pay reports instead), then
-// cancels the expired orders, releasing their stock. It returns how many
-// orders it cancelled.
+// Expire closes at WeChat Pay the open attempts of orders that expired,
+// were cancelled or were paid by another attempt (applying any payment
+// WeChat Pay reports instead). It returns how many attempts it closed. The
+// expired orders themselves are cancelled by order.Service.CancelExpired,
+// which the program runs after this.
 func (s *Service) Expire(ctx context.Context, limit int) (int, error) {
 	as, err := s.Store.ClaimAttempts(ctx, Claim{Kind: ClaimClose, Now: s.now(),
 		Lease: orDefault(s.Lease, time.Minute), Limit: limit})
@@ -500,16 +622,13 @@ func (s *Service) Expire(ctx context.Context, limit int) (int, error) {
 		return 0, fmt.Errorf("cashier: expire: %w", err)
 	}
 	var errs []error
-	for _, a := range as {
-		if err := s.closeAttempt(ctx, a); err != nil && !errors.Is(err, ErrAlreadyPaid) {
-			errs = append(errs, fmt.Errorf("%s: %w", a.OutTradeNo, err))
-		}
-	}
 	n := 0
-	if s.Orders != nil {
-		n, err = s.Orders.CancelExpired(ctx, limit)
-		if err != nil {
-			errs = append(errs, err)
+	for _, a := range as {
+		switch err := s.closeAttempt(ctx, a); {
+		case err == nil:
+			n++
+		case !errors.Is(err, ErrAlreadyPaid):
+			errs = append(errs, fmt.Errorf("%s: %w", a.OutTradeNo, err))
 		}
 	}
 	if len(errs) > 0 {

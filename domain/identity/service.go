@@ -12,6 +12,10 @@ import (
 
 // Store is what identity needs from the database.
 type Store interface {
+	// InTx runs fn in one transaction; fn's Store runs in it.
+	InTx(ctx context.Context, fn func(Store) error) error
+	// RaiseSignedIn runs the SignedIn handlers in the transaction.
+	RaiseSignedIn(ctx context.Context, e SignedIn) error
 	UpsertShopper(ctx context.Context, ws WeChatSession) (Shopper, error)
 	SetShopperPhone(ctx context.Context, shopperID int64, phone string) error
 	Shopper(ctx context.Context, id int64) (Shopper, error)
@@ -32,9 +36,19 @@ type Service struct {
 	Now             func() time.Time
 	ShopperTokenTTL time.Duration // default 30 days
 	StaffTokenTTL   time.Duration // default 12 hours
-	// AnonStitchers are told when an anonymous visitor signs in, so other
-	// areas (cart, touches) can move what the visitor did to the shopper.
-	AnonStitchers []func(ctx context.Context, anonID string, shopperID int64) error
+	// PasswordParams are the argon2id costs of new staff passwords (zero:
+	// StrongPasswordParams). Stored hashes keep their own.
+	PasswordParams PasswordParams
+}
+
+// SignedIn is an anonymous visitor (X-Anon-Id) signing in as a shopper. The
+// areas that keep what visitors do (cart lines, touches) subscribe to it and
+// move it to the shopper, inside the sign-in transaction: a refusal fails
+// the sign-in and nothing is half moved.
+type SignedIn struct {
+	AnonID    string
+	ShopperID int64
+	At        time.Time
 }
 
 const (
@@ -62,13 +76,14 @@ func (s *Service) ShopperSignIn(ctx context.Context, code, anonID string) (Sessi
 	}
 	now := s.now()
 	if anonID != "" {
-		if err := s.Store.StitchAnon(ctx, anonID, sh.ID, now); err != nil {
-			return Session{}, Shopper{}, fmt.Errorf("identity: stitch anonymous visitor: %w", err)
-		}
-		for _, f := range s.AnonStitchers {
-			if err := f(ctx, anonID, sh.ID); err != nil {
-				return Session{}, Shopper{}, fmt.Errorf("identity: stitch anonymous visitor: %w", err)
+		err := s.Store.InTx(ctx, func(tx Store) error {
+			if err := tx.StitchAnon(ctx, anonID, sh.ID, now); err != nil {
+				return err
 			}
+			return tx.RaiseSignedIn(ctx, SignedIn{AnonID: anonID, ShopperID: sh.ID, At: now})
+		})
+		if err != nil {
+			return Session{}, Shopper{}, fmt.Errorf("identity: stitch anonymous visitor: %w", err)
 		}
 	}
 	ttl := s.ShopperTokenTTL
@@ -103,7 +118,7 @@ func (s *Service) StaffSignIn(ctx context.Context, username, password string) (S
 	st, err := s.Store.StaffByUsername(ctx, strings.ToLower(strings.TrimSpace(username)))
 	if errors.Is(err, ErrStaffNotFound) {
 		// spend the same time as a real check, so timing does not reveal usernames
-		CheckPassword(dummyHash, password)
+		s.PasswordParams.orStrong().spend(password)
 		return Session{}, Staff{}, ErrBadCredentials
 	}
 	if err != nil {
@@ -131,12 +146,6 @@ func (s *Service) StaffSignIn(ctx context.Context, username, password string) (S
 	return sess, st, err
 }
 
-// dummyHash is a valid argon2id hash of a random password.
-var dummyHash = func() string {
-	h, _ := HashPassword("not-a-real-password-at-all")
-	return h
-}()
-
 // AddStaff creates a staff account (the `staff add` subcommand).
 func (s *Service) AddStaff(ctx context.Context, username string, role Role, storeCode, password string) (Staff, error) {
 	username = strings.ToLower(strings.TrimSpace(username))
@@ -156,7 +165,7 @@ func (s *Service) AddStaff(ctx context.Context, username string, role Role, stor
 	if len(fields) > 0 {
 		return Staff{}, domain.Invalid(fields...)
 	}
-	hash, err := HashPassword(password)
+	hash, err := HashPassword(password, s.PasswordParams)
 	if err != nil {
 		return Staff{}, err
 	}

@@ -15,23 +15,19 @@ import (
 type Order struct {
 	ID          int64
 	Number      string
-	ShopperID   int64
+	ShopperID   int64 // 0: a walk-in (in-store orders only)
 	Status      Status
 	Fulfillment FulfillmentType
 	Address     *AddressSnapshot // delivery
 	PickupStore int64            // pickup: the store id
 
-	Subtotal         domain.Fen // list prices × quantities
-	CampaignDiscount domain.Fen
-	MemberDiscount   domain.Fen
-	CouponDiscount   domain.Fen
-	PointsDiscount   domain.Fen
-	Discount         domain.Fen // the four discounts together
-	Freight          domain.Fen
-	Payable          domain.Fen // Subtotal − Discount + Freight
-	PointsUsed       int64
-	CouponIDs        []int64
-	Note             string
+	Channel    Channel
+	Subtotal   domain.Fen // list prices × quantities
+	Discount   domain.Fen // Σ the lines' adjustments
+	Freight    domain.Fen
+	Payable    domain.Fen // Subtotal − Discount + Freight
+	PointsUsed int64
+	Note       string
 
 	PlacedAt     time.Time
 	ExpiresAt    time.Time
@@ -50,7 +46,8 @@ type Order struct {
 }
 
 // Item is one line of an order: a snapshot of the SKU as it was sold and
-// what each discount took off it. ListTotal − discounts = Paid.
+// what each discount took off it (Adjustments, summing to Discount).
+// ListTotal − Discount = Paid.
 type Item struct {
 	ID               int64
 	LineNo           int
@@ -63,10 +60,8 @@ type Item struct {
 	UnitPrice        domain.Fen
 	Quantity         int
 	ListTotal        domain.Fen
-	CampaignDiscount domain.Fen
-	MemberDiscount   domain.Fen
-	CouponDiscount   domain.Fen
-	PointsDiscount   domain.Fen
+	Discount         domain.Fen
+	Adjustments      []Adjustment
 	Paid             domain.Fen
 	RefundStatus     LineRefundStatus
 	RefundedQuantity int
@@ -117,6 +112,12 @@ type FulfillmentRequest struct {
 // PlaceInput is a checkout: the lines (or the cart's selected lines), the
 // fulfillment, coupons and points, and the payable the shopper saw.
 type PlaceInput struct {
+	// Channel is where the order is taken (online when empty). An in-store
+	// order names its store and clerk, and a shopper only when the customer
+	// is a member (a walk-in has none); its fulfillment is in_store.
+	Channel     Channel
+	StoreID     int64
+	ClerkID     int64
 	ShopperID   int64
 	Items       []LineRequest
 	FromCart    bool
@@ -140,6 +141,9 @@ func (in PlaceInput) Hash() []byte {
 	var b strings.Builder
 	items := slices.Clone(in.Items)
 	fmt.Fprintf(&b, "v1|shopper=%d|from_cart=%t|", in.ShopperID, in.FromCart)
+	if in.channel() != ChannelOnline {
+		fmt.Fprintf(&b, "channel=%s:%d:%d|", in.Channel, in.StoreID, in.ClerkID)
+	}
 	for _, it := range items {
 		fmt.Fprintf(&b, "item=%d:%d|", it.SKUID, it.Quantity)
 	}
@@ -154,6 +158,49 @@ func (in PlaceInput) Hash() []byte {
 	fmt.Fprintf(&b, "note=%q", in.Note)
 	h := sha256.Sum256([]byte(b.String()))
 	return h[:]
+}
+
+func (in PlaceInput) channel() Channel {
+	if in.Channel == "" {
+		return ChannelOnline
+	}
+	return in.Channel
+}
+
+// subject is who places the order: the shopper online, the clerk in store.
+func (in PlaceInput) subject() domain.Actor {
+	if in.channel() == ChannelInStore {
+		return domain.Actor{Kind: "staff", ID: in.ClerkID}
+	}
+	return domain.Actor{Kind: "shopper", ID: in.ShopperID}
+}
+
+// checkChannel checks who and where: an online order has a shopper and no
+// store or clerk; an in-store order has a store and a clerk, is handed over
+// at the counter, and never takes anything from a cart.
+func (in PlaceInput) checkChannel() error {
+	switch in.channel() {
+	case ChannelOnline:
+		if in.ShopperID <= 0 || in.StoreID != 0 || in.ClerkID != 0 {
+			return domain.Invalid(domain.FieldError{Field: "channel", Code: "online", Message: "an online order has a shopper and no store or clerk"})
+		}
+		if in.Fulfillment.Type == FulfillmentInStore {
+			return domain.Invalid(domain.FieldError{Field: "fulfillment.type", Code: "oneof", Message: "must be one of: delivery pickup"})
+		}
+	case ChannelInStore:
+		if in.StoreID <= 0 || in.ClerkID <= 0 {
+			return domain.Invalid(domain.FieldError{Field: "channel", Code: "in_store", Message: "an in-store order names its store and clerk"})
+		}
+		if in.FromCart {
+			return domain.Invalid(domain.FieldError{Field: "from_cart", Code: "in_store", Message: "an in-store order lists its items"})
+		}
+		if in.Fulfillment.Type != FulfillmentInStore {
+			return domain.Invalid(domain.FieldError{Field: "fulfillment.type", Code: "oneof", Message: "must be in_store for an in-store order"})
+		}
+	default:
+		return domain.Invalid(domain.FieldError{Field: "channel", Code: "oneof", Message: "must be one of: online in_store"})
+	}
+	return nil
 }
 
 // QuoteLine is one priced line with the SKU it prices.
@@ -210,4 +257,48 @@ type StockProblem struct {
 	SKUID     int64
 	Requested int
 	Available int
+}
+
+// Channel is where an order was taken.
+type Channel string
+
+// The channels.
+const (
+	ChannelOnline  Channel = "online"   // placed by the shopper in the mini-program
+	ChannelInStore Channel = "in_store" // taken by a clerk in a store (the shopper is optional)
+)
+
+// Valid reports whether c is a known channel.
+func (c Channel) Valid() bool { return c == ChannelOnline || c == ChannelInStore }
+
+// Adjustment is one discount on one order line, by its source: the
+// campaign, the coupon redemption, the member tier, the points entry …
+// Σ adjustments of a line is the line's discount, and Σ over the lines is
+// the order's.
+type Adjustment struct {
+	ItemID   int64 // 0 until the order is written
+	LineNo   int
+	Source   pricing.Source
+	SourceID int64
+	Amount   domain.Fen
+}
+
+// DiscountBy is the sum of the order's adjustments from one source.
+func (o Order) DiscountBy(src pricing.Source) domain.Fen {
+	var s domain.Fen
+	for _, it := range o.Items {
+		s += it.DiscountBy(src)
+	}
+	return s
+}
+
+// DiscountBy is the sum of the line's adjustments from one source.
+func (it Item) DiscountBy(src pricing.Source) domain.Fen {
+	var s domain.Fen
+	for _, a := range it.Adjustments {
+		if a.Source == src {
+			s += a.Amount
+		}
+	}
+	return s
 }

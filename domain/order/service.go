@@ -18,6 +18,9 @@ import (
 type Store interface {
 	// InTx runs fn in one transaction; fn's Store runs in it.
 	InTx(ctx context.Context, fn func(Store) error) error
+	// Raise runs the handlers of a moment of an order's life in the
+	// transaction (see Lifecycle); an error refuses the change.
+	Raiser
 
 	// SKUs returns the SKUs with these ids (missing ids are left out).
 	SKUs(ctx context.Context, ids []int64) ([]SKU, error)
@@ -46,10 +49,12 @@ type Store interface {
 	// ReleaseStock moves qty back from reserved to available (ledger entry).
 	ReleaseStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error
 
-	// CreateOrder writes an order and its items and returns its id.
-	CreateOrder(ctx context.Context, o Order) (int64, error)
-	// Order returns an order by number (ErrOrderNotFound); shopperID > 0
-	// restricts it to that shopper's orders; forUpdate locks the row.
+	// CreateOrder writes an order, its items and their adjustments and
+	// returns it with its ids (the order's, each item's and adjustment's).
+	CreateOrder(ctx context.Context, o Order) (Order, error)
+	// Order returns an order by number with its items and their
+	// adjustments (ErrOrderNotFound); shopperID > 0 restricts it to that
+	// shopper's orders; forUpdate locks the row.
 	Order(ctx context.Context, number string, shopperID int64, forUpdate bool) (Order, error)
 	// UpdateStatus writes an order's status and the fields that go with it
 	// (paid/shipped/completed/cancelled times, carrier, tracking number,
@@ -130,7 +135,10 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 	if err != nil {
 		return Order{}, err
 	}
-	subject := domain.Actor{Kind: "shopper", ID: in.ShopperID}
+	if err := in.checkChannel(); err != nil {
+		return Order{}, err
+	}
+	subject := in.subject()
 	var out Order
 	err = s.Store.InTx(ctx, func(tx Store) error {
 		prev, replay, err := tx.ClaimIdempotencyKey(ctx, IdempotencyScope, subject.String(), in.IdempotencyKey, in.Hash())
@@ -160,11 +168,13 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 			}
 		}
 		o := newOrder(number, in, q, addr, now, now.Add(s.ttl()))
-		id, err := tx.CreateOrder(ctx, o)
+		o, err = tx.CreateOrder(ctx, o)
 		if err != nil {
 			return err
 		}
-		o.ID = id
+		if err := tx.Raise(ctx, o.event(MomentPlaced, "", subject, now)); err != nil {
+			return err
+		}
 		if in.FromCart {
 			ids := make([]int64, len(q.Lines))
 			for i, l := range q.Lines {
@@ -270,6 +280,17 @@ func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, now time.T
 			return Quote{}, nil, err
 		}
 		addr = &a
+	case FulfillmentInStore:
+		if in.Channel != ChannelInStore {
+			return Quote{}, nil, domain.Invalid(domain.FieldError{Field: "fulfillment.type", Code: "oneof", Message: "must be one of: delivery pickup"})
+		}
+		ok, err := st.StoreOpen(ctx, in.StoreID)
+		if err != nil {
+			return Quote{}, nil, err
+		}
+		if !ok {
+			return Quote{}, nil, ErrStoreNotFound
+		}
 	case FulfillmentPickup:
 		if in.Fulfillment.StoreID <= 0 {
 			return Quote{}, nil, domain.Invalid(domain.FieldError{Field: "fulfillment.store_id", Code: "required", Message: "is required for pickup"})
@@ -346,25 +367,32 @@ func newOrder(number string, in PlaceInput, q Quote, addr *AddressSnapshot, now,
 	b := q.Breakdown
 	o := Order{
 		Number: number, ShopperID: in.ShopperID, Status: StatusPendingPayment, Fulfillment: in.Fulfillment.Type,
-		Address: addr, Subtotal: b.Subtotal,
-		CampaignDiscount: b.DiscountBy(pricing.SourceCampaign), MemberDiscount: b.DiscountBy(pricing.SourceMember),
-		CouponDiscount: b.DiscountBy(pricing.SourceCoupon), PointsDiscount: b.DiscountBy(pricing.SourcePoints),
-		Discount: b.DiscountTotal(), Freight: b.Freight, Payable: b.Payable, PointsUsed: b.PointsUsed,
-		CouponIDs: slices.Clone(in.CouponIDs), Note: in.Note, PlacedAt: now, ExpiresAt: expires,
+		Channel: in.channel(), StoreID: in.StoreID, ClerkID: in.ClerkID,
+		Address: addr, Subtotal: b.Subtotal, Discount: b.DiscountTotal(), Freight: b.Freight, Payable: b.Payable,
+		PointsUsed: b.PointsUsed, Note: in.Note, PlacedAt: now, ExpiresAt: expires,
 	}
 	if in.Fulfillment.Type == FulfillmentPickup {
 		o.PickupStore = in.Fulfillment.StoreID
 	}
 	for i, l := range q.Lines {
 		lb := l.Breakdown
-		o.Items = append(o.Items, Item{
+		it := Item{
 			LineNo: i + 1, SKUID: l.SKU.ID, ProductID: l.SKU.ProductID, SKUCode: l.SKU.Code, Title: l.SKU.Title,
 			Specs: l.SKU.Specs, Image: l.SKU.Image, UnitPrice: lb.UnitPrice, Quantity: lb.Quantity,
-			ListTotal: lb.ListTotal, CampaignDiscount: lb.Campaign, MemberDiscount: lb.Member,
-			CouponDiscount: lb.Coupon, PointsDiscount: lb.Points, Paid: lb.Paid, RefundStatus: LineRefundNone,
-		})
+			ListTotal: lb.ListTotal, Discount: lb.Discounts.Total(), Paid: lb.Paid, RefundStatus: LineRefundNone,
+		}
+		for _, d := range lb.Discounts {
+			it.Adjustments = append(it.Adjustments, Adjustment{LineNo: i + 1, Source: d.Source, SourceID: d.Ref, Amount: d.Amount})
+		}
+		o.Items = append(o.Items, it)
 	}
 	return o
+}
+
+// event is the order's moment m.
+func (o Order) event(m Moment, c Cause, by domain.Actor, at time.Time) Event {
+	return Event{Moment: m, Cause: c, OrderID: o.ID, OrderNumber: o.Number, ShopperID: o.ShopperID,
+		Channel: o.Channel, StoreID: o.StoreID, ClerkID: o.ClerkID, Payable: o.Payable, At: at, By: by}
 }
 
 // Get returns one of the shopper's orders; another shopper's order is not
@@ -393,13 +421,16 @@ func (s *Service) Cancel(ctx context.Context, shopperID int64, number, reason st
 		reason = "cancelled by shopper"
 	}
 	by := domain.Actor{Kind: "shopper", ID: shopperID}
+	if shopperID <= 0 {
+		return Order{}, ErrOrderNotFound
+	}
 	var out Order
 	err := s.Store.InTx(ctx, func(tx Store) error {
 		o, err := tx.Order(ctx, number, shopperID, true)
 		if err != nil {
 			return err
 		}
-		out, err = s.cancel(ctx, tx, o, reason, by, s.now())
+		out, err = s.cancel(ctx, tx, o, CauseShopper, reason, by, s.now())
 		return err
 	})
 	if err != nil {
@@ -409,7 +440,7 @@ func (s *Service) Cancel(ctx context.Context, shopperID int64, number, reason st
 }
 
 // cancel moves a locked order to cancelled and releases its reserved stock.
-func (s *Service) cancel(ctx context.Context, tx Store, o Order, reason string, by domain.Actor, now time.Time) (Order, error) {
+func (s *Service) cancel(ctx context.Context, tx Store, o Order, cause Cause, reason string, by domain.Actor, now time.Time) (Order, error) {
 	if err := o.Status.Transition(StatusCancelled, o.Fulfillment); err != nil {
 		return Order{}, err
 	}
@@ -422,6 +453,9 @@ func (s *Service) cancel(ctx context.Context, tx Store, o Order, reason string, 
 	}
 	o.Status, o.CancelledAt, o.CancelReason = StatusCancelled, now, reason
 	if err := tx.UpdateStatus(ctx, o); err != nil {
+		return Order{}, err
+	}
+	if err := tx.Raise(ctx, o.event(MomentCancelled, cause, by, now)); err != nil {
 		return Order{}, err
 	}
 	return o, nil
@@ -438,7 +472,7 @@ func (s *Service) Confirm(ctx context.Context, shopperID int64, number string) (
 		if err != nil {
 			return err
 		}
-		if o.Fulfillment == FulfillmentPickup {
+		if o.Fulfillment != FulfillmentDelivery {
 			return ErrInvalidTransition.WithMessage("A pickup order is completed when the store hands it over.")
 		}
 		if err := o.Status.Transition(StatusCompleted, o.Fulfillment); err != nil {
@@ -446,7 +480,10 @@ func (s *Service) Confirm(ctx context.Context, shopperID int64, number string) (
 		}
 		o.Status, o.CompletedAt = StatusCompleted, s.now()
 		out = o
-		return tx.UpdateStatus(ctx, o)
+		if err := tx.UpdateStatus(ctx, o); err != nil {
+			return err
+		}
+		return tx.Raise(ctx, o.event(MomentCompleted, CauseConfirmed, domain.Actor{Kind: "shopper", ID: shopperID}, o.CompletedAt))
 	})
 	if err != nil {
 		return Order{}, fmt.Errorf("order: confirm: %w", err)
@@ -552,6 +589,9 @@ func (s *Service) AutoConfirm(ctx context.Context, limit int) (int, error) {
 			if err := tx.UpdateStatus(ctx, o); err != nil {
 				return err
 			}
+			if err := tx.Raise(ctx, o.event(MomentCompleted, CauseAutoConfirmed, domain.System, now)); err != nil {
+				return err
+			}
 			n++
 		}
 		return nil
@@ -578,7 +618,7 @@ func (s *Service) CancelExpired(ctx context.Context, limit int) (int, error) {
 				return err
 			}
 			found = true
-			_, err = s.cancel(ctx, tx, os[0], "expired unpaid", domain.System, now)
+			_, err = s.cancel(ctx, tx, os[0], CauseExpiry, "expired unpaid", domain.System, now)
 			return err
 		})
 		if err != nil {

@@ -46,16 +46,19 @@ type FulfillmentType string
 const (
 	FulfillmentDelivery FulfillmentType = "delivery" // shipped to an address
 	FulfillmentPickup   FulfillmentType = "pickup"   // collected in a store
+	FulfillmentInStore  FulfillmentType = "in_store" // handed over at the counter when paid (in-store orders)
 )
 
 // Valid reports whether f is a known fulfillment type.
-func (f FulfillmentType) Valid() bool { return f == FulfillmentDelivery || f == FulfillmentPickup }
+func (f FulfillmentType) Valid() bool {
+	return f == FulfillmentDelivery || f == FulfillmentPickup || f == FulfillmentInStore
+}
 
 // CanBecome reports whether an order of the given fulfillment type may move
 // from s to next:
 //
 //	pending_payment → paid | cancelled
-//	paid            → shipped (delivery only) | completed (pickup only)
+//	paid            → shipped (delivery only) | completed (pickup and in store)
 //	shipped         → completed (delivery only; a pickup order is never shipped)
 //
 // Staying in the same status is not a transition; unknown statuses and
@@ -72,7 +75,7 @@ func (s Status) CanBecome(next Status, fulfillment FulfillmentType) bool {
 		case StatusShipped:
 			return fulfillment == FulfillmentDelivery
 		case StatusCompleted:
-			return fulfillment == FulfillmentPickup
+			return fulfillment == FulfillmentPickup || fulfillment == FulfillmentInStore
 		}
 	case StatusShipped:
 		return next == StatusCompleted && fulfillment == FulfillmentDelivery

@@ -85,6 +85,7 @@ type FulfillmentType string
 const (
 	Delivery FulfillmentType = "delivery"
 	Pickup   FulfillmentType = "pickup"
+	InStore  FulfillmentType = "in_store"
 )
 
 // Fulfillment is how the order will be fulfilled.
@@ -135,21 +136,64 @@ type CouponAmount struct {
 	Amount   domain.Fen
 }
 
+// LineDiscount is what one source took off one line: Ref is the coupon id
+// for a coupon, the campaign id for a campaign, 0 otherwise (as Discount).
+type LineDiscount struct {
+	Source Source
+	Ref    int64
+	Amount domain.Fen
+}
+
+// LineDiscounts are the discounts of one line, in the order the stages
+// took them (one entry per source and ref).
+type LineDiscounts []LineDiscount
+
+// DiscountBy is what one source took off the line.
+func (ds LineDiscounts) DiscountBy(src Source) domain.Fen {
+	var s domain.Fen
+	for _, d := range ds {
+		if d.Source == src {
+			s += d.Amount
+		}
+	}
+	return s
+}
+
+// Total is everything taken off the line.
+func (ds LineDiscounts) Total() domain.Fen {
+	var s domain.Fen
+	for _, d := range ds {
+		s += d.Amount
+	}
+	return s
+}
+
+// Coupons is the part of each coupon carried by the line, in the order
+// applied.
+func (ds LineDiscounts) Coupons() []CouponAmount {
+	var out []CouponAmount
+	for _, d := range ds {
+		if d.Source == SourceCoupon {
+			out = append(out, CouponAmount{CouponID: d.Ref, Amount: d.Amount})
+		}
+	}
+	return out
+}
+
 // LineBreakdown is what one line costs: its list total, each discount on
-// it, and what is paid for it. ListTotal − Campaign − Member − Coupon −
-// Points = Paid, and Coupon is the sum of Coupons.
+// it, and what is paid for it: ListTotal − Σ Discounts = Paid. A new
+// discount source is a new Stage: nothing here changes.
 type LineBreakdown struct {
 	SKUID     int64
 	Quantity  int
 	UnitPrice domain.Fen
 	ListTotal domain.Fen
-	Campaign  domain.Fen
-	Member    domain.Fen
-	Coupon    domain.Fen
-	Coupons   []CouponAmount // per coupon that took something off this line, in the order applied
-	Points    domain.Fen
+	Discounts LineDiscounts
 	Paid      domain.Fen
 }
+
+// DiscountBy is what one source took off the line.
+func (l LineBreakdown) DiscountBy(src Source) domain.Fen { return l.Discounts.DiscountBy(src) }
 
 // Breakdown is the priced order. Subtotal − Σ Discounts = Goods = Σ
 // Lines[i].Paid, and Goods + Freight = Payable, always exactly.
@@ -217,17 +261,16 @@ type State struct {
 }
 
 // LineState is one line while it is priced: Amount is what is left to pay
-// for it so far.
+// for it so far, Discounts what the stages took off it.
 type LineState struct {
 	Line
 	ListTotal domain.Fen
 	Amount    domain.Fen
-	Campaign  domain.Fen
-	Member    domain.Fen
-	Coupon    domain.Fen
-	Coupons   []CouponAmount
-	Points    domain.Fen
+	Discounts LineDiscounts
 }
+
+// DiscountBy is what one source has taken off the line so far.
+func (l LineState) DiscountBy(src Source) domain.Fen { return l.Discounts.DiscountBy(src) }
 
 // Goods is what is left to pay for all lines.
 func (s *State) Goods() domain.Fen {
@@ -254,19 +297,14 @@ func (s *State) Discount(src Source, ref int64, perLine []domain.Fen) error {
 	}
 	for i, p := range perLine {
 		l := &s.Lines[i]
+		if p == 0 {
+			continue
+		}
 		l.Amount -= p
-		switch src {
-		case SourceCampaign:
-			l.Campaign += p
-		case SourceMember:
-			l.Member += p
-		case SourceCoupon:
-			l.Coupon += p
-			if p > 0 {
-				l.Coupons = append(l.Coupons, CouponAmount{CouponID: ref, Amount: p})
-			}
-		case SourcePoints:
-			l.Points += p
+		if k := len(l.Discounts) - 1; k >= 0 && l.Discounts[k].Source == src && l.Discounts[k].Ref == ref {
+			l.Discounts[k].Amount += p
+		} else {
+			l.Discounts = append(l.Discounts, LineDiscount{Source: src, Ref: ref, Amount: p})
 		}
 	}
 	for i := range s.Discounts {
@@ -366,10 +404,9 @@ func (s *State) breakdown() (Breakdown, error) {
 		b.Goods += l.Amount
 		b.Lines[i] = LineBreakdown{
 			SKUID: l.SKUID, Quantity: l.Quantity, UnitPrice: l.UnitPrice, ListTotal: l.ListTotal,
-			Campaign: l.Campaign, Member: l.Member, Coupon: l.Coupon, Coupons: l.Coupons,
-			Points: l.Points, Paid: l.Amount,
+			Discounts: l.Discounts, Paid: l.Amount,
 		}
-		if l.ListTotal-l.Campaign-l.Member-l.Coupon-l.Points != l.Amount || l.Amount < 0 {
+		if l.ListTotal-l.Discounts.Total() != l.Amount || l.Amount < 0 {
 			return Breakdown{}, fmt.Errorf("pricing: line %d does not add up: %+v", i, l)
 		}
 	}
@@ -420,7 +457,7 @@ func validate(in Input) error {
 		bad("points.cap_bp", "out_of_range", "must be between 0 and 10000")
 	}
 	switch in.Fulfillment.Type {
-	case Delivery, Pickup:
+	case Delivery, Pickup, InStore:
 	default:
 		bad("fulfillment.type", "one_of", "must be delivery or pickup")
 	}

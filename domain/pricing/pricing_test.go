@@ -68,8 +68,8 @@ func TestCampaignStage(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			b := mustPrice(t, cart(c.line))
-			if b.Lines[0].Campaign != c.wantDisc || b.Lines[0].Paid != c.wantPaid || len(b.Discounts) != c.discounts {
-				t.Fatalf("got campaign %d paid %d discounts %v", b.Lines[0].Campaign, b.Lines[0].Paid, b.Discounts)
+			if b.Lines[0].DiscountBy(SourceCampaign) != c.wantDisc || b.Lines[0].Paid != c.wantPaid || len(b.Discounts) != c.discounts {
+				t.Fatalf("got campaign %d paid %d discounts %v", b.Lines[0].DiscountBy(SourceCampaign), b.Lines[0].Paid, b.Discounts)
 			}
 		})
 	}
@@ -110,8 +110,8 @@ func TestMemberStage(t *testing.T) {
 			in := cart(c.line)
 			in.Member = c.member
 			b := mustPrice(t, in)
-			if b.Lines[0].Member != c.want || b.DiscountBy(SourceMember) != c.want {
-				t.Fatalf("member discount %d (order %d), want %d", b.Lines[0].Member, b.DiscountBy(SourceMember), c.want)
+			if b.Lines[0].DiscountBy(SourceMember) != c.want || b.DiscountBy(SourceMember) != c.want {
+				t.Fatalf("member discount %d (order %d), want %d", b.Lines[0].DiscountBy(SourceMember), b.DiscountBy(SourceMember), c.want)
 			}
 		})
 	}
@@ -191,7 +191,7 @@ func TestCouponStage(t *testing.T) {
 			checkInvariants(t, in, b)
 			got := make([]domain.Fen, len(b.Lines))
 			for i, l := range b.Lines {
-				got[i] = l.Coupon
+				got[i] = l.DiscountBy(SourceCoupon)
 			}
 			if !eqFen(got, c.wantLine) {
 				t.Fatalf("coupon per line %v, want %v", got, c.wantLine)
@@ -320,13 +320,13 @@ func TestStageOrder(t *testing.T) {
 	b := mustPrice(t, in)
 	// coupon 1340 spread 8000:5400 → 800, 540; goods 12060; points cap 10% = 1206 fen = 12060 points.
 	want := []LineBreakdown{
-		{SKUID: 1, Quantity: 2, UnitPrice: 5000, ListTotal: 10000, Campaign: 2000, Coupon: 800, Coupons: []CouponAmount{{77, 800}}, Points: 720, Paid: 6480},
-		{SKUID: 2, Quantity: 1, UnitPrice: 6000, ListTotal: 6000, Member: 600, Coupon: 540, Coupons: []CouponAmount{{77, 540}}, Points: 486, Paid: 4374},
+		{SKUID: 1, Quantity: 2, UnitPrice: 5000, ListTotal: 10000, Discounts: LineDiscounts{{SourceCampaign, 0, 2000}, {SourceCoupon, 77, 800}, {SourcePoints, 0, 720}}, Paid: 6480},
+		{SKUID: 2, Quantity: 1, UnitPrice: 6000, ListTotal: 6000, Discounts: LineDiscounts{{SourceMember, 0, 600}, {SourceCoupon, 77, 540}, {SourcePoints, 0, 486}}, Paid: 4374},
 	}
 	for i, w := range want {
 		g := b.Lines[i]
-		if g.SKUID != w.SKUID || g.ListTotal != w.ListTotal || g.Campaign != w.Campaign || g.Member != w.Member ||
-			g.Coupon != w.Coupon || g.Points != w.Points || g.Paid != w.Paid || len(g.Coupons) != 1 || g.Coupons[0] != w.Coupons[0] {
+		if g.SKUID != w.SKUID || g.ListTotal != w.ListTotal || g.DiscountBy(SourceCampaign) != w.DiscountBy(SourceCampaign) || g.DiscountBy(SourceMember) != w.DiscountBy(SourceMember) ||
+			g.DiscountBy(SourceCoupon) != w.DiscountBy(SourceCoupon) || g.DiscountBy(SourcePoints) != w.DiscountBy(SourcePoints) || g.Paid != w.Paid || len(g.Discounts.Coupons()) != 1 || g.Discounts.Coupons()[0] != w.Discounts.Coupons()[0] {
 			t.Errorf("line %d = %+v, want %+v", i, g, w)
 		}
 	}

@@ -31,27 +31,27 @@ func checkInvariants(t *testing.T, in Input, b Breakdown) {
 		if l.ListTotal != src.UnitPrice*domain.Fen(src.Quantity) {
 			fail("line %d list total", i)
 		}
-		for _, v := range []domain.Fen{l.Campaign, l.Member, l.Coupon, l.Points, l.Paid} {
+		for _, v := range []domain.Fen{l.DiscountBy(SourceCampaign), l.DiscountBy(SourceMember), l.DiscountBy(SourceCoupon), l.DiscountBy(SourcePoints), l.Paid} {
 			if v < 0 {
 				fail("line %d has a negative amount", i)
 			}
 		}
-		if l.ListTotal-l.Campaign-l.Member-l.Coupon-l.Points != l.Paid {
+		if l.ListTotal-l.DiscountBy(SourceCampaign)-l.DiscountBy(SourceMember)-l.DiscountBy(SourceCoupon)-l.DiscountBy(SourcePoints) != l.Paid {
 			fail("line %d does not add up", i)
 		}
 		// Campaign and member never take more than the price difference.
 		if src.CampaignPrice != nil && *src.CampaignPrice < src.UnitPrice {
-			if l.Campaign != (src.UnitPrice-*src.CampaignPrice)*domain.Fen(src.Quantity) || l.Member != 0 {
+			if l.DiscountBy(SourceCampaign) != (src.UnitPrice-*src.CampaignPrice)*domain.Fen(src.Quantity) || l.DiscountBy(SourceMember) != 0 {
 				fail("line %d campaign", i)
 			}
-		} else if l.Campaign != 0 {
+		} else if l.DiscountBy(SourceCampaign) != 0 {
 			fail("line %d campaign without a lower campaign price", i)
 		}
-		if in.Member == nil && l.Member != 0 {
+		if in.Member == nil && l.DiscountBy(SourceMember) != 0 {
 			fail("line %d member discount for a non-member", i)
 		}
 		var cs domain.Fen
-		for _, ca := range l.Coupons {
+		for _, ca := range l.Discounts.Coupons() {
 			if ca.Amount < 0 {
 				fail("line %d negative coupon part", i)
 			}
@@ -63,13 +63,13 @@ func checkInvariants(t *testing.T, in Input, b Breakdown) {
 				}
 			}
 		}
-		if cs != l.Coupon {
-			fail("line %d coupon parts %d != %d", i, cs, l.Coupon)
+		if cs != l.DiscountBy(SourceCoupon) {
+			fail("line %d coupon parts %d != %d", i, cs, l.DiscountBy(SourceCoupon))
 		}
-		bySource[SourceCampaign] += l.Campaign
-		bySource[SourceMember] += l.Member
-		bySource[SourceCoupon] += l.Coupon
-		bySource[SourcePoints] += l.Points
+		bySource[SourceCampaign] += l.DiscountBy(SourceCampaign)
+		bySource[SourceMember] += l.DiscountBy(SourceMember)
+		bySource[SourceCoupon] += l.DiscountBy(SourceCoupon)
+		bySource[SourcePoints] += l.DiscountBy(SourcePoints)
 		sumPaid += l.Paid
 		sumList += l.ListTotal
 	}

@@ -55,7 +55,7 @@ func (MemberStage) Apply(s *State) error {
 	parts := make([]domain.Fen, len(s.Lines))
 	some := false
 	for i, l := range s.Lines {
-		if l.Campaign > 0 {
+		if l.DiscountBy(SourceCampaign) > 0 {
 			continue
 		}
 		var d domain.Fen
@@ -107,7 +107,7 @@ func (PointsStage) Apply(s *State) error {
 
 // FreightStage sets the delivery fee: zero for pickup or a tier with free
 // shipping, zero when the goods payable (after every discount) reaches
-// Freight.FreeAbove (> 0), else Freight.Flat. Freight is never discounted
+// Freight.FreeAbove (> 0), else Freight.Flat (delivery only). Freight is never discounted
 // and never allocated to lines.
 type FreightStage struct{}
 
@@ -118,7 +118,7 @@ func (FreightStage) Name() string { return "freight" }
 func (FreightStage) Apply(s *State) error {
 	in := s.Input
 	switch {
-	case in.Fulfillment.Type == Pickup,
+	case in.Fulfillment.Type != Delivery,
 		in.Member != nil && in.Member.FreeShipping,
 		in.Freight.FreeAbove > 0 && s.Goods() >= in.Freight.FreeAbove:
 		s.Freight = 0

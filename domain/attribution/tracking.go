@@ -1,0 +1,149 @@
+package attribution
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/identity"
+)
+
+// Visitor is who sent touches: a signed-in shopper or an anonymous visitor.
+type Visitor struct {
+	ShopperID int64
+	AnonID    string
+}
+
+// GroupInfo is the encrypted group-enter data (wx.getGroupEnterInfo).
+type GroupInfo struct {
+	EncryptedData string
+	IV            string
+}
+
+// Event is one client tracking event.
+type Event struct {
+	ID    string
+	Code  string
+	Scene int
+	Path  string
+	At    time.Time
+	Group *GroupInfo
+}
+
+// TouchInput is an event ready to store: At clamped, the group resolved.
+type TouchInput struct {
+	EventID string
+	Code    string
+	Scene   int
+	Path    string
+	At      time.Time
+	OpenGID string
+	GroupID int64 // the group touchpoint, 0 when unknown
+}
+
+// TrackResult says what became of a batch.
+type TrackResult struct {
+	Accepted   int // new touches stored
+	Duplicates int // event ids seen before
+	Unknown    int // stored, but the code is no share link
+	Groups     int // group-enter infos decrypted and linked
+}
+
+// MaxTrackBatch is the most events one track call may carry.
+const MaxTrackBatch = 100
+
+// --- touches ---
+
+// Track stores a batch of touches from one visitor. Duplicate event ids are
+// dropped; unknown codes are stored as unknown; each time is clamped to
+// [now − TrackPast, now + TrackFuture]; group-enter data of a signed-in
+// shopper is decrypted and linked to a group touchpoint (an undecryptable
+// one is ignored, not an error).
+func (s *Service) Track(ctx context.Context, v Visitor, events []Event) (TrackResult, error) {
+	if v.ShopperID == 0 && v.AnonID == "" {
+		return TrackResult{}, domain.ErrUnauthorized.WithMessage("Sign in or send X-Anon-Id.")
+	}
+	if len(events) == 0 || len(events) > MaxTrackBatch {
+		return TrackResult{}, domain.Invalid(domain.FieldError{Field: "events", Code: "range", Message: "must have 1 to 100 events"})
+	}
+	var fe []domain.FieldError
+	seen := make(map[string]bool, len(events))
+	for i, e := range events {
+		if e.ID == "" || len(e.ID) > 64 {
+			fe = append(fe, domain.FieldError{Field: fmt.Sprintf("events[%d].id", i), Code: "length", Message: "must have 1 to 64 characters"})
+		}
+		if len(e.Code) > 64 {
+			fe = append(fe, domain.FieldError{Field: fmt.Sprintf("events[%d].code", i), Code: "max", Message: "must have at most 64 characters"})
+		}
+		if len(e.Path) > 512 {
+			fe = append(fe, domain.FieldError{Field: fmt.Sprintf("events[%d].path", i), Code: "max", Message: "must have at most 512 characters"})
+		}
+		if e.Scene < 0 || e.Scene > 99999 {
+			fe = append(fe, domain.FieldError{Field: fmt.Sprintf("events[%d].scene", i), Code: "range", Message: "must be a WeChat scene value"})
+		}
+	}
+	if len(fe) > 0 {
+		return TrackResult{}, domain.Invalid(fe...)
+	}
+	now := s.now()
+	past := s.TrackPast
+	if past <= 0 {
+		past = 24 * time.Hour
+	}
+	lo, hi := now.Add(-past), now.Add(s.TrackFuture)
+	var sessionKey string
+	var res TrackResult
+	ins := make([]TouchInput, 0, len(events))
+	for _, e := range events {
+		if seen[e.ID] {
+			res.Duplicates++
+			continue
+		}
+		seen[e.ID] = true
+		at := e.At
+		switch {
+		case at.IsZero() || at.After(hi):
+			at = hi
+		case at.Before(lo):
+			at = lo
+		}
+		ti := TouchInput{EventID: e.ID, Code: e.Code, Scene: e.Scene, Path: e.Path, At: at}
+		if e.Group != nil && v.ShopperID != 0 && s.DecryptGroup != nil {
+			if sessionKey == "" {
+				k, err := s.Store.SessionKey(ctx, v.ShopperID)
+				if err != nil {
+					return TrackResult{}, fmt.Errorf("attribution: track: %w", err)
+				}
+				sessionKey = k
+			}
+			if gid, err := s.DecryptGroup(sessionKey, e.Group.EncryptedData, e.Group.IV); err == nil && gid != "" {
+				id, err := s.Store.EnsureGroup(ctx, gid)
+				if err != nil {
+					return TrackResult{}, fmt.Errorf("attribution: track: %w", err)
+				}
+				ti.OpenGID, ti.GroupID = gid, id
+				res.Groups++
+			}
+		}
+		ins = append(ins, ti)
+	}
+	r, err := s.Store.InsertTouches(ctx, v, ins, now)
+	if err != nil {
+		return TrackResult{}, fmt.Errorf("attribution: track: %w", err)
+	}
+	res.Accepted = r.Accepted
+	res.Duplicates += r.Duplicates
+	res.Unknown = r.Unknown
+	return res, nil
+}
+
+// Stitch gives an anonymous visitor's touches (of the longest possible
+// lookback) to the shopper who just signed in (an identity.SignedIn
+// handler; st runs in the sign-in transaction).
+func (s *Service) Stitch(ctx context.Context, st Store, e identity.SignedIn) error {
+	if err := st.StitchTouches(ctx, e.AnonID, e.ShopperID, e.At.Add(-MaxLookback)); err != nil {
+		return fmt.Errorf("attribution: stitch: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,404 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/attribution"
+)
+
+// --- orders ---
+
+const paidOrderSQL = `
+SELECT o.id, o.order_no, COALESCE(o.shopper_id, 0) AS shopper_id, o.placed_at, o.paid_at,
+       COALESCE(o.store_id, 0) AS store_id, COALESCE(o.clerk_id, 0) AS clerk_id,
+       o.shopper_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM orders p WHERE p.shopper_id = o.shopper_id AND p.id <> o.id
+                   AND p.paid_at IS NOT NULL AND (p.paid_at, p.id) < (o.paid_at, o.id)) AS new_customer
+FROM orders o WHERE o.id = $1 AND o.paid_at IS NOT NULL`
+
+func (a Attribution) PaidOrder(ctx context.Context, orderID int64) (attribution.PaidOrder, error) {
+	var r struct {
+		ID          int64     `db:"id"`
+		Number      string    `db:"order_no"`
+		ShopperID   int64     `db:"shopper_id"`
+		PlacedAt    time.Time `db:"placed_at"`
+		PaidAt      time.Time `db:"paid_at"`
+		StoreID     int64     `db:"store_id"`
+		ClerkID     int64     `db:"clerk_id"`
+		NewCustomer bool      `db:"new_customer"`
+	}
+	if err := sqlx.GetContext(ctx, a.ext(), &r, paidOrderSQL, orderID); err != nil {
+		return attribution.PaidOrder{}, mapErrNotFound(err, domain.E(domain.KindNotFound, "order_not_paid", "No such paid order."))
+	}
+	var lines []struct {
+		ID        int64 `db:"id"`
+		ProductID int64 `db:"product_id"`
+		Paid      int64 `db:"paid_fen"`
+	}
+	if err := sqlx.SelectContext(ctx, a.ext(), &lines, `SELECT id, product_id, paid_fen FROM order_items WHERE order_id = $1 ORDER BY line_no`, orderID); err != nil {
+		return attribution.PaidOrder{}, fmt.Errorf("storage: paid order lines: %w", mapErr(err))
+	}
+	o := attribution.PaidOrder{ID: r.ID, Number: r.Number, ShopperID: r.ShopperID, PlacedAt: r.PlacedAt, PaidAt: r.PaidAt,
+		StoreID: r.StoreID, ClerkID: r.ClerkID, NewCustomer: r.NewCustomer, ProductOf: map[int64]int64{}}
+	for _, l := range lines {
+		o.Lines = append(o.Lines, attribution.Line{ItemID: l.ID, Paid: domain.Fen(l.Paid)})
+		o.ProductOf[l.ID] = l.ProductID
+	}
+	return o, nil
+}
+
+// --- stored attributions ---
+
+type tpJSON struct {
+	Kind string `json:"kind"`
+	ID   int64  `json:"id"`
+}
+
+type lineJSON struct {
+	ItemID int64 `json:"item_id"`
+	Amount int64 `json:"amount_fen"`
+}
+
+type creditJSON struct {
+	TouchID     int64      `json:"touch_id"`
+	Touchpoints []tpJSON   `json:"touchpoints"`
+	Weight      int64      `json:"weight"`
+	Amount      int64      `json:"amount_fen"`
+	Lines       []lineJSON `json:"lines"`
+}
+
+type touchJSON struct {
+	ID          int64     `json:"id"`
+	At          time.Time `json:"at"`
+	Touchpoints []tpJSON  `json:"touchpoints"`
+	Scene       int       `json:"scene"`
+	Code        string    `json:"code"`
+}
+
+type weightJSON struct {
+	TouchID int64  `json:"touch_id"`
+	Parts   int64  `json:"parts"`
+	Reason  string `json:"reason"`
+}
+
+type explanationJSON struct {
+	Model      string       `json:"model"`
+	Lookback   int64        `json:"lookback_seconds"`
+	HalfLife   int64        `json:"half_life_seconds,omitempty"`
+	Candidates []touchJSON  `json:"candidates"`
+	Weights    []weightJSON `json:"weights"`
+	Reasons    []string     `json:"reasons"`
+}
+
+func tpsJSON(tps []attribution.Touchpoint) []tpJSON {
+	out := make([]tpJSON, len(tps))
+	for i, t := range tps {
+		out[i] = tpJSON{Kind: string(t.Kind), ID: t.ID}
+	}
+	return out
+}
+
+func tpsOf(js []tpJSON) []attribution.Touchpoint {
+	out := make([]attribution.Touchpoint, len(js))
+	for i, t := range js {
+		out[i] = attribution.Touchpoint{Kind: attribution.TouchpointKind(t.Kind), ID: t.ID}
+	}
+	return out
+}
+
+func creditsJSON(cs []attribution.Credit) []byte {
+	out := make([]creditJSON, len(cs))
+	for i, c := range cs {
+		cj := creditJSON{TouchID: c.TouchID, Touchpoints: tpsJSON(c.Touchpoints), Weight: c.Weight, Amount: int64(c.Amount)}
+		for _, l := range c.Lines {
+			cj.Lines = append(cj.Lines, lineJSON{ItemID: l.ItemID, Amount: int64(l.Amount)})
+		}
+		out[i] = cj
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+func creditsOf(b []byte) ([]attribution.Credit, error) {
+	var js []creditJSON
+	if err := json.Unmarshal(b, &js); err != nil {
+		return nil, fmt.Errorf("storage: credits json: %w", err)
+	}
+	out := make([]attribution.Credit, len(js))
+	for i, c := range js {
+		cr := attribution.Credit{TouchID: c.TouchID, Touchpoints: tpsOf(c.Touchpoints), Weight: c.Weight, Amount: domain.Fen(c.Amount)}
+		for _, l := range c.Lines {
+			cr.Lines = append(cr.Lines, attribution.LineAmount{ItemID: l.ItemID, Amount: domain.Fen(l.Amount)})
+		}
+		out[i] = cr
+	}
+	return out, nil
+}
+
+func explanationJSONOf(e attribution.Explanation) []byte {
+	ej := explanationJSON{Model: string(e.Model), Lookback: int64(e.Lookback / time.Second), HalfLife: int64(e.HalfLife / time.Second),
+		Candidates: []touchJSON{}, Weights: []weightJSON{}, Reasons: e.Reasons}
+	for _, t := range e.Candidates {
+		ej.Candidates = append(ej.Candidates, touchJSON{ID: t.ID, At: t.At, Touchpoints: tpsJSON(t.Touchpoints), Scene: t.Scene, Code: t.Code})
+	}
+	for _, w := range e.Weights {
+		ej.Weights = append(ej.Weights, weightJSON{TouchID: w.TouchID, Parts: w.Parts, Reason: w.Reason})
+	}
+	b, _ := json.Marshal(ej)
+	return b
+}
+
+func explanationOf(b []byte) (attribution.Explanation, error) {
+	var ej explanationJSON
+	if err := json.Unmarshal(b, &ej); err != nil {
+		return attribution.Explanation{}, fmt.Errorf("storage: explanation json: %w", err)
+	}
+	e := attribution.Explanation{Model: attribution.Model(ej.Model), Lookback: time.Duration(ej.Lookback) * time.Second,
+		HalfLife: time.Duration(ej.HalfLife) * time.Second, Reasons: ej.Reasons}
+	for _, t := range ej.Candidates {
+		e.Candidates = append(e.Candidates, attribution.Touch{ID: t.ID, At: t.At, Touchpoints: tpsOf(t.Touchpoints), Scene: t.Scene, Code: t.Code})
+	}
+	for _, w := range ej.Weights {
+		e.Weights = append(e.Weights, attribution.Weight{TouchID: w.TouchID, Parts: w.Parts, Reason: w.Reason})
+	}
+	return e, nil
+}
+
+// creditRowsSQL books credits (or reversals) per model, touchpoint and line
+// and folds them into the rollups, in one statement: attribution_daily (per
+// buyer and day), the buyer's latest and second-latest order day per
+// touchpoint, and attribution_tp_daily (per day and touchpoint; see
+// migration 00006), upserting in key order.
+// Credits count an order for a touchpoint when its sum there is positive;
+// reversals add to refunded_fen only.
+const creditRowsSQL = `
+WITH c AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+        AS c(model, kind, touchpoint_id, item_id, product_id, amount_fen)
+), ins AS (
+    INSERT INTO attribution_credits (order_id, model, kind, touchpoint_id, item_id, product_id, day, amount_fen, reversal, at)
+    SELECT $7, model, kind, touchpoint_id, item_id, product_id, $8::date, amount_fen, $11, $12 FROM c
+), per AS (
+    SELECT model, kind, touchpoint_id,
+           CASE WHEN NOT $11 AND sum(amount_fen) > 0 THEN 1 ELSE 0 END AS orders,
+           CASE WHEN NOT $11 AND sum(amount_fen) > 0 AND $10 THEN 1 ELSE 0 END AS nco,
+           CASE WHEN $11 THEN 0 ELSE sum(amount_fen) END AS credited,
+           CASE WHEN $11 THEN -sum(amount_fen) ELSE 0 END AS refunded
+    FROM c GROUP BY model, kind, touchpoint_id
+), ad AS (
+    INSERT INTO attribution_daily AS d (model, kind, day, touchpoint_id, shopper_id, orders, new_customer_orders, credited_fen, refunded_fen)
+    SELECT model, kind, $8::date, touchpoint_id, $9, orders, nco, credited, refunded FROM per ORDER BY 1, 2, 4
+    ON CONFLICT (model, kind, day, touchpoint_id, shopper_id) DO UPDATE SET
+        orders = d.orders + EXCLUDED.orders, new_customer_orders = d.new_customer_orders + EXCLUDED.new_customer_orders,
+        credited_fen = d.credited_fen + EXCLUDED.credited_fen, refunded_fen = d.refunded_fen + EXCLUDED.refunded_fen
+), bl AS (
+    INSERT INTO attribution_buyer_last AS b (model, kind, touchpoint_id, shopper_id, last_day)
+    SELECT model, kind, touchpoint_id, $9, $8::date FROM per WHERE orders > 0 ORDER BY 1, 2, 3
+    ON CONFLICT (model, kind, touchpoint_id, shopper_id) DO UPDATE SET
+        was_last = b.last_day, was_prev = b.prev_day,
+        last_day = GREATEST(b.last_day, EXCLUDED.last_day),
+        prev_day = CASE WHEN EXCLUDED.last_day >= b.last_day THEN b.last_day ELSE GREATEST(b.prev_day, EXCLUDED.last_day) END
+    RETURNING model, kind, touchpoint_id, last_day, prev_day, was_last, was_prev
+), deltas (model, kind, day, touchpoint_id, orders, nco, credited, refunded, last_buyers, prev_buyers) AS (
+    SELECT model, kind, $8::date, touchpoint_id, orders, nco, credited, refunded, 0, 0 FROM per
+    UNION ALL SELECT model, kind, last_day, touchpoint_id, 0, 0, 0, 0, 1, 0 FROM bl
+    UNION ALL SELECT model, kind, was_last, touchpoint_id, 0, 0, 0, 0, -1, 0 FROM bl WHERE was_last IS NOT NULL
+    UNION ALL SELECT model, kind, prev_day, touchpoint_id, 0, 0, 0, 0, 0, 1 FROM bl WHERE prev_day IS NOT NULL
+    UNION ALL SELECT model, kind, was_prev, touchpoint_id, 0, 0, 0, 0, 0, -1 FROM bl WHERE was_prev IS NOT NULL
+)
+INSERT INTO attribution_tp_daily AS d (model, kind, day, touchpoint_id, orders, new_customer_orders, credited_fen,
+                                       refunded_fen, last_buyers, prev_buyers)
+SELECT model, kind, day, touchpoint_id, sum(orders), sum(nco), sum(credited), sum(refunded), sum(last_buyers), sum(prev_buyers)
+FROM deltas GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+ON CONFLICT (model, kind, day, touchpoint_id) DO UPDATE SET
+    orders = d.orders + EXCLUDED.orders, new_customer_orders = d.new_customer_orders + EXCLUDED.new_customer_orders,
+    credited_fen = d.credited_fen + EXCLUDED.credited_fen, refunded_fen = d.refunded_fen + EXCLUDED.refunded_fen,
+    last_buyers = d.last_buyers + EXCLUDED.last_buyers, prev_buyers = d.prev_buyers + EXCLUDED.prev_buyers`
+
+type creditRows struct {
+	models, kinds                 pq.StringArray
+	tps, items, products, amounts pq.Int64Array
+}
+
+func (r *creditRows) add(model attribution.Model, cs []attribution.Credit, productOf map[int64]int64) {
+	for _, c := range cs {
+		for _, tp := range c.Touchpoints {
+			for _, l := range c.Lines {
+				if l.Amount == 0 {
+					continue
+				}
+				r.models = append(r.models, string(model))
+				r.kinds = append(r.kinds, string(tp.Kind))
+				r.tps = append(r.tps, tp.ID)
+				r.items = append(r.items, l.ItemID)
+				r.products = append(r.products, productOf[l.ItemID])
+				r.amounts = append(r.amounts, int64(l.Amount))
+			}
+		}
+	}
+}
+
+func (a Attribution) bookCredits(ctx context.Context, r creditRows, orderID int64, day string, shopperID int64, newCustomer, reversal bool, at time.Time) error {
+	if len(r.models) == 0 {
+		return nil
+	}
+	_, err := a.ext().ExecContext(ctx, creditRowsSQL, r.models, r.kinds, r.tps, r.items, r.products, r.amounts,
+		orderID, day, shopperID, newCustomer, reversal, at)
+	if err != nil {
+		return fmt.Errorf("storage: book credits: %w", mapErr(err))
+	}
+	return nil
+}
+
+func (a Attribution) SaveAttribution(ctx context.Context, at attribution.OrderAttribution) error {
+	o := at.Order
+	day := attribution.Day(o.PaidAt).Format(time.DateOnly)
+	var paid domain.Fen
+	for _, l := range o.Lines {
+		paid += l.Paid
+	}
+	_, err := a.ext().ExecContext(ctx, `
+INSERT INTO order_attributions (order_id, shopper_id, default_model, placed_at, paid_at, day, paid_fen, new_customer, in_store, attributed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		o.ID, o.ShopperID, string(at.DefaultModel), o.PlacedAt, o.PaidAt, day, int64(paid), o.NewCustomer, at.InStore, at.At)
+	if isUnique(err, "") {
+		return domain.E(domain.KindConflict, "order_already_attributed", "The order is already attributed.")
+	}
+	if err != nil {
+		return fmt.Errorf("storage: save attribution: %w", mapErr(err))
+	}
+	var models, expls, credits []string
+	var directs []bool
+	var rows creditRows
+	for _, m := range at.Models {
+		models = append(models, string(m.Model))
+		directs = append(directs, m.Direct)
+		expls = append(expls, string(explanationJSONOf(m.Explanation)))
+		credits = append(credits, string(creditsJSON(m.Credits)))
+		rows.add(m.Model, m.Credits, o.ProductOf)
+	}
+	_, err = a.ext().ExecContext(ctx, `
+INSERT INTO order_attribution_models (order_id, model, direct, explanation, credits)
+SELECT $1, m, d, e::jsonb, c::jsonb FROM unnest($2::text[], $3::boolean[], $4::text[], $5::text[]) AS u(m, d, e, c)`,
+		o.ID, pq.StringArray(models), pq.BoolArray(directs), pq.StringArray(expls), pq.StringArray(credits))
+	if err != nil {
+		return fmt.Errorf("storage: save attribution models: %w", mapErr(err))
+	}
+	_, err = a.ext().ExecContext(ctx, `
+INSERT INTO attribution_day_totals AS t (model, day, shard, orders, direct_orders, paid_fen)
+SELECT m, $2::date, $3, 1, d::int, $4 FROM unnest($1::text[], $5::boolean[]) AS u(m, d) ORDER BY m
+ON CONFLICT (model, day, shard) DO UPDATE SET orders = t.orders + 1,
+    direct_orders = t.direct_orders + EXCLUDED.direct_orders, paid_fen = t.paid_fen + EXCLUDED.paid_fen`,
+		pq.StringArray(models), day, o.ID%8, int64(paid), pq.BoolArray(directs))
+	if err != nil {
+		return fmt.Errorf("storage: save attribution totals: %w", mapErr(err))
+	}
+	return a.bookCredits(ctx, rows, o.ID, day, o.ShopperID, o.NewCustomer, false, at.At)
+}
+
+type attributionRow struct {
+	OrderID      int64     `db:"order_id"`
+	Number       string    `db:"order_no"`
+	ShopperID    int64     `db:"shopper_id"`
+	DefaultModel string    `db:"default_model"`
+	PlacedAt     time.Time `db:"placed_at"`
+	PaidAt       time.Time `db:"paid_at"`
+	Day          time.Time `db:"day"`
+	PaidFen      int64     `db:"paid_fen"`
+	NewCustomer  bool      `db:"new_customer"`
+	InStore      bool      `db:"in_store"`
+	At           time.Time `db:"attributed_at"`
+}
+
+func (a Attribution) Attribution(ctx context.Context, orderID int64, forUpdate bool) (attribution.OrderAttribution, error) {
+	q := `
+SELECT a.order_id, o.order_no, a.shopper_id, a.default_model, a.placed_at, a.paid_at, a.day, a.paid_fen, a.new_customer,
+       a.in_store, a.attributed_at
+FROM order_attributions a JOIN orders o ON o.id = a.order_id WHERE a.order_id = $1`
+	if forUpdate {
+		q += ` FOR UPDATE OF a`
+	}
+	var h attributionRow
+	if err := sqlx.GetContext(ctx, a.ext(), &h, q, orderID); err != nil {
+		return attribution.OrderAttribution{}, mapErrNotFound(err, attribution.ErrNotAttributed)
+	}
+	out := attribution.OrderAttribution{
+		Order: attribution.PaidOrder{ID: h.OrderID, Number: h.Number, ShopperID: h.ShopperID, PlacedAt: h.PlacedAt,
+			PaidAt: h.PaidAt, NewCustomer: h.NewCustomer},
+		Paid: domain.Fen(h.PaidFen), DefaultModel: attribution.Model(h.DefaultModel), InStore: h.InStore, At: h.At}
+	var ms []struct {
+		Model       string `db:"model"`
+		Direct      bool   `db:"direct"`
+		Explanation []byte `db:"explanation"`
+		Credits     []byte `db:"credits"`
+		Reversals   []byte `db:"reversals"`
+	}
+	if err := sqlx.SelectContext(ctx, a.ext(), &ms, `
+SELECT model, direct, explanation, credits, reversals FROM order_attribution_models WHERE order_id = $1
+ORDER BY array_position(ARRAY['last_touch', 'first_touch', 'linear', 'time_decay', 'position_based'], model)`, orderID); err != nil {
+		return attribution.OrderAttribution{}, fmt.Errorf("storage: attribution models: %w", mapErr(err))
+	}
+	for _, m := range ms {
+		ex, err := explanationOf(m.Explanation)
+		if err != nil {
+			return attribution.OrderAttribution{}, err
+		}
+		cs, err := creditsOf(m.Credits)
+		if err != nil {
+			return attribution.OrderAttribution{}, err
+		}
+		rs, err := creditsOf(m.Reversals)
+		if err != nil {
+			return attribution.OrderAttribution{}, err
+		}
+		out.Models = append(out.Models, attribution.ModelAttribution{Model: attribution.Model(m.Model), Direct: m.Direct,
+			Explanation: ex, Credits: cs, Reversals: rs})
+	}
+	return out, nil
+}
+
+func (a Attribution) AttributionByNumber(ctx context.Context, orderNo string) (attribution.OrderAttribution, error) {
+	var id int64
+	err := sqlx.GetContext(ctx, a.ext(), &id, `
+SELECT a.order_id FROM orders o JOIN order_attributions a ON a.order_id = o.id WHERE o.order_no = $1`, orderNo)
+	if err != nil {
+		return attribution.OrderAttribution{}, mapErrNotFound(err, attribution.ErrNotAttributed)
+	}
+	return a.Attribution(ctx, id, false)
+}
+
+func (a Attribution) SaveReversals(ctx context.Context, orderID int64, model attribution.Model, rev []attribution.Credit, at time.Time) error {
+	var h struct {
+		ShopperID int64     `db:"shopper_id"`
+		Day       time.Time `db:"day"`
+	}
+	if err := sqlx.GetContext(ctx, a.ext(), &h, `SELECT shopper_id, day FROM order_attributions WHERE order_id = $1`, orderID); err != nil {
+		return mapErrNotFound(err, attribution.ErrNotAttributed)
+	}
+	_, err := a.ext().ExecContext(ctx, `
+UPDATE order_attribution_models SET reversals = reversals || $3::jsonb WHERE order_id = $1 AND model = $2`,
+		orderID, string(model), string(creditsJSON(rev)))
+	if err != nil {
+		return fmt.Errorf("storage: save reversals: %w", mapErr(err))
+	}
+	var products []struct {
+		ID        int64 `db:"id"`
+		ProductID int64 `db:"product_id"`
+	}
+	if err := sqlx.SelectContext(ctx, a.ext(), &products, `SELECT id, product_id FROM order_items WHERE order_id = $1`, orderID); err != nil {
+		return fmt.Errorf("storage: save reversals: %w", mapErr(err))
+	}
+	productOf := map[int64]int64{}
+	for _, p := range products {
+		productOf[p.ID] = p.ProductID
+	}
+	var rows creditRows
+	rows.add(model, rev, productOf)
+	return a.bookCredits(ctx, rows, orderID, h.Day.Format(time.DateOnly), h.ShopperID, false, true, at)
+}

@@ -1,0 +1,170 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Invariant is one rule the books always keep, as a query that returns a
+// line describing each breach (no rows: it holds). `yutang check` runs them
+// all; tests run them after every scenario.
+type Invariant struct {
+	Name  string
+	query string
+}
+
+// Breaches is the outcome of one invariant: how many rows break it, and
+// the first of them (at most MaxBreachLines).
+type Breaches struct {
+	Invariant string
+	Count     int
+	Lines     []string
+}
+
+// MaxBreachLines is how many breaches of one invariant Check reports.
+const MaxBreachLines = 20
+
+// Invariants lists every invariant, by area.
+func Invariants() []Invariant { return invariants }
+
+var invariants = []Invariant{
+	// orders
+	{"order totals add up", `
+SELECT 'order ' || o.order_no || ': subtotal ' || o.subtotal_fen || ' discount ' || o.discount_fen ||
+       ' freight ' || o.freight_fen || ' payable ' || o.payable_fen || ' but lines list ' || COALESCE(i.list, 0) ||
+       ' discount ' || COALESCE(i.disc, 0) || ' paid ' || COALESCE(i.paid, 0)
+FROM orders o LEFT JOIN (SELECT order_id, sum(list_total_fen) list, sum(paid_fen) paid, sum(discount_fen) disc
+    FROM order_items GROUP BY order_id) i ON i.order_id = o.id
+WHERE o.payable_fen <> o.subtotal_fen - o.discount_fen + o.freight_fen
+   OR o.subtotal_fen <> COALESCE(i.list, 0) OR o.payable_fen - o.freight_fen <> COALESCE(i.paid, 0)
+   OR o.discount_fen <> COALESCE(i.disc, 0)`},
+	{"each line's adjustments sum to its discount", `
+SELECT 'order item ' || i.id || ': discount ' || i.discount_fen || ' but adjustments ' || COALESCE(a.s, 0)
+FROM order_items i LEFT JOIN (SELECT item_id, sum(amount_fen) s FROM order_adjustments GROUP BY item_id) a ON a.item_id = i.id
+WHERE i.discount_fen <> COALESCE(a.s, 0)`},
+	{"reserved stock equals unpaid orders", `
+SELECT 'sku ' || s.id || ': reserved ' || s.reserved || ' but unpaid orders hold ' || COALESCE(h.q, 0)
+FROM skus s LEFT JOIN (SELECT i.sku_id, sum(i.quantity) q FROM order_items i JOIN orders o ON o.id = i.order_id
+                       WHERE o.status = 'pending_payment' GROUP BY i.sku_id) h ON h.sku_id = s.id
+WHERE s.reserved <> COALESCE(h.q, 0)`},
+	{"every order's stock is in the ledger", `
+SELECT 'order ' || o.order_no || ': sku ' || i.sku_id || ' ordered ' || i.q || ' but reserved in the ledger ' || COALESCE(l.r, 0)
+FROM orders o JOIN (SELECT order_id, sku_id, sum(quantity) q FROM order_items GROUP BY order_id, sku_id) i ON i.order_id = o.id
+LEFT JOIN (SELECT ref, sku_id, -sum(delta) r FROM stock_ledger WHERE kind = 'reserve' GROUP BY ref, sku_id) l
+       ON l.ref = o.order_no AND l.sku_id = i.sku_id
+WHERE i.q <> COALESCE(l.r, 0)`},
+	// payments and tenders
+	{"a paid order's tenders sum to its payable", `
+SELECT 'order ' || o.order_no || ' (' || o.status || '): tenders ' || COALESCE(t.s, 0) || ', payable ' || o.payable_fen
+FROM orders o LEFT JOIN (SELECT order_id, sum(amount_fen) s FROM order_tenders GROUP BY order_id) t ON t.order_id = o.id
+WHERE o.status IN ('paid', 'shipped', 'completed') AND COALESCE(t.s, 0) <> o.payable_fen`},
+	{"paid orders have at most one WeChat payment, and it is their WeChat Pay tender", `
+SELECT 'order ' || o.order_no || ' (' || o.status || '): ' || count(p.id) || ' applied payments totalling ' ||
+       COALESCE(sum(p.amount_fen), 0) || ', WeChat Pay tender ' || COALESCE(max(t.amount_fen), 0)
+FROM orders o LEFT JOIN payments p ON p.order_id = o.id AND p.outcome = 'applied'
+LEFT JOIN order_tenders t ON t.order_id = o.id AND t.kind = 'wechat_pay' AND t.ref = p.transaction_id
+GROUP BY o.id
+HAVING count(p.id) > 1 OR count(p.id) <> count(t.id) OR COALESCE(sum(p.amount_fen), 0) <> COALESCE(sum(t.amount_fen), 0)
+    OR (o.status IN ('pending_payment', 'cancelled') AND count(p.id) > 0)`},
+	{"no tender without a paid order, and WeChat Pay tenders have their payment", `
+SELECT 'tender ' || t.id || ' (' || t.kind || ' ' || t.ref || ') of order ' || o.order_no || ' (' || o.status || ')'
+FROM order_tenders t JOIN orders o ON o.id = t.order_id
+LEFT JOIN payments p ON t.kind = 'wechat_pay' AND p.transaction_id = t.ref AND p.order_id = t.order_id AND p.outcome = 'applied'
+WHERE (t.kind = 'wechat_pay' AND p.id IS NULL) OR (t.kind = 'wechat_pay' AND o.status IN ('pending_payment', 'cancelled'))`},
+	{"refunds split exactly across tenders, never beyond what each took", `
+SELECT 'refund ' || r.out_refund_no || ': ' || r.amount_fen || ' fen (' || r.wechat_fen || ' through WeChat Pay) but tenders get ' ||
+       COALESCE(x.s, 0) || ' (' || COALESCE(x.w, 0) || ' WeChat Pay)'
+FROM refunds r LEFT JOIN (SELECT rt.refund_id, sum(rt.amount_fen) s, sum(rt.amount_fen) FILTER (WHERE t.kind = 'wechat_pay') w
+    FROM refund_tenders rt JOIN order_tenders t ON t.id = rt.tender_id GROUP BY rt.refund_id) x ON x.refund_id = r.id
+WHERE r.kind = 'after_sales' AND (COALESCE(x.s, 0) <> r.amount_fen OR COALESCE(x.w, 0) <> r.wechat_fen)
+UNION ALL
+SELECT 'tender ' || t.id || ' of order ' || t.order_id || ': ' || t.amount_fen || ' taken, ' || COALESCE(l.live, 0) ||
+       ' refunded or refunding, ' || t.refunded_fen || ' recorded refunded but succeeded refunds say ' || COALESCE(l.done, 0)
+FROM order_tenders t LEFT JOIN (SELECT rt.tender_id, sum(rt.amount_fen) FILTER (WHERE r.status NOT IN ('closed', 'failed')) live,
+        sum(rt.amount_fen) FILTER (WHERE r.status = 'succeeded') done
+    FROM refund_tenders rt JOIN refunds r ON r.id = rt.refund_id GROUP BY rt.tender_id) l ON l.tender_id = t.id
+WHERE COALESCE(l.live, 0) > t.amount_fen OR t.refunded_fen <> COALESCE(l.done, 0)`},
+	{"a paid attempt has its payment", `
+SELECT 'attempt ' || a.out_trade_no || ' is ' || a.status || ' but ' ||
+       CASE WHEN p.id IS NULL THEN 'has no payment' ELSE 'payment ' || p.transaction_id || ' of ' || p.amount_fen END
+FROM payment_attempts a LEFT JOIN payments p ON p.attempt_id = a.id
+WHERE (a.status = 'paid') <> (p.id IS NOT NULL) OR p.transaction_id <> a.transaction_id OR p.amount_fen <> a.amount_fen`},
+	{"refunds never exceed the payment", `
+SELECT 'payment ' || p.transaction_id || ': ' || sum(r.wechat_fen) || ' refunded or refunding of ' || p.amount_fen
+FROM payments p JOIN refunds r ON r.payment_id = p.id AND r.status NOT IN ('closed', 'failed')
+GROUP BY p.id HAVING sum(r.wechat_fen) > p.amount_fen`},
+	{"a refund is its lines plus freight", `
+SELECT 'refund ' || r.out_refund_no || ': ' || r.amount_fen || ' but lines ' || COALESCE(l.s, 0) || ' + freight ' || r.freight_fen
+FROM refunds r LEFT JOIN (SELECT refund_id, sum(amount_fen) s FROM refund_lines GROUP BY refund_id) l ON l.refund_id = r.id
+WHERE r.kind = 'after_sales' AND r.amount_fen <> COALESCE(l.s, 0) + r.freight_fen`},
+	{"refunded lines equal their succeeded refunds", `
+SELECT 'order item ' || i.id || ': refunded ' || i.refunded_quantity || ' units ' || i.refunded_fen || ' fen but refunds say ' ||
+       COALESCE(x.q, 0) || ' units ' || COALESCE(x.f, 0) || ' fen'
+FROM order_items i LEFT JOIN (SELECT l.item_id, sum(l.quantity) q, sum(l.amount_fen) f FROM refund_lines l
+    JOIN refunds r ON r.id = l.refund_id AND r.status = 'succeeded' GROUP BY l.item_id) x ON x.item_id = i.id
+WHERE i.refunded_quantity <> COALESCE(x.q, 0) OR i.refunded_fen <> COALESCE(x.f, 0)`},
+	// attribution
+	rollupMatches("touch_visitor_last", "kind, touchpoint_id, visitor, last_day"),
+	rollupMatches("touch_tp_daily", "kind, day, touchpoint_id, touches, visitors, last_visitors"),
+	rollupMatches("attribution_buyer_last", "model, kind, touchpoint_id, shopper_id, last_day, prev_day"),
+	rollupMatches("attribution_tp_daily", "model, kind, day, touchpoint_id, orders, new_customer_orders, credited_fen, "+
+		"refunded_fen, last_buyers, prev_buyers"),
+	rollupMatches("touch_month_visitors", "kind, month, touchpoint_id, visitors"),
+	rollupMatches("attribution_month_buyers", "model, kind, month, touchpoint_id, buyers, repeat_buyers"),
+	{"attribution_day_totals matches its view", `
+SELECT 'attribution_day_totals ' || model || ' ' || day || ': ' || COALESCE(x.orders, 0) || ' orders (' ||
+       COALESCE(x.direct_orders, 0) || ' direct) ' || COALESCE(x.paid_fen, 0) || ' fen but orders say ' ||
+       COALESCE(e.orders, 0) || ' (' || COALESCE(e.direct_orders, 0) || ') ' || COALESCE(e.paid_fen, 0)
+FROM (SELECT model, day, sum(orders) AS orders, sum(direct_orders) AS direct_orders, sum(paid_fen) AS paid_fen
+      FROM attribution_day_totals GROUP BY model, day) x
+FULL JOIN attribution_day_totals_expected e USING (model, day)
+WHERE x.orders IS DISTINCT FROM e.orders OR x.direct_orders IS DISTINCT FROM e.direct_orders
+   OR x.paid_fen IS DISTINCT FROM e.paid_fen`},
+	// catalog and stock
+	{"product sales equal its SKUs' sold", `
+SELECT 'product ' || p.id || ': sales ' || p.sales || ' but SKUs sold ' || COALESCE(sum(s.sold), 0)
+FROM products p LEFT JOIN skus s ON s.product_id = p.id
+GROUP BY p.id HAVING p.sales <> COALESCE(sum(s.sold), 0)`},
+	{"product min price is its cheapest SKU", `
+SELECT 'product ' || p.id || ': min_price_fen ' || p.min_price_fen || ' but cheapest on-sale SKU ' || COALESCE(m.price, 0)
+FROM products p LEFT JOIN (SELECT product_id, min(price_fen) price FROM skus WHERE status = 'on_sale' GROUP BY product_id) m
+  ON m.product_id = p.id
+WHERE p.min_price_fen <> COALESCE(m.price, 0)`},
+	{"a product on sale has a SKU on sale", `
+SELECT 'product ' || p.id || ' is on sale without a SKU on sale' FROM products p
+WHERE p.status = 'on_sale' AND NOT EXISTS (SELECT 1 FROM skus s WHERE s.product_id = p.id AND s.status = 'on_sale')`},
+	{"stock equals its ledger", `
+SELECT 'sku ' || s.id || ': stock ' || s.stock || ' reserved ' || s.reserved || ' sold ' || s.sold ||
+       ' but ledger says ' || COALESCE(l.d, 0) || '/' || COALESCE(l.r, 0) || '/' || COALESCE(l.s, 0)
+FROM skus s LEFT JOIN (SELECT sku_id, sum(delta) d, sum(reserved_delta) r, sum(sold_delta) s
+                       FROM stock_ledger GROUP BY sku_id) l ON l.sku_id = s.id
+WHERE s.stock <> COALESCE(l.d, 0) OR s.reserved <> COALESCE(l.r, 0) OR s.sold <> COALESCE(l.s, 0)`},
+}
+
+func rollupMatches(table, cols string) Invariant {
+	return Invariant{table + " matches its view", `
+SELECT '` + table + ` has ' || x::text || ' but its view does not' FROM (
+    SELECT ` + cols + ` FROM ` + table + ` EXCEPT SELECT ` + cols + ` FROM ` + table + `_expected) x
+UNION ALL
+SELECT '` + table + ` lacks ' || x::text FROM (
+    SELECT ` + cols + ` FROM ` + table + `_expected EXCEPT SELECT ` + cols + ` FROM ` + table + `) x`}
+}
+
+// Check runs every invariant on the pool and returns what each found.
+func (d *DB) Check(ctx context.Context) ([]Breaches, error) {
+	out := make([]Breaches, 0, len(invariants))
+	for _, inv := range invariants {
+		var rows []string
+		if err := sqlx.SelectContext(ctx, d.x, &rows, inv.query); err != nil {
+			return nil, fmt.Errorf("storage: check %q: %w", inv.Name, err)
+		}
+		b := Breaches{Invariant: inv.Name, Count: len(rows), Lines: rows}
+		if len(rows) > MaxBreachLines {
+			b.Lines = rows[:MaxBreachLines]
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
