@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -399,4 +400,102 @@ WHERE o.order_no = $1 AND t.kind = 'wechat_pay' AND t.amount_fen = 2000`, o.Numb
 		t.Fatalf("tenders %d, sold %d", n, pa.soldOf(sku))
 	}
 	pa.checkInvariants()
+}
+
+// TestInStoreMemberJSAPIAndNativeCoexist: a member's in-store order is
+// pushed to their mini-program (JSAPI) and shown as a QR (Native) at once;
+// the QR is paid, and the worker closes the JSAPI trade at WeChat Pay.
+func TestInStoreMemberJSAPIAndNativeCoexist(t *testing.T) {
+	t.Parallel()
+	pa := newPayApp(t, 1000)
+	sku := pa.sku(10)
+	tok, member := pa.shopper("in-store-member")
+	pa.staff(identity.RoleClerk, "SH-TWO")
+	var storeID, clerkID int64
+	if err := pa.app.db.QueryRow(`SELECT s.id, st.id FROM stores s JOIN staff st ON st.store_id = s.id WHERE s.code = 'SH-TWO'`).
+		Scan(&storeID, &clerkID); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	o, err := pa.app.svc.Orders.Place(ctx, order.PlaceInput{Channel: order.ChannelInStore, StoreID: storeID, ClerkID: clerkID,
+		ShopperID: member, Items: []order.LineRequest{{SKUID: sku, Quantity: 1}},
+		Fulfillment: order.FulfillmentRequest{Type: order.FulfillmentInStore}, IdempotencyKey: "member-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The member sees it among their orders and can pay it in the mini-program.
+	var mine struct {
+		Items []struct {
+			OrderNo string `json:"order_no"`
+			Channel string `json:"channel"`
+		} `json:"items"`
+	}
+	pa.must(200, req{Method: "GET", Path: "/api/v1/shop/orders", Token: tok}).Decode(t, &mine)
+	if len(mine.Items) != 1 || mine.Items[0].OrderNo != o.Number || mine.Items[0].Channel != "in_store" {
+		t.Fatalf("member's orders %+v", mine)
+	}
+	pa.pay(tok, o.Number)
+	a, err := pa.app.svc.Cashier.Collect(ctx, storeID, o.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := pa.count(`SELECT count(*) FROM payment_attempts WHERE status = 'open'`); n != 2 {
+		t.Fatalf("open attempts %d", n)
+	}
+	if err := pa.sim().Pay(a.OutTradeNo, ""); err != nil {
+		t.Fatal(err)
+	}
+	pa.waitIdle()
+	if s := pa.orderStatus(o.Number); s != "completed" {
+		t.Fatalf("status %s", s)
+	}
+	if _, err := pa.app.expireOrders(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	if tr, _ := pa.sim().Trade(o.Number + "-1"); tr.State != "CLOSED" {
+		t.Fatalf("the JSAPI trade is %s", tr.State)
+	}
+	if n := pa.count(`SELECT count(*) FROM payment_attempts WHERE status = 'open'`); n != 0 {
+		t.Fatalf("open attempts %d", n)
+	}
+	pa.checkInvariants()
+}
+
+// The order POST /shop/orders answers carries its real line ids, the ones
+// GET answers and after-sales requests name, and its adjustments by source.
+func TestPlacedOrderAnswersRealLineIDs(t *testing.T) {
+	t.Parallel()
+	pa := newPayApp(t, 1000)
+	skus := pa.orderSKUs(2, 10)
+	tok, _ := pa.shopper("line-ids")
+	body := map[string]any{"items": []map[string]any{{"sku_id": skus[0], "quantity": 1}, {"sku_id": skus[1], "quantity": 2}},
+		"fulfillment": map[string]any{"type": "delivery", "address_id": pa.address(tok)}}
+	type line struct {
+		ID          int64             `json:"id"`
+		SKUID       int64             `json:"sku_id"`
+		DiscountFen int64             `json:"discount_fen"`
+		Adjustments []json.RawMessage `json:"adjustments"`
+	}
+	var q struct {
+		PayableFen int64 `json:"payable_fen"`
+	}
+	pa.must(200, req{Method: "POST", Path: "/api/v1/shop/checkout/preview", Token: tok, Body: body}).Decode(t, &q)
+	body["expected_payable_fen"] = q.PayableFen
+	var placed, got struct {
+		OrderNo   string `json:"order_no"`
+		Items     []line `json:"items"`
+		Discounts []any  `json:"discounts"`
+	}
+	pa.must(201, req{Method: "POST", Path: "/api/v1/shop/orders", Token: tok, Body: body,
+		Header: map[string]string{"Idempotency-Key": "line-ids-1"}}).Decode(t, &placed)
+	pa.must(200, req{Method: "GET", Path: "/api/v1/shop/orders/" + placed.OrderNo, Token: tok}).Decode(t, &got)
+	if len(placed.Items) != 2 || len(got.Items) != 2 || placed.Discounts == nil {
+		t.Fatalf("placed %+v, got %+v", placed, got)
+	}
+	for i := range placed.Items {
+		if placed.Items[i].ID == 0 || placed.Items[i].ID != got.Items[i].ID || placed.Items[i].SKUID != got.Items[i].SKUID ||
+			placed.Items[i].Adjustments == nil {
+			t.Fatalf("line %d: placed %+v, got %+v", i, placed.Items[i], got.Items[i])
+		}
+	}
 }
