@@ -57,7 +57,9 @@ type discountDTO struct {
 	AmountFen int64  `json:"amount_fen"`
 }
 
-type quoteLineDTO struct {
+// lineDTO is what a priced line and an order line have in common: the SKU
+// as sold and the money of the line, its discounts by source.
+type lineDTO struct {
 	SKUID        int64             `json:"sku_id"`
 	ProductID    int64             `json:"product_id"`
 	Title        string            `json:"title"`
@@ -82,35 +84,46 @@ type adjustmentDTO struct {
 // quoteDTO is a price breakdown: the preview's answer, and the details of a
 // price_changed error.
 type quoteDTO struct {
-	SubtotalFen int64          `json:"subtotal_fen"`
-	DiscountFen int64          `json:"discount_fen"`
-	Discounts   []discountDTO  `json:"discounts"`
-	FreightFen  int64          `json:"freight_fen"`
-	PayableFen  int64          `json:"payable_fen"`
-	PointsUsed  int64          `json:"points_used"`
-	Fulfillment string         `json:"fulfillment"`
-	Lines       []quoteLineDTO `json:"lines"`
+	SubtotalFen int64         `json:"subtotal_fen"`
+	DiscountFen int64         `json:"discount_fen"`
+	Discounts   []discountDTO `json:"discounts"`
+	FreightFen  int64         `json:"freight_fen"`
+	PayableFen  int64         `json:"payable_fen"`
+	PointsUsed  int64         `json:"points_used"`
+	Fulfillment string        `json:"fulfillment"`
+	Lines       []lineDTO     `json:"lines"`
 }
 
 func toQuoteDTO(q order.Quote) quoteDTO {
 	b := q.Breakdown
 	out := quoteDTO{SubtotalFen: int64(b.Subtotal), DiscountFen: int64(b.DiscountTotal()), FreightFen: int64(b.Freight),
 		PayableFen: int64(b.Payable), PointsUsed: b.PointsUsed, Fulfillment: string(q.Fulfillment),
-		Discounts: []discountDTO{}, Lines: make([]quoteLineDTO, len(q.Lines))}
+		Discounts: []discountDTO{}, Lines: make([]lineDTO, len(q.Lines))}
 	for _, d := range b.Discounts {
 		out.Discounts = append(out.Discounts, discountDTO{Source: string(d.Source), Ref: d.Ref, AmountFen: int64(d.Amount)})
 	}
 	for i, l := range q.Lines {
 		lb := l.Breakdown
-		out.Lines[i] = quoteLineDTO{SKUID: l.SKU.ID, ProductID: l.SKU.ProductID, Title: l.SKU.Title, Specs: nonNilSpecs(l.SKU.Specs),
-			Image: l.SKU.Image, UnitPriceFen: int64(lb.UnitPrice), Quantity: lb.Quantity, ListTotalFen: int64(lb.ListTotal),
-			DiscountFen: int64(lb.Discounts.Total()), Adjustments: []adjustmentDTO{}, PaidFen: int64(lb.Paid)}
-		for _, d := range lb.Discounts {
-			out.Lines[i].Adjustments = append(out.Lines[i].Adjustments,
-				adjustmentDTO{Source: string(d.Source), SourceID: d.Ref, AmountFen: int64(d.Amount)})
+		adj := make([]order.Adjustment, len(lb.Discounts))
+		for k, d := range lb.Discounts {
+			adj[k] = order.Adjustment{Source: d.Source, SourceID: d.Ref, Amount: d.Amount}
 		}
+		out.Lines[i] = toLineDTO(order.Item{SKUID: l.SKU.ID, ProductID: l.SKU.ProductID, Title: l.SKU.Title,
+			Specs: l.SKU.Specs, Image: l.SKU.Image, UnitPrice: lb.UnitPrice, Quantity: lb.Quantity,
+			ListTotal: lb.ListTotal, Discount: lb.Discounts.Total(), Adjustments: adj, Paid: lb.Paid})
 	}
 	return out
+}
+
+// toLineDTO converts a line (an order's, or a priced one as an item).
+func toLineDTO(it order.Item) lineDTO {
+	l := lineDTO{SKUID: it.SKUID, ProductID: it.ProductID, Title: it.Title, Specs: nonNilSpecs(it.Specs), Image: it.Image,
+		UnitPriceFen: int64(it.UnitPrice), Quantity: it.Quantity, ListTotalFen: int64(it.ListTotal),
+		DiscountFen: int64(it.Discount), Adjustments: make([]adjustmentDTO, len(it.Adjustments)), PaidFen: int64(it.Paid)}
+	for k, a := range it.Adjustments {
+		l.Adjustments[k] = adjustmentDTO{Source: string(a.Source), SourceID: a.SourceID, AmountFen: int64(a.Amount)}
+	}
+	return l
 }
 
 func nonNilSpecs(m map[string]string) map[string]string {
@@ -137,22 +150,12 @@ type fulfillmentDTO struct {
 }
 
 type orderItemDTO struct {
-	ID               int64             `json:"id"`
-	SKUID            int64             `json:"sku_id"`
-	ProductID        int64             `json:"product_id"`
-	SKUCode          string            `json:"sku_code"`
-	Title            string            `json:"title"`
-	Specs            map[string]string `json:"specs"`
-	Image            string            `json:"image"`
-	UnitPriceFen     int64             `json:"unit_price_fen"`
-	Quantity         int               `json:"quantity"`
-	ListTotalFen     int64             `json:"list_total_fen"`
-	DiscountFen      int64             `json:"discount_fen"`
-	Adjustments      []adjustmentDTO   `json:"adjustments"`
-	PaidFen          int64             `json:"paid_fen"`
-	RefundStatus     string            `json:"refund_status"`
-	RefundedQuantity int               `json:"refunded_quantity"`
-	RefundedFen      int64             `json:"refunded_fen"`
+	ID      int64  `json:"id"`
+	SKUCode string `json:"sku_code"`
+	lineDTO
+	RefundStatus     string `json:"refund_status"`
+	RefundedQuantity int    `json:"refunded_quantity"`
+	RefundedFen      int64  `json:"refunded_fen"`
 }
 
 type orderDTO struct {
@@ -203,14 +206,9 @@ func toOrderDTO(o order.Order, admin bool) orderDTO {
 			Province: a.Province, City: a.City, District: a.District, Detail: a.Detail}
 	}
 	for i, it := range o.Items {
-		out.Items[i] = orderItemDTO{ID: it.ID, SKUID: it.SKUID, ProductID: it.ProductID, SKUCode: it.SKUCode, Title: it.Title,
-			Specs: nonNilSpecs(it.Specs), Image: it.Image, UnitPriceFen: int64(it.UnitPrice), Quantity: it.Quantity,
-			ListTotalFen: int64(it.ListTotal), DiscountFen: int64(it.Discount), Adjustments: []adjustmentDTO{},
-			PaidFen: int64(it.Paid), RefundStatus: string(it.RefundStatus),
+		out.Items[i] = orderItemDTO{ID: it.ID, SKUCode: it.SKUCode, lineDTO: toLineDTO(it), RefundStatus: string(it.RefundStatus),
 			RefundedQuantity: it.RefundedQuantity, RefundedFen: int64(it.RefundedFen)}
 		for _, a := range it.Adjustments {
-			out.Items[i].Adjustments = append(out.Items[i].Adjustments,
-				adjustmentDTO{Source: string(a.Source), SourceID: a.SourceID, AmountFen: int64(a.Amount)})
 			k := slices.IndexFunc(out.Discounts, func(d discountDTO) bool { return d.Source == string(a.Source) && d.Ref == a.SourceID })
 			if k < 0 {
 				out.Discounts = append(out.Discounts, discountDTO{Source: string(a.Source), Ref: a.SourceID})

@@ -62,7 +62,7 @@ func openApp(ctx context.Context, cfg Config, logOut io.Writer) (*app, error) {
 		}
 		a.cluster = c
 		dsn = c.URL("postgres")
-		if err := ensureDatabase(ctx, dsn, "yutang"); err != nil {
+		if err := storage.EnsureDatabase(ctx, dsn, "yutang"); err != nil {
 			a.close()
 			return nil, err
 		}
@@ -92,28 +92,6 @@ func openApp(ctx context.Context, cfg Config, logOut io.Writer) (*app, error) {
 		return nil, err
 	}
 	return a, nil
-}
-
-// ensureDatabase creates database name on the private cluster if missing.
-func ensureDatabase(ctx context.Context, adminDSN, name string) error {
-	db, err := storage.Open(adminDSN, 1)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := storage.WaitReady(ctx, db); err != nil {
-		return err
-	}
-	var n int
-	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM pg_database WHERE datname = $1`, name); err != nil {
-		return fmt.Errorf("check database: %w", err)
-	}
-	if n == 0 {
-		if _, err := db.ExecContext(ctx, `CREATE DATABASE `+name); err != nil {
-			return fmt.Errorf("create database: %w", err)
-		}
-	}
-	return nil
 }
 
 // wire builds the adapters and services, and subscribes each area's

@@ -74,6 +74,17 @@ func (p *probe) last(t *testing.T, m order.Moment) probeSeen {
 	return probeSeen{}
 }
 
+// refused sends r while the probe refuses: the change must be refused
+// with the probe's error.
+func (p *probe) refused(t *testing.T, r req) {
+	t.Helper()
+	p.refuse.Store(true)
+	defer p.refuse.Store(false)
+	if got := p.ta.do(r); got.Status != 409 || got.ErrCode(t) != "refused_by_test" {
+		t.Fatalf("%s %s while refused: %d %s", r.Method, r.Path, got.Status, got.Body)
+	}
+}
+
 func (p *probe) count(m order.Moment) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -94,14 +105,10 @@ func TestLifecyclePlacedAndCancelled(t *testing.T) {
 	tok, shopper := pa.shopper("lifecycle-placed")
 
 	// Refused: nothing of the order is left, and its stock is back.
-	p.refuse.Store(true)
 	body := map[string]any{"items": []map[string]any{{"sku_id": sku, "quantity": 2}},
 		"fulfillment": map[string]any{"type": "delivery", "address_id": pa.address(tok)}, "expected_payable_fen": 3000}
-	r := pa.do(req{Method: "POST", Path: "/api/v1/shop/orders", Token: tok, Body: body,
+	p.refused(t, req{Method: "POST", Path: "/api/v1/shop/orders", Token: tok, Body: body,
 		Header: map[string]string{"Idempotency-Key": "refused-1"}})
-	if r.Status != 409 || r.ErrCode(t) != "refused_by_test" {
-		t.Fatalf("refused place: %d %s", r.Status, r.Body)
-	}
 	if s := p.last(t, order.MomentPlaced); !s.OutsideTxErrored || s.InTx != "pending_payment" || s.Event.ShopperID != shopper {
 		t.Fatalf("placed handler saw %+v", s)
 	}
@@ -113,7 +120,6 @@ func TestLifecyclePlacedAndCancelled(t *testing.T) {
 	}
 
 	// Accepted: the handler ran inside the placing transaction.
-	p.refuse.Store(false)
 	o := pa.placeOrder(tok, sku, 2)
 	s := p.last(t, order.MomentPlaced)
 	if s.Event.OrderNumber != o.OrderNo || s.InTx != "pending_payment" || !s.OutsideTxErrored || s.Event.Channel != order.ChannelOnline {
@@ -121,11 +127,8 @@ func TestLifecyclePlacedAndCancelled(t *testing.T) {
 	}
 
 	// A refused cancel leaves the order pending with its stock held.
-	p.refuse.Store(true)
 	cancel := req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/cancel", Token: tok}
-	if r := pa.do(cancel); r.Status != 409 || r.ErrCode(t) != "refused_by_test" {
-		t.Fatalf("refused cancel: %d %s", r.Status, r.Body)
-	}
+	p.refused(t, cancel)
 	if c := p.last(t, order.MomentCancelled); c.InTx != "cancelled" || c.OutsideTx != "pending_payment" || c.Event.Cause != order.CauseShopper {
 		t.Fatalf("cancelled handler saw %+v", c)
 	}
@@ -135,7 +138,6 @@ func TestLifecyclePlacedAndCancelled(t *testing.T) {
 	if _, res := pa.stockOf(sku); res != 2 {
 		t.Fatalf("reserved %d after a refused cancel", res)
 	}
-	p.refuse.Store(false)
 	pa.must(200, cancel)
 	if s := pa.orderStatus(o.OrderNo); s != "cancelled" {
 		t.Fatalf("status %s", s)
@@ -197,18 +199,14 @@ func TestLifecyclePaidAndCompleted(t *testing.T) {
 	admin := pa.staff(identity.RoleOperator, "")
 	pa.must(200, req{Method: "POST", Path: "/api/v1/admin/orders/" + o.OrderNo + "/ship", Token: admin,
 		Body: map[string]any{"carrier": "SF", "tracking_no": "SF1234567"}})
-	p.refuse.Store(true)
 	confirm := req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/confirm", Token: tok}
-	if r := pa.do(confirm); r.Status != 409 || r.ErrCode(t) != "refused_by_test" {
-		t.Fatalf("refused confirm: %d %s", r.Status, r.Body)
-	}
+	p.refused(t, confirm)
 	if c := p.last(t, order.MomentCompleted); c.InTx != "completed" || c.OutsideTx != "shipped" || c.Event.Cause != order.CauseConfirmed {
 		t.Fatalf("completed handler saw %+v", c)
 	}
 	if s := pa.orderStatus(o.OrderNo); s != "shipped" {
 		t.Fatalf("status after a refused confirm: %s", s)
 	}
-	p.refuse.Store(false)
 	pa.must(200, confirm)
 
 	// Auto-confirmation completes through the same moment.

@@ -57,6 +57,29 @@ func WaitReady(ctx context.Context, db *sqlx.DB) error {
 	}
 }
 
+// EnsureDatabase creates database name on the server adminDSN reaches,
+// unless it exists (the private development cluster).
+func EnsureDatabase(ctx context.Context, adminDSN, name string) error {
+	db, err := Open(adminDSN, 1)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := WaitReady(ctx, db); err != nil {
+		return err
+	}
+	var n int
+	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM pg_database WHERE datname = $1`, name); err != nil {
+		return fmt.Errorf("storage: check database: %w", err)
+	}
+	if n == 0 {
+		if _, err := db.ExecContext(ctx, `CREATE DATABASE `+pq.QuoteIdentifier(name)); err != nil {
+			return fmt.Errorf("storage: create database: %w", err)
+		}
+	}
+	return nil
+}
+
 // Migrate applies every pending migration. A PostgreSQL session advisory lock
 // serialises concurrent callers, so several instances may start at once.
 func Migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
