@@ -160,26 +160,7 @@ func TestRefundSettledInTheRefundsTransaction(t *testing.T) {
 		}
 		return nil
 	})
-	sku := pa.sku(10)
-	tok, _ := pa.shopper("settled")
-	o := pa.placeOrder(tok, sku, 2)
-	pa.pay(tok, o.OrderNo)
-	pa.shopperPays(o.OrderNo)
-	eventually(t, 5*time.Second, "paid", func() bool { return pa.orderStatus(o.OrderNo) == "paid" })
-	var itemID int64
-	_ = pa.app.db.Get(&itemID, `SELECT i.id FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.order_no = $1`, o.OrderNo)
-	var a afterSalesAnswer
-	pa.must(201, req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/after-sales", Token: tok,
-		Body: map[string]any{"lines": []map[string]any{{"item_id": itemID, "quantity": 1}}, "reason": "broken"}}).Decode(t, &a)
-	admin := pa.staff(identity.RoleAdmin, "")
-	pa.must(200, req{Method: "POST", Path: fmt.Sprintf("/api/v1/admin/after-sales/%d/approve", a.ID), Token: admin}).Decode(t, &a)
-	if a.Refund == nil || a.Refund.Status != "processing" {
-		t.Fatalf("refund %+v", a.Refund)
-	}
-	_ = pa.sim().InjectNotificationFault(a.Refund.OutRefundNo, wxpaysim.FaultDrop)
-	eventually(t, 10*time.Second, "the simulator completes the refund", func() bool {
-		return len(pa.sim().Deliveries()) >= 2
-	})
+	itemID := pa.lostRefundNotice("settled", 2)
 
 	refuse.Store(true)
 	if n, err := pa.cashierAt(time.Minute).SyncRefunds(context.Background(), 10); err == nil || n != 0 {
@@ -209,4 +190,34 @@ func TestRefundSettledInTheRefundsTransaction(t *testing.T) {
 		t.Fatalf("refunded units %d", n)
 	}
 	pa.checkInvariants()
+}
+
+// lostRefundNotice has a shopper of qty units of a new SKU ask for one
+// back; an admin approves; WeChat Pay (at speedup 1) answers "processing"
+// and completes the refund, but its notification is lost: the refund stays
+// processing here until the worker asks. It returns the order line.
+func (pa *payApp) lostRefundNotice(shopper string, qty int) (itemID int64) {
+	t := pa.t
+	t.Helper()
+	sku := pa.sku(10)
+	tok, _ := pa.shopper(shopper)
+	o := pa.placeOrder(tok, sku, qty)
+	pa.pay(tok, o.OrderNo)
+	pa.shopperPays(o.OrderNo)
+	eventually(t, 5*time.Second, "paid", func() bool { return pa.orderStatus(o.OrderNo) == "paid" })
+	_ = pa.app.db.Get(&itemID, `SELECT i.id FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.order_no = $1`, o.OrderNo)
+	var a afterSalesAnswer
+	pa.must(201, req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/after-sales", Token: tok,
+		Body: map[string]any{"lines": []map[string]any{{"item_id": itemID, "quantity": 1}}, "reason": "broken"}}).Decode(t, &a)
+	admin := pa.staff(identity.RoleAdmin, "")
+	pa.must(200, req{Method: "POST", Path: fmt.Sprintf("/api/v1/admin/after-sales/%d/approve", a.ID), Token: admin}).Decode(t, &a)
+	if a.Refund == nil || a.Refund.Status != "processing" {
+		t.Fatalf("refund %+v", a.Refund)
+	}
+	no := a.Refund.OutRefundNo
+	_ = pa.sim().InjectNotificationFault(no, wxpaysim.FaultDrop)
+	eventually(t, 10*time.Second, "the simulator completes the refund", func() bool {
+		return len(pa.sim().Deliveries()) >= 2 // payment, then the dropped refund notification
+	})
+	return itemID
 }

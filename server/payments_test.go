@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/yutang/yutang/domain/cashier"
-	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/domain/payment"
 	"github.com/yutang/yutang/payments/wxpaysim"
 )
@@ -495,27 +494,7 @@ func TestPaidAfterCancelRefunded(t *testing.T) {
 func TestRefundWorkerCompletesProcessing(t *testing.T) {
 	t.Parallel()
 	pa := newPayApp(t, 1)
-	sku := pa.sku(10)
-	tok, _ := pa.shopper("worker")
-	o := pa.placeOrder(tok, sku, 1)
-	pa.pay(tok, o.OrderNo)
-	pa.shopperPays(o.OrderNo)
-	eventually(t, 5*time.Second, "paid", func() bool { return pa.orderStatus(o.OrderNo) == "paid" })
-	var itemID int64
-	_ = pa.app.db.Get(&itemID, `SELECT i.id FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.order_no = $1`, o.OrderNo)
-	var a afterSalesAnswer
-	pa.must(201, req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/after-sales", Token: tok,
-		Body: map[string]any{"lines": []map[string]any{{"item_id": itemID, "quantity": 1}}, "reason": "broken"}}).Decode(t, &a)
-	admin := pa.staff(identity.RoleAdmin, "")
-	pa.must(200, req{Method: "POST", Path: fmt.Sprintf("/api/v1/admin/after-sales/%d/approve", a.ID), Token: admin}).Decode(t, &a)
-	if a.Refund == nil || a.Refund.Status != "processing" {
-		t.Fatalf("refund %+v", a.Refund)
-	}
-	no := a.Refund.OutRefundNo
-	_ = pa.sim().InjectNotificationFault(no, wxpaysim.FaultDrop)
-	eventually(t, 10*time.Second, "the simulator completes the refund", func() bool {
-		return len(pa.sim().Deliveries()) >= 2 // payment, then the dropped refund notification
-	})
+	pa.lostRefundNotice("worker", 1)
 	if n := pa.count(`SELECT count(*) FROM refunds WHERE status = 'processing'`); n != 1 {
 		t.Fatalf("processing refunds %d", n)
 	}

@@ -159,12 +159,9 @@ func (s *Service) Approve(ctx context.Context, d Decision) (Request, error) {
 	now := s.now()
 	var out Request
 	err := s.Store.InTx(ctx, func(tx Store) error {
-		a, err := tx.Request(ctx, d.ID, true)
+		a, err := undecided(ctx, tx, d.ID)
 		if err != nil {
 			return err
-		}
-		if a.Status != StatusRequested {
-			return ErrDecided.WithMessage("This request is already %s.", a.Status)
 		}
 		o, err := tx.Order(ctx, a.OrderNumber, 0, true)
 		if err != nil {
@@ -231,12 +228,9 @@ func (s *Service) Reject(ctx context.Context, d Decision) (Request, error) {
 	now := s.now()
 	var out Request
 	err := s.Store.InTx(ctx, func(tx Store) error {
-		a, err := tx.Request(ctx, d.ID, true)
+		a, err := undecided(ctx, tx, d.ID)
 		if err != nil {
 			return err
-		}
-		if a.Status != StatusRequested {
-			return ErrDecided.WithMessage("This request is already %s.", a.Status)
 		}
 		a.Status, a.DecidedBy, a.DecidedAt, a.DecisionNote = StatusRejected, d.By.ID, now, note
 		if err := tx.UpdateRequest(ctx, a, now); err != nil {
@@ -289,6 +283,19 @@ func Settle(ctx context.Context, st Store, e cashier.RefundSettled) error {
 		return nil
 	}
 	return st.UpdateRequest(ctx, a, e.At)
+}
+
+// undecided returns a request that is still requested, locked
+// (ErrDecided when it is not).
+func undecided(ctx context.Context, tx Store, id int64) (Request, error) {
+	a, err := tx.Request(ctx, id, true)
+	if err != nil {
+		return Request{}, err
+	}
+	if a.Status != StatusRequested {
+		return Request{}, ErrDecided.WithMessage("This request is already %s.", a.Status)
+	}
+	return a, nil
 }
 
 func itemIDs(ls []cashier.RefundLine) []int64 {
