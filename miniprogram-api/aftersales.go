@@ -6,7 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/yutang/yutang/domain/cashier"
+	"github.com/yutang/yutang/domain/aftersales"
 )
 
 type afterSalesLineRequest struct {
@@ -54,7 +54,7 @@ type afterSalesDTO struct {
 	Refund        *refundDTO          `json:"refund"`
 }
 
-func toAfterSalesDTO(a cashier.AfterSales) afterSalesDTO {
+func toAfterSalesDTO(a aftersales.Request) afterSalesDTO {
 	d := afterSalesDTO{ID: a.ID, OrderNo: a.OrderNumber, Status: string(a.Status), Reason: a.Reason,
 		GoodsReturned: a.GoodsReturned, CreatedAt: a.CreatedAt, DecisionNote: a.DecisionNote,
 		Lines: make([]afterSalesLineDTO, len(a.Lines))}
@@ -82,12 +82,12 @@ func (a *API) requestAfterSales(c echo.Context) error {
 	if err := a.bindJSON(c, &req); err != nil {
 		return err
 	}
-	lines := make([]cashier.LineRequest, len(req.Lines))
+	lines := make([]aftersales.LineRequest, len(req.Lines))
 	for i, l := range req.Lines {
-		lines[i] = cashier.LineRequest{ItemID: l.ItemID, Quantity: l.Quantity}
+		lines[i] = aftersales.LineRequest{ItemID: l.ItemID, Quantity: l.Quantity}
 	}
 	p, _ := principal(c)
-	as, err := a.deps.Cashier.RequestAfterSales(c.Request().Context(), p.ID, c.Param("no"), lines, req.Reason)
+	as, err := a.deps.AfterSales.Request(c.Request().Context(), p.ID, c.Param("no"), lines, req.Reason)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (a *API) listAfterSales(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, next, err := a.deps.Cashier.ListAfterSales(c.Request().Context(), cashier.AfterSalesStatus(c.QueryParam("status")), page)
+	rows, next, err := a.deps.AfterSales.List(c.Request().Context(), aftersales.Status(c.QueryParam("status")), page)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func (a *API) approveAfterSales(c echo.Context) error {
 			return err
 		}
 	}
-	as, err := a.deps.Cashier.ApproveAfterSales(c.Request().Context(), cashier.Decision{ID: id,
+	as, err := a.deps.AfterSales.Approve(c.Request().Context(), aftersales.Decision{ID: id,
 		GoodsReturned: req.GoodsReturned, By: actor(c), RequestID: requestID(c)})
 	if err != nil {
 		return err
@@ -141,7 +141,7 @@ func (a *API) rejectAfterSales(c echo.Context) error {
 	if err := a.bindJSON(c, &req); err != nil {
 		return err
 	}
-	as, err := a.deps.Cashier.RejectAfterSales(c.Request().Context(), cashier.Decision{ID: id, Note: req.Reason,
+	as, err := a.deps.AfterSales.Reject(c.Request().Context(), aftersales.Decision{ID: id, Note: req.Reason,
 		By: actor(c), RequestID: requestID(c)})
 	if err != nil {
 		return err

@@ -91,13 +91,15 @@ func (a *API) registerRoutes(e *echo.Echo) {
 
 	// --- payments (routes:payments) ---
 	shop.POST("/orders/:no/pay", a.payOrder, asShopper...)
+	// Notifications: the SDK reads the body first (no bindJSON here).
+	hooks.POST("/wechatpay/transactions", a.wechatPayTransactions)
+	hooks.POST("/wechatpay/refunds", a.wechatPayRefunds)
+
+	// --- after-sales (routes:aftersales) ---
 	shop.POST("/orders/:no/after-sales", a.requestAfterSales, asShopper...)
 	admin.GET("/after-sales", a.listAfterSales, asAdmin(operators...)...)
 	admin.POST("/after-sales/:id/approve", a.approveAfterSales, asAdmin(operators...)...)
 	admin.POST("/after-sales/:id/reject", a.rejectAfterSales, asAdmin(operators...)...)
-	// Notifications: the SDK reads the body first (no bindJSON here).
-	hooks.POST("/wechatpay/transactions", a.wechatPayTransactions)
-	hooks.POST("/wechatpay/refunds", a.wechatPayRefunds)
 
 	// --- attribution (routes:attribution) ---
 	shop.POST("/track", a.track)

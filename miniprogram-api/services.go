@@ -5,6 +5,7 @@ import (
 
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/address"
+	"github.com/yutang/yutang/domain/aftersales"
 	"github.com/yutang/yutang/domain/attribution"
 	"github.com/yutang/yutang/domain/cart"
 	"github.com/yutang/yutang/domain/cashier"
@@ -28,6 +29,8 @@ type Services struct {
 
 	Cashier    *cashier.Service // routes:payments
 	PayNotices PayNotifications // routes:payments (webhooks)
+
+	AfterSales *aftersales.Service // routes:aftersales
 
 	Attribution *attribution.Service // routes:attribution
 }

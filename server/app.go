@@ -16,7 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/yutang/yutang/domain/address"
+	"github.com/yutang/yutang/domain/aftersales"
 	"github.com/yutang/yutang/domain/cart"
+	"github.com/yutang/yutang/domain/cashier"
 	"github.com/yutang/yutang/domain/catalog"
 	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/domain/order"
@@ -95,8 +97,9 @@ func openApp(ctx context.Context, cfg Config, logOut io.Writer) (*app, error) {
 }
 
 // wire builds the adapters and services, and subscribes each area's
-// handlers to the moments of an order's life (a.store.Lifecycle) and to
-// sign-ins (a.store.SignedIn): that is the only way areas meet.
+// handlers to the moments of an order's life (a.store.Lifecycle), to
+// sign-ins (a.store.SignedIn) and to refunds that end
+// (a.store.RefundSettled): that is the only way areas meet.
 func (a *app) wire(ctx context.Context) error {
 	var wx identity.WeChat
 	if a.cfg.WeAppSecret != "" {
@@ -126,6 +129,11 @@ func (a *app) wire(ctx context.Context) error {
 	if err := a.wireWxPay(); err != nil {
 		return err
 	}
+	// After-sales asks the cashier for refunds and hears when they end.
+	a.svc.AfterSales = &aftersales.Service{Store: st.AfterSales(), Cashier: a.svc.Cashier, Now: a.now}
+	st.RefundSettled.On("after-sales", func(ctx context.Context, tx *storage.Tx, e cashier.RefundSettled) error {
+		return aftersales.Settle(ctx, tx.AfterSales(), e)
+	})
 	return a.wireAttribution(ctx, wx)
 }
 

@@ -21,6 +21,9 @@ type DB struct {
 	// SignedIn runs when an anonymous visitor signs in as a shopper, inside
 	// the sign-in transaction (see identity.SignedIn).
 	SignedIn SignInHandlers
+	// RefundSettled runs when a refund ends, inside the transaction that
+	// applies WeChat Pay's answer (see cashier.RefundSettled).
+	RefundSettled RefundSettledHandlers
 }
 
 // New wraps an open pool (see Open).
@@ -109,6 +112,8 @@ func (d *DB) Orders() Orders           { return Orders{d.scope()} }
 func (t *Tx) Orders() Orders           { return Orders{t.scope()} }
 func (d *DB) Payments() Payments       { return Payments{d.scope()} }
 func (t *Tx) Payments() Payments       { return Payments{t.scope()} }
+func (d *DB) AfterSales() AfterSales   { return AfterSales{d.scope()} }
+func (t *Tx) AfterSales() AfterSales   { return AfterSales{t.scope()} }
 func (d *DB) Attribution() Attribution { return Attribution{d.scope()} }
 func (t *Tx) Attribution() Attribution { return Attribution{t.scope()} }
 func (d *DB) Catalog() Catalog         { return Catalog{d.scope()} }

@@ -3,10 +3,13 @@
 // valid prepay), applies payment notifications and query results exactly
 // once, reconciles payments whose notification never came, closes and
 // cancels expired orders, refunds payments that arrive for cancelled orders,
-// and runs after-sales refunds per line.
+// and plans, records and submits refunds of order lines for whoever asks
+// (CreateRefund, SubmitRefund), telling them when a refund ends through
+// RefundSettled.
 //
 // It imports only the standard library and domain packages: the provider is
-// a payment.Gateway, the database a Store, both given by the program.
+// a payment.Gateway, the database a Store (split by use case), both given by
+// the program.
 package cashier
 
 import (

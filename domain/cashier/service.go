@@ -12,21 +12,36 @@ import (
 	"github.com/yutang/yutang/domain/payment"
 )
 
-// Store is what the cashier needs from the database. Every method but InTx
-// may run inside a transaction opened by InTx (on the Store passed to fn).
-type Store interface {
-	// InTx runs fn in one transaction; fn's Store runs in it.
-	InTx(ctx context.Context, fn func(Store) error) error
-	// Raise runs the handlers of a moment of an order's life in the
-	// transaction (see order.Lifecycle); an error refuses the change.
-	order.Raiser
+// The cashier's database, split by use case: each use case takes the
+// interface that holds what it calls. PayStore works outside a transaction;
+// every change of money runs in one transaction (Store.InTx), in which a
+// use case gets the Tx and uses its part of it (ApplyStore to apply a
+// payment, SettleStore to apply a refund's result). RefundStore records a
+// refund in the transaction of whoever asks for it (CreateRefund).
 
+// Store is the cashier's database as its Service uses it.
+type Store interface {
+	PayStore
+	// ClaimRefunds leases up to c.Limit refunds that are pending, processing
+	// or abnormal and due.
+	ClaimRefunds(ctx context.Context, c Claim) ([]Refund, error)
+	// InTx runs fn in one transaction; fn's Tx runs in it.
+	InTx(ctx context.Context, fn func(Tx) error) error
+}
+
+// Tx is the cashier's stores in one transaction.
+type Tx interface {
+	ApplyStore
+	SettleStore
+	RefundStore
+}
+
+// PayStore is what asking for a payment, closing attempts and the
+// reconciling workers need, outside a transaction.
+type PayStore interface {
 	// Order returns an order with its items by number (order.ErrOrderNotFound);
 	// shopperID > 0 restricts it to that shopper; forUpdate locks the row.
 	Order(ctx context.Context, number string, shopperID int64, forUpdate bool) (Order, error)
-	// OrderByID is Order by id.
-	OrderByID(ctx context.Context, id int64, forUpdate bool) (Order, error)
-
 	// OpenAttempt returns the order's open attempt of a trade type
 	// (TradeJSAPI, TradeNative), ErrNoAttempt when none.
 	OpenAttempt(ctx context.Context, orderID int64, tradeType string) (Attempt, error)
@@ -41,14 +56,25 @@ type Store interface {
 	SaveCodeURL(ctx context.Context, attemptID int64, codeURL string, validUntil, now time.Time) error
 	// CloseAttempt marks an open attempt closed (no-op when it is not open).
 	CloseAttempt(ctx context.Context, attemptID int64, at time.Time) error
-	// LockAttempt returns the attempt with this out_trade_no, locked
-	// (ErrUnknownTrade).
-	LockAttempt(ctx context.Context, outTradeNo string) (Attempt, error)
 	// ClaimAttempts leases up to c.Limit open attempts for a worker
 	// (FOR UPDATE SKIP LOCKED): those due for a query (ClaimQuery) or whose
 	// order is cancelled or expired (ClaimClose).
 	ClaimAttempts(ctx context.Context, c Claim) ([]Attempt, error)
+	// RecordNotification appends to the notification log.
+	RecordNotification(ctx context.Context, n Notification) error
+}
 
+// ApplyStore is what applying a payment needs, in its transaction.
+type ApplyStore interface {
+	// Raise runs the handlers of a moment of an order's life in the
+	// transaction (see order.Lifecycle); an error refuses the change.
+	order.Raiser
+	// LockAttempt returns the attempt with this out_trade_no, locked
+	// (ErrUnknownTrade).
+	LockAttempt(ctx context.Context, outTradeNo string) (Attempt, error)
+	// OrderByID returns an order with its items by id
+	// (order.ErrOrderNotFound); forUpdate locks the row.
+	OrderByID(ctx context.Context, id int64, forUpdate bool) (Order, error)
 	// InsertPayment records p unless its TransactionID is recorded already
 	// (inserted false, and the recorded payment).
 	InsertPayment(ctx context.Context, p Payment) (out Payment, inserted bool, err error)
@@ -60,53 +86,52 @@ type Store interface {
 	MarkOrderCompleted(ctx context.Context, orderID int64, at time.Time) error
 	// AddTender records a tender of an order (the WeChat Pay payment).
 	AddTender(ctx context.Context, orderID int64, t order.Tender, at time.Time) (order.Tender, error)
+	// SellStock turns qty reserved units of a SKU into sold ones (ledger).
+	SellStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error
+	// CreateRefund writes a pending refund (see RefundStore).
+	CreateRefund(ctx context.Context, r Refund) (Refund, error)
+}
+
+// RefundStore is what recording a refund of lines needs (CreateRefund), in
+// the transaction of whoever asks for it.
+type RefundStore interface {
+	// OrderByID returns an order with its items by id
+	// (order.ErrOrderNotFound); forUpdate locks the row.
+	OrderByID(ctx context.Context, id int64, forUpdate bool) (Order, error)
+	// AppliedPayment returns the payment that paid the order (ErrNoPayment).
+	AppliedPayment(ctx context.Context, orderID int64) (Payment, error)
+	// Refunds returns an order's refunds with their lines, oldest first.
+	Refunds(ctx context.Context, orderID int64) ([]Refund, error)
 	// Tenders returns an order's tenders with what live refunds give back
 	// of each.
 	Tenders(ctx context.Context, orderID int64) ([]order.Tender, error)
-	// AddTenderRefunded adds what a succeeded refund gave back to tenders.
-	AddTenderRefunded(ctx context.Context, parts []order.TenderRefund) error
-	// SellStock turns qty reserved units of a SKU into sold ones (ledger).
-	SellStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error
-	// ReturnStock puts qty sold units back on sale (ledger).
-	ReturnStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error
-	// AppliedPayment returns the payment that paid the order (ErrNoPayment).
-	AppliedPayment(ctx context.Context, orderID int64) (Payment, error)
-	// RecordNotification appends to the notification log.
-	RecordNotification(ctx context.Context, n Notification) error
-
-	// CreateRefund writes a pending refund and its lines, numbering it
-	// after the order's refunds (OutRefundNo).
+	// CreateRefund writes a pending refund, its lines and its tender parts,
+	// numbering it after the order's refunds (OutRefundNo).
 	CreateRefund(ctx context.Context, r Refund) (Refund, error)
-	// Refunds returns an order's refunds with their lines, oldest first.
-	Refunds(ctx context.Context, orderID int64) ([]Refund, error)
+}
+
+// SettleStore is what applying WeChat Pay's answer about a refund needs, in
+// its transaction.
+type SettleStore interface {
+	// Raise runs the handlers of a moment of an order's life in the
+	// transaction (see order.Lifecycle); an error refuses the change.
+	order.Raiser
+	// RaiseRefundSettled runs the RefundSettled handlers in the
+	// transaction; an error refuses the change.
+	RaiseRefundSettled(ctx context.Context, e RefundSettled) error
 	// LockRefund returns the refund with this out_refund_no, locked
 	// (ErrRefundNotFound).
 	LockRefund(ctx context.Context, outRefundNo string) (Refund, error)
 	// UpdateRefund writes a refund's status, WeChat refund id, failure and
 	// success time.
 	UpdateRefund(ctx context.Context, r Refund, now time.Time) error
-	// ClaimRefunds leases up to c.Limit refunds that are pending, processing
-	// or abnormal and due.
-	ClaimRefunds(ctx context.Context, c Claim) ([]Refund, error)
 	// AddRefunded adds refunded units and money to order lines.
 	AddRefunded(ctx context.Context, lines []RefundLine) error
-	// SetLineRefundStatus sets the per-line refund status of order lines.
-	SetLineRefundStatus(ctx context.Context, itemIDs []int64, s order.LineRefundStatus) error
-
-	// CreateAfterSales writes a request and its lines.
-	CreateAfterSales(ctx context.Context, a AfterSales) (AfterSales, error)
-	// AfterSales returns a request with its lines (ErrAfterSalesNotFound);
-	// forUpdate locks it.
-	AfterSales(ctx context.Context, id int64, forUpdate bool) (AfterSales, error)
-	// ListAfterSales lists requests newest first, optionally by status.
-	ListAfterSales(ctx context.Context, status AfterSalesStatus, page domain.Page) ([]AfterSales, string, error)
-	// UpdateAfterSales writes a request's status, decision and line amounts.
-	UpdateAfterSales(ctx context.Context, a AfterSales, now time.Time) error
-	// RequestedUnits returns, per order line, the units in after-sales
-	// requests that are not rejected.
-	RequestedUnits(ctx context.Context, orderID int64) (map[int64]int, error)
-	// Audit records an admin write in the transaction.
-	Audit(ctx context.Context, e domain.AuditEntry) error
+	// AddTenderRefunded adds what a succeeded refund gave back to tenders.
+	AddTenderRefunded(ctx context.Context, parts []order.TenderRefund) error
+	// OrderByID returns an order with its items by id
+	// (order.ErrOrderNotFound); forUpdate locks the row.
+	OrderByID(ctx context.Context, id int64, forUpdate bool) (Order, error)
 }
 
 // ClaimKind says which attempts a worker claims.
@@ -442,7 +467,9 @@ func (s *Service) Apply(ctx context.Context, t payment.Transaction, src Source) 
 	var detail string
 	var due Refund
 	now := s.now()
-	err := s.Store.InTx(ctx, func(tx Store) error {
+	// apply runs in the transaction and sees only what applying a payment
+	// calls.
+	apply := func(tx ApplyStore) error {
 		outcome, detail, due = "", "", Refund{}
 		a, err := tx.LockAttempt(ctx, t.OutTradeNo)
 		if errors.Is(err, ErrUnknownTrade) {
@@ -527,7 +554,8 @@ func (s *Service) Apply(ctx context.Context, t payment.Transaction, src Source) 
 			return err
 		}
 		return tx.Raise(ctx, o.event(order.MomentCompleted, order.CausePaidInStore, domain.System, now))
-	})
+	}
+	err := s.Store.InTx(ctx, func(tx Tx) error { return apply(tx) })
 	if err != nil {
 		return "", "", fmt.Errorf("cashier: apply payment %s: %w", t.OutTradeNo, err)
 	}
@@ -536,7 +564,7 @@ func (s *Service) Apply(ctx context.Context, t payment.Transaction, src Source) 
 			"out_trade_no", t.OutTradeNo, "transaction_id", t.TransactionID, "total_fen", int64(t.Total), "source", string(src))
 	}
 	if due.ID != 0 {
-		s.submitRefund(ctx, due)
+		s.SubmitRefund(ctx, due)
 	}
 	return outcome, detail, nil
 }
