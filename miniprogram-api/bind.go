@@ -93,6 +93,9 @@ func walkInput(v reflect.Value, path string, text, bounds *[]domain.FieldError) 
 				Message: fmt.Sprintf("must be from %d to %d", domain.MinInt32, domain.MaxInt32)})
 		}
 	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return // raw bytes (json.RawMessage): not text
+		}
 		for i := 0; i < v.Len(); i++ {
 			walkInput(v.Index(i), fmt.Sprintf("%s[%d]", path, i), text, bounds)
 		}
