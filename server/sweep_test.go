@@ -306,13 +306,15 @@ VALUES ($1, 5, now() + interval '1 hour', now()) ON CONFLICT DO NOTHING`, string
 				add(sweepReq{op.method + " " + op.path, op.method, strings.Replace(fill(strings.Replace(op.path, p, "\x01", 1)), "\x01", v, 1), tok, baseJSON, nil})
 			}
 		}
-		// Query strings: every declared parameter, cursor and limit, and an
-		// unknown one.
-		names := append([]string{"cursor", "limit", "__unknown__"}, op.query...)
-		for _, n := range names {
+		// Query strings: every declared parameter gets every bad value; an
+		// undeclared one (the handler never reads it) a few.
+		for _, n := range op.query {
 			for _, v := range sweepQueryValues {
 				add(sweepReq{op.method + " " + op.path, op.method, path + "?" + n + "=" + v, tok, baseJSON, nil})
 			}
+		}
+		for _, v := range sweepQueryValues[:4] {
+			add(sweepReq{op.method + " " + op.path, op.method, path + "?cursor=" + v + "&__unknown__=" + v, tok, baseJSON, nil})
 		}
 		add(sweepReq{op.method + " " + op.path, op.method, path + "?q=%00&q=%ff&cursor=1&cursor=2", tok, baseJSON, nil})
 		if !hasBody {
