@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net/url"
 	"reflect"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-playground/validator/v10"
 	"github.com/labstack/echo/v4"
@@ -39,7 +43,104 @@ func (a *API) bindJSON(c echo.Context, dst any) error {
 	if dec.More() {
 		return domain.E(domain.KindInvalid, "malformed_json", "The request body has data after the JSON value.")
 	}
+	if err := checkInput(dst); err != nil {
+		return err
+	}
 	return a.check(dst)
+}
+
+// checkInput walks a decoded request and refuses what PostgreSQL cannot
+// store, naming each field by its JSON path: text that is not valid UTF-8 or
+// holds NUL (invalid_text), an int field beyond the int column it goes to,
+// and a time outside domain.MinYear…MaxYear (out_of_range). DTO fields typed
+// int go to int columns (int64 to bigint), so int fields are bounded to 32
+// bits here, once, for every request.
+func checkInput(v any) error {
+	var text, bounds []domain.FieldError
+	walkInput(reflect.ValueOf(v), "", &text, &bounds)
+	if len(text) > 0 {
+		names := make([]string, len(text))
+		for i, f := range text {
+			names[i] = f.Field
+		}
+		return domain.InvalidText(names...)
+	}
+	if len(bounds) > 0 {
+		return domain.OutOfRange(bounds...)
+	}
+	return nil
+}
+
+var timeType = reflect.TypeOf(time.Time{})
+
+func walkInput(v reflect.Value, path string, text, bounds *[]domain.FieldError) {
+	name := path
+	if name == "" {
+		name = "(body)"
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			walkInput(v.Elem(), path, text, bounds)
+		}
+	case reflect.String:
+		if !domain.ValidText(v.String()) {
+			*text = append(*text, domain.FieldError{Field: name})
+		}
+	case reflect.Int:
+		if n := v.Int(); n < domain.MinInt32 || n > domain.MaxInt32 {
+			*bounds = append(*bounds, domain.FieldError{Field: name, Code: "out_of_range",
+				Message: fmt.Sprintf("must be from %d to %d", domain.MinInt32, domain.MaxInt32)})
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return // raw bytes (json.RawMessage): not text
+		}
+		for i := 0; i < v.Len(); i++ {
+			walkInput(v.Index(i), fmt.Sprintf("%s[%d]", path, i), text, bounds)
+		}
+	case reflect.Map:
+		iter := v.MapRange()
+		for iter.Next() {
+			k := fmt.Sprint(iter.Key().Interface())
+			at := path + "." + k
+			if !domain.ValidText(k) {
+				at = path // never echo a bad key back
+				*text = append(*text, domain.FieldError{Field: name})
+			}
+			walkInput(iter.Value(), at, text, bounds)
+		}
+	case reflect.Struct:
+		if v.Type() == timeType {
+			if t := v.Interface().(time.Time); !t.IsZero() && !domain.InRangeYear(t) {
+				*bounds = append(*bounds, domain.FieldError{Field: name, Code: "out_of_range",
+					Message: fmt.Sprintf("must be a time from %d to %d", domain.MinYear, domain.MaxYear)})
+			}
+			return
+		}
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			jn := strings.SplitN(f.Tag.Get("json"), ",", 2)[0]
+			if jn == "-" {
+				continue
+			}
+			if jn == "" {
+				jn = f.Name
+			}
+			at := jn
+			if path != "" {
+				at = path + "." + jn
+			}
+			if f.Anonymous && f.Tag.Get("json") == "" {
+				at = path
+			}
+			walkInput(v.Field(i), at, text, bounds)
+		}
+	}
 }
 
 // check validates a DTO and reports every invalid field by its JSON name.
@@ -123,3 +224,53 @@ func newValidator() *validator.Validate {
 type echoValidator struct{ v *validator.Validate }
 
 func (ev *echoValidator) Validate(i any) error { return ev.v.Struct(i) }
+
+// checkText is the query and path half of checkInput, for every route: a
+// query parameter (name or value), a path parameter or an Idempotency-Key
+// that is not valid UTF-8 or holds NUL is a 400 naming it, before any handler
+// reads it.
+func checkText(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var bad []string
+		for k, vs := range c.QueryParams() {
+			if !domain.ValidText(k) {
+				bad = append(bad, "(query)")
+				continue
+			}
+			for _, v := range vs {
+				if !domain.ValidText(v) {
+					bad = append(bad, k)
+					break
+				}
+			}
+		}
+		names, values := c.ParamNames(), c.ParamValues()
+		for i, n := range names {
+			if i < len(values) && !validPathText(values[i]) {
+				bad = append(bad, n)
+			}
+		}
+		if !domain.ValidText(c.Request().Header.Get("Idempotency-Key")) {
+			bad = append(bad, "Idempotency-Key")
+		}
+		if len(bad) > 0 {
+			slices.Sort(bad)
+			return domain.InvalidText(bad...)
+		}
+		return next(c)
+	}
+}
+
+// validPathText checks a path parameter as echo hands it over and, when it
+// still holds escapes, as it reads unescaped.
+func validPathText(v string) bool {
+	if !domain.ValidText(v) {
+		return false
+	}
+	if strings.IndexByte(v, '%') >= 0 {
+		if u, err := url.PathUnescape(v); err == nil && !domain.ValidText(u) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,10 +1,12 @@
 package mpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -63,6 +65,15 @@ func (a *API) handleError(err error, c echo.Context) {
 		return
 	}
 	status, body := a.errorResponse(err)
+	if status == http.StatusInternalServerError && a.databaseDown(c) {
+		// Whatever failed, it failed while the database is unreachable:
+		// say so, so clients back off and retry instead of reporting a bug.
+		status, body = http.StatusServiceUnavailable, errorBody{errorDetail{
+			Code: domain.ErrDatabaseUnavailable.Code, Message: domain.ErrDatabaseUnavailable.Message}}
+	}
+	if status == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", retryAfterSeconds)
+	}
 	if status >= 500 {
 		a.log.ErrorContext(c.Request().Context(), "request failed",
 			"request_id", requestID(c), "method", c.Request().Method,
@@ -73,6 +84,20 @@ func (a *API) handleError(err error, c echo.Context) {
 		return
 	}
 	_ = c.JSON(status, body)
+}
+
+// retryAfterSeconds is the Retry-After of every 503.
+const retryAfterSeconds = "5"
+
+// databaseDown asks the database whether it answers (with a short timeout),
+// so that a 500 raised while it is unreachable becomes a 503.
+func (a *API) databaseDown(c echo.Context) bool {
+	if a.deps.Ready == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), time.Second)
+	defer cancel()
+	return a.deps.Ready(ctx) != nil
 }
 
 func (a *API) errorResponse(err error) (int, errorBody) {

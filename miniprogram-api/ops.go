@@ -28,6 +28,7 @@ func (a *API) readyz(c echo.Context) error {
 		defer cancel()
 		if err := a.deps.Ready(ctx); err != nil {
 			a.log.WarnContext(ctx, "not ready", "request_id", requestID(c), "err", err)
+			c.Response().Header().Set("Retry-After", retryAfterSeconds)
 			return c.JSON(http.StatusServiceUnavailable, errorBody{errorDetail{
 				Code: "database_unavailable", Message: "The database is not reachable."}})
 		}

@@ -351,14 +351,14 @@ func (a *API) adminListOrders(c echo.Context) error {
 		name string
 		dst  *time.Time
 	}{{"from", &f.From}, {"to", &f.To}} {
-		if s := c.QueryParam(p.name); s != "" {
-			if *p.dst, err = time.Parse(time.RFC3339, s); err != nil {
-				fe = append(fe, domain.FieldError{Field: p.name, Code: "format", Message: "must be an RFC 3339 time"})
-			}
+		t, bad := dateParam(c, p.name, time.RFC3339)
+		if bad != nil {
+			fe = append(fe, *bad)
 		}
+		*p.dst = t
 	}
 	if len(fe) > 0 {
-		return domain.Invalid(fe...)
+		return invalidFields(fe)
 	}
 	os, next, err := a.deps.Orders.Search(c.Request().Context(), f, page)
 	if err != nil {

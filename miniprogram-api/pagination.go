@@ -1,7 +1,9 @@
 package mpapi
 
 import (
+	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -23,11 +25,19 @@ func newList[T any](items []T, next string) listResponse[T] {
 
 // pageOf reads cursor and limit (default 20, at most 100).
 func pageOf(c echo.Context) (domain.Page, error) {
-	p := domain.Page{Cursor: c.QueryParam("cursor")}
+	return parsePage(c.QueryParam("cursor"), c.QueryParam("limit"))
+}
+
+// parsePage is pageOf on the raw query values.
+func parsePage(cursor, limit string) (domain.Page, error) {
+	p := domain.Page{Cursor: cursor}
 	if len(p.Cursor) > 200 {
 		return p, domain.Invalid(domain.FieldError{Field: "cursor", Code: "max", Message: "is too long"})
 	}
-	if s := c.QueryParam("limit"); s != "" {
+	if !domain.ValidText(p.Cursor) {
+		return p, domain.InvalidText("cursor")
+	}
+	if s := limit; s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > domain.MaxPageLimit {
 			return p, domain.Invalid(domain.FieldError{Field: "limit", Code: "range", Message: "must be an integer from 1 to 100"})
@@ -45,4 +55,42 @@ func pathID(c echo.Context, name string) (int64, error) {
 		return 0, domain.Invalid(domain.FieldError{Field: name, Code: "format", Message: "must be a positive integer"})
 	}
 	return n, nil
+}
+
+// dateParam reads an optional query parameter holding a date (YYYY-MM-DD,
+// Asia/Shanghai) or, with layout time.RFC3339, a time. A value outside
+// domain.MinYear…MaxYear is out_of_range; "" is the zero time.
+func dateParam(c echo.Context, name, layout string) (time.Time, *domain.FieldError) {
+	return parseDate(name, c.QueryParam(name), layout)
+}
+
+// parseDate is dateParam on the raw value.
+func parseDate(name, s, layout string) (time.Time, *domain.FieldError) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.ParseInLocation(layout, s, domain.Shanghai)
+	if err != nil {
+		msg := "must be a date, YYYY-MM-DD"
+		if layout != time.DateOnly {
+			msg = "must be an RFC 3339 time"
+		}
+		return time.Time{}, &domain.FieldError{Field: name, Code: "format", Message: msg}
+	}
+	if !domain.InRangeYear(t) {
+		return time.Time{}, &domain.FieldError{Field: name, Code: "out_of_range",
+			Message: fmt.Sprintf("must be within the years %d to %d", domain.MinYear, domain.MaxYear)}
+	}
+	return t, nil
+}
+
+// invalidFields reports field errors as one error: out_of_range when every
+// field is beyond its bounds, else validation_failed.
+func invalidFields(fe []domain.FieldError) error {
+	for _, f := range fe {
+		if f.Code != "out_of_range" {
+			return domain.Invalid(fe...)
+		}
+	}
+	return domain.OutOfRange(fe...)
 }

@@ -42,19 +42,15 @@ func reportQuery(c echo.Context) (attribution.ReportQuery, error) {
 		name string
 		dst  *time.Time
 	}{{"from", &q.From}, {"to", &q.To}} {
-		s := c.QueryParam(f.name)
-		if s == "" {
-			continue
-		}
-		t, err := time.ParseInLocation(time.DateOnly, s, domain.Shanghai)
-		if err != nil {
-			fe = append(fe, domain.FieldError{Field: f.name, Code: "format", Message: "must be a date, YYYY-MM-DD"})
+		t, bad := dateParam(c, f.name, time.DateOnly)
+		if bad != nil {
+			fe = append(fe, *bad)
 			continue
 		}
 		*f.dst = t
 	}
 	if len(fe) > 0 {
-		return q, domain.Invalid(fe...)
+		return q, invalidFields(fe)
 	}
 	return q, nil
 }

@@ -86,17 +86,14 @@ type staffRow struct {
 	Role         string        `db:"role"`
 	StoreID      sql.NullInt64 `db:"store_id"`
 	Active       bool          `db:"active"`
-	FailedLogins int           `db:"failed_logins"`
-	LockedUntil  sql.NullTime  `db:"locked_until"`
 }
 
 func (r staffRow) toDomain() identity.Staff {
 	return identity.Staff{ID: r.ID, Username: r.Username, DisplayName: r.DisplayName, PasswordHash: r.PasswordHash,
-		Role: identity.Role(r.Role), StoreID: r.StoreID.Int64, Active: r.Active, FailedLogins: r.FailedLogins,
-		LockedUntil: r.LockedUntil.Time}
+		Role: identity.Role(r.Role), StoreID: r.StoreID.Int64, Active: r.Active}
 }
 
-const staffCols = `id, username, display_name, password_hash, role, store_id, active, failed_logins, locked_until`
+const staffCols = `id, username, display_name, password_hash, role, store_id, active`
 
 func (s Identity) StaffByUsername(ctx context.Context, username string) (identity.Staff, error) {
 	var r staffRow
@@ -133,18 +130,54 @@ func (s Identity) CreateStaff(ctx context.Context, st identity.Staff, storeCode 
 	return r.toDomain(), nil
 }
 
-func (s Identity) RecordLoginFailure(ctx context.Context, staffID int64, lockAfter int, lockUntil time.Time) error {
-	_, err := s.ext().ExecContext(ctx, `
-UPDATE staff SET failed_logins = failed_logins + 1,
-    locked_until = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END,
-    updated_at = now()
-WHERE id = $1`, staffID, lockAfter, lockUntil)
-	return mapErr(err)
+// claimLoginAttemptSQL counts one attempt for a username before its password
+// is checked, in one statement (the row lock of the upsert orders parallel
+// attempts): past an expired lock the count starts over; an attempt beyond
+// the limit ($3) while none is locked locks the username now, so of N
+// parallel guesses only the first $3 are checked. It answers the attempt's
+// number and the lock in force after it.
+const claimLoginAttemptSQL = `
+INSERT INTO login_attempts AS a (username, attempts, locked_until, updated_at) VALUES ($1, 1, NULL, $2)
+ON CONFLICT (username) DO UPDATE SET
+    attempts = CASE WHEN a.locked_until <= $2 THEN 1 ELSE LEAST(a.attempts, 1000000) + 1 END,
+    locked_until = CASE
+        WHEN a.locked_until <= $2 THEN NULL
+        WHEN a.locked_until IS NULL AND a.attempts + 1 > $3 THEN $4
+        ELSE a.locked_until END,
+    updated_at = $2
+RETURNING attempts, locked_until`
+
+func (s Identity) ClaimLoginAttempt(ctx context.Context, username string, limit int, now, lockUntil time.Time) (bool, error) {
+	var r struct {
+		Attempts    int          `db:"attempts"`
+		LockedUntil sql.NullTime `db:"locked_until"`
+	}
+	if err := sqlx.GetContext(ctx, s.ext(), &r, claimLoginAttemptSQL, username, now, limit, lockUntil); err != nil {
+		return false, fmt.Errorf("storage: claim login attempt: %w", mapErr(err))
+	}
+	locked := r.LockedUntil.Valid && r.LockedUntil.Time.After(now)
+	return !locked && r.Attempts <= limit, nil
 }
 
-func (s Identity) ResetLoginFailures(ctx context.Context, staffID int64) error {
-	_, err := s.ext().ExecContext(ctx, `UPDATE staff SET failed_logins = 0, locked_until = NULL WHERE id = $1`, staffID)
-	return mapErr(err)
+// FailLoginAttempt keeps a failed attempt counted and locks the username once
+// its attempts reach limit.
+func (s Identity) FailLoginAttempt(ctx context.Context, username string, limit int, lockUntil time.Time) error {
+	_, err := s.ext().ExecContext(ctx, `
+UPDATE login_attempts SET locked_until = $3
+WHERE username = $1 AND attempts >= $2 AND locked_until IS NULL`, username, limit, lockUntil)
+	if err != nil {
+		return fmt.Errorf("storage: fail login attempt: %w", mapErr(err))
+	}
+	return nil
+}
+
+// ClearLoginAttempts forgets a username's attempts after a good sign-in.
+func (s Identity) ClearLoginAttempts(ctx context.Context, username string) error {
+	_, err := s.ext().ExecContext(ctx, `DELETE FROM login_attempts WHERE username = $1`, username)
+	if err != nil {
+		return fmt.Errorf("storage: clear login attempts: %w", mapErr(err))
+	}
+	return nil
 }
 
 func (s Identity) CreateToken(ctx context.Context, hash []byte, kind identity.SubjectKind, id int64, exp time.Time) error {

@@ -447,7 +447,7 @@ WHERE order_id = ANY($1) ORDER BY order_id, line_no`, pq.Array(ids)); err != nil
 
 // Order implements order.Store.
 func (s Orders) Order(ctx context.Context, number string, shopperID int64, forUpdate bool) (order.Order, error) {
-	q := `SELECT ` + orderCols + ` FROM orders WHERE order_no = $1 AND ($2 = 0 OR shopper_id = $2)`
+	q := `SELECT ` + orderCols + ` FROM orders WHERE order_no = $1 AND ($2::bigint = 0 OR shopper_id = $2::bigint)`
 	if forUpdate {
 		q += ` FOR UPDATE`
 	}
@@ -533,7 +533,7 @@ func (s Orders) SearchOrders(ctx context.Context, f order.Filter, p domain.Page)
 	}
 	limit := domain.BoundLimit(p.Limit)
 	return s.page(ctx, `SELECT `+orderCols+` FROM orders
-WHERE ($1 = '' OR order_no = $1) AND ($2 = '' OR status = $2) AND ($3 = 0 OR shopper_id = $3)
+WHERE ($1 = '' OR order_no = $1) AND ($2 = '' OR status = $2) AND ($3::bigint = 0 OR shopper_id = $3::bigint)
   AND ($4::timestamptz IS NULL OR placed_at >= $4) AND ($5::timestamptz IS NULL OR placed_at < $5)
   AND id < $6 ORDER BY id DESC LIMIT $7`,
 		limit, f.Number, string(f.Status), f.ShopperID, optTime(f.From), optTime(f.To), before, limit+1)

@@ -111,7 +111,7 @@ func (s Payments) loadOrder(ctx context.Context, where string, forUpdate bool, a
 }
 
 func (s Payments) Order(ctx context.Context, number string, shopperID int64, forUpdate bool) (cashier.Order, error) {
-	return s.loadOrder(ctx, `o.order_no = $1 AND ($2 = 0 OR o.shopper_id = $2)`, forUpdate, number, shopperID)
+	return s.loadOrder(ctx, `o.order_no = $1 AND ($2::bigint = 0 OR o.shopper_id = $2::bigint)`, forUpdate, number, shopperID)
 }
 
 func (s Payments) OrderByID(ctx context.Context, id int64, forUpdate bool) (cashier.Order, error) {

@@ -3,6 +3,7 @@ package storage
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"time"
@@ -115,13 +116,15 @@ func moveStock(ctx context.Context, q sqlx.ExtContext, skuID int64, qty int, kin
 }
 
 // applyStockSQL changes a SKU's counters only when none goes below zero,
-// writes the ledger row and keeps the product's sales, in one statement. It
+// writes the ledger row and keeps the product's sales, in one statement; with
+// a limit ($10 > 0) an increase must keep stock + reserved within it. It
 // answers the SKU's new available stock and the ledger row's id, or no row
 // when the update did not apply.
 const applyStockSQL = `
 WITH u AS (
     UPDATE skus SET stock = stock + $2, reserved = reserved + $3, sold = sold + $4, updated_at = $9
     WHERE id = $1 AND stock + $2 >= 0 AND reserved + $3 >= 0 AND sold + $4 >= 0
+      AND ($10::bigint = 0 OR $2 <= 0 OR stock::bigint + reserved + $2 <= $10)
     RETURNING id, product_id, stock
 ), l AS (
     INSERT INTO stock_ledger (sku_id, kind, delta, reserved_delta, sold_delta, ref, actor, note, at)
@@ -138,7 +141,13 @@ func applyStock(ctx context.Context, q sqlx.ExtContext, skuID int64, kind catalo
 		Stock    int   `db:"stock"`
 		LedgerID int64 `db:"ledger_id"`
 	}
-	err = sqlx.GetContext(ctx, q, &row, applyStockSQL, skuID, d, r, s, string(kind), ref, actor, note, at)
+	// Manual adjustments are bounded by catalog.MaxStock; order moves only
+	// shift units between the counters (a return puts back what was sold).
+	var limit int64
+	if kind == catalog.StockReceive || kind == catalog.StockCorrect {
+		limit = catalog.MaxStock
+	}
+	err = sqlx.GetContext(ctx, q, &row, applyStockSQL, skuID, d, r, s, string(kind), ref, actor, note, at, limit)
 	if err == nil {
 		return row.Stock, row.LedgerID, nil
 	}
@@ -149,12 +158,15 @@ func applyStock(ctx context.Context, q sqlx.ExtContext, skuID int64, kind catalo
 		return 0, 0, fmt.Errorf("storage: stock %s: %w", kind, err)
 	}
 	// Nothing was updated: no such SKU, or not enough of the counter.
-	var exists bool
-	if err := sqlx.GetContext(ctx, q, &exists, `SELECT EXISTS (SELECT 1 FROM skus WHERE id = $1)`, skuID); err != nil {
+	var onHand sql.NullInt64
+	if err := sqlx.GetContext(ctx, q, &onHand, `SELECT (SELECT stock::bigint + reserved FROM skus WHERE id = $1)`, skuID); err != nil {
 		return 0, 0, fmt.Errorf("storage: stock %s: %w", kind, mapErr(err))
 	}
-	if !exists {
+	if !onHand.Valid {
 		return 0, 0, catalog.ErrSKUNotFound
+	}
+	if limit > 0 && d > 0 && onHand.Int64+int64(d) > limit {
+		return 0, 0, catalog.ErrStockLimit.WithDetails(map[string]any{"sku_id": skuID, "max_stock": limit})
 	}
 	if d < 0 {
 		return 0, 0, catalog.ErrOutOfStock.WithDetails(map[string]any{"sku_id": skuID})

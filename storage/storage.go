@@ -7,11 +7,16 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -116,6 +121,14 @@ const (
 	pgSerialization       = "40001"
 	pgDeadlock            = "40P01"
 	pgLockNotAvailable    = "55P03"
+	pgNumericOutOfRange   = "22003"
+	pgDatetimeOverflow    = "22008"
+	pgBadByteSequence     = "22021" // invalid UTF-8, or NUL, in text
+	pgUntranslatable      = "22P05"
+	pgTooManyConnections  = "53300"
+	pgAdminShutdown       = "57P01"
+	pgCrashShutdown       = "57P02"
+	pgCannotConnectNow    = "57P03"
 )
 
 // mapErr maps driver errors once: no rows → not found, a unique violation →
@@ -145,13 +158,52 @@ func mapErrNotFound(err error, notFound *domain.Error) error {
 		case pgSerialization, pgDeadlock, pgLockNotAvailable:
 			return &domain.Error{Kind: domain.KindUnavailable, Code: "busy",
 				Message: "The system is busy; try again.", Err: err}
+		case pgNumericOutOfRange, pgDatetimeOverflow:
+			// A safety net: the API bounds every number and date first.
+			return &domain.Error{Kind: domain.KindInvalid, Code: "out_of_range",
+				Message: "A number or date in the request is out of range.", Err: err}
+		case pgBadByteSequence, pgUntranslatable:
+			// A safety net: the API refuses NUL and invalid UTF-8 first.
+			return &domain.Error{Kind: domain.KindInvalid, Code: "invalid_text",
+				Message: "The request holds text that is not valid UTF-8 or has NUL characters.", Err: err}
 		}
+	}
+	if isConnErr(err) {
+		e := *domain.ErrDatabaseUnavailable
+		e.Err = err
+		return &e
 	}
 	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, context.DeadlineExceeded) {
 		return &domain.Error{Kind: domain.KindUnavailable, Code: "unavailable",
 			Message: "The service is briefly unavailable; try again.", Err: err}
 	}
 	return err
+}
+
+// isConnErr reports whether err says PostgreSQL cannot be reached or dropped
+// the connection: refused or reset connections, a server shutting down or
+// starting up, too many connections, any FATAL error (it ends the session: a
+// database not accepting connections, say).
+func isConnErr(err error) bool {
+	var pqe *pq.Error
+	if errors.As(err, &pqe) {
+		switch c := string(pqe.Code); {
+		case pqe.Severity == pq.Efatal, strings.HasPrefix(c, "08"), c == pgTooManyConnections, c == pgAdminShutdown,
+			c == pgCrashShutdown, c == pgCannotConnectNow:
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// IsUnavailable reports whether err means the database cannot be reached
+// (mapped or not), for callers that answer for the whole process.
+func IsUnavailable(err error) bool {
+	return errors.Is(err, domain.ErrDatabaseUnavailable) || isConnErr(err)
 }
 
 // isUnique reports whether err is a unique violation (optionally of constraint).

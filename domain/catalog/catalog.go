@@ -201,4 +201,6 @@ var (
 	ErrSpecsInUse       = domain.E(domain.KindConflict, "spec_value_in_use", "A SKU still uses a spec value this change removes.")
 	ErrBadCursor        = domain.ErrBadCursor
 	ErrBadQuantity      = domain.E(domain.KindInvalid, "bad_quantity", "The quantity must be a positive integer.")
+	ErrStockLimit       = domain.Errorf(domain.KindConflict, "stock_limit",
+		"A SKU holds at most %d units on hand (available and reserved); this change would exceed it.", MaxStock)
 )

@@ -28,6 +28,11 @@ const (
 	MaxCategoryName = 50
 )
 
+// MaxStock bounds a SKU's units on hand (available + reserved): a receive or
+// correction beyond it is refused with ErrStockLimit, so the counters never
+// overflow their int columns however many receives pile up.
+const MaxStock = 100_000_000
+
 func field(name, code, msg string) domain.FieldError {
 	return domain.FieldError{Field: name, Code: code, Message: msg}
 }

@@ -79,8 +79,6 @@ type Staff struct {
 	Role         Role
 	StoreID      int64
 	Active       bool
-	FailedLogins int
-	LockedUntil  time.Time
 }
 
 // Session is an issued bearer token.

@@ -22,8 +22,16 @@ type Store interface {
 	StitchAnon(ctx context.Context, anonID string, shopperID int64, at time.Time) error
 	StaffByUsername(ctx context.Context, username string) (Staff, error)
 	CreateStaff(ctx context.Context, s Staff, storeCode string) (Staff, error)
-	RecordLoginFailure(ctx context.Context, staffID int64, lockAfter int, lockUntil time.Time) error
-	ResetLoginFailures(ctx context.Context, staffID int64) error
+	// ClaimLoginAttempt counts one sign-in attempt for username (known or
+	// not) before its password is checked, atomically, and reports whether
+	// the attempt may proceed: false while the username is locked or when
+	// more than limit attempts are under way, which locks it until lockUntil.
+	ClaimLoginAttempt(ctx context.Context, username string, limit int, now, lockUntil time.Time) (bool, error)
+	// FailLoginAttempt keeps a failed attempt counted, locking the username
+	// until lockUntil once its attempts reach limit.
+	FailLoginAttempt(ctx context.Context, username string, limit int, lockUntil time.Time) error
+	// ClearLoginAttempts forgets the attempts after a good sign-in.
+	ClearLoginAttempts(ctx context.Context, username string) error
 	CreateToken(ctx context.Context, hash []byte, kind SubjectKind, subjectID int64, expiresAt time.Time) error
 	Principal(ctx context.Context, hash []byte, now time.Time) (Principal, error)
 	RevokeToken(ctx context.Context, hash []byte, at time.Time) error
@@ -111,32 +119,42 @@ func (s *Service) Shopper(ctx context.Context, id int64) (Shopper, error) {
 	return s.Store.Shopper(ctx, id)
 }
 
-// StaffSignIn checks a username and password. After five failures in a row
-// the account is locked for fifteen minutes, whatever the password.
+// StaffSignIn checks a username and password. Every attempt is counted
+// before its password is checked, so of any number of parallel guesses only
+// five are checked; after five failures in a row the username is locked for
+// fifteen minutes, whatever the password. A username no staff member has is
+// counted, checked (against a dummy hash, so it takes as long) and locked the
+// same way: the answers never tell whether it exists.
 func (s *Service) StaffSignIn(ctx context.Context, username, password string) (Session, Staff, error) {
 	now := s.now()
-	st, err := s.Store.StaffByUsername(ctx, strings.ToLower(strings.TrimSpace(username)))
-	if errors.Is(err, ErrStaffNotFound) {
-		// spend the same time as a real check, so timing does not reveal usernames
-		s.PasswordParams.orStrong().spend(password)
-		return Session{}, Staff{}, ErrBadCredentials
-	}
+	username = strings.ToLower(strings.TrimSpace(username))
+	ok, err := s.Store.ClaimLoginAttempt(ctx, username, maxFailedLogins, now, now.Add(lockDuration))
 	if err != nil {
 		return Session{}, Staff{}, fmt.Errorf("identity: staff sign-in: %w", err)
 	}
-	if st.LockedUntil.After(now) {
+	if !ok {
 		return Session{}, Staff{}, ErrLocked
 	}
-	if !st.Active || !CheckPassword(st.PasswordHash, password) {
-		if err := s.Store.RecordLoginFailure(ctx, st.ID, maxFailedLogins, now.Add(lockDuration)); err != nil {
+	st, err := s.Store.StaffByUsername(ctx, username)
+	known := err == nil
+	if err != nil && !errors.Is(err, ErrStaffNotFound) {
+		return Session{}, Staff{}, fmt.Errorf("identity: staff sign-in: %w", err)
+	}
+	good := false
+	if known {
+		good = CheckPassword(st.PasswordHash, password)
+	} else {
+		// spend the same time as a real check, so timing does not reveal usernames
+		s.PasswordParams.orStrong().spend(password)
+	}
+	if !good || !known || !st.Active {
+		if err := s.Store.FailLoginAttempt(ctx, username, maxFailedLogins, now.Add(lockDuration)); err != nil {
 			return Session{}, Staff{}, fmt.Errorf("identity: staff sign-in: %w", err)
 		}
 		return Session{}, Staff{}, ErrBadCredentials
 	}
-	if st.FailedLogins > 0 {
-		if err := s.Store.ResetLoginFailures(ctx, st.ID); err != nil {
-			return Session{}, Staff{}, fmt.Errorf("identity: staff sign-in: %w", err)
-		}
+	if err := s.Store.ClearLoginAttempts(ctx, username); err != nil {
+		return Session{}, Staff{}, fmt.Errorf("identity: staff sign-in: %w", err)
 	}
 	ttl := s.StaffTokenTTL
 	if ttl <= 0 {
