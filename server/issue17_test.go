@@ -249,14 +249,12 @@ func TestStaffLockoutHoldsUnderParallelGuessesAndHidesUsernames(t *testing.T) {
 	}
 	type outcome struct {
 		statuses []string
-		elapsed  time.Duration
 		after    string
 	}
 	guess := func(username string) outcome {
 		var mu sync.Mutex
 		var o outcome
 		var wg sync.WaitGroup
-		start := time.Now()
 		for i := 0; i < 20; i++ {
 			wg.Add(1)
 			go func() {
@@ -269,7 +267,6 @@ func TestStaffLockoutHoldsUnderParallelGuessesAndHidesUsernames(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		o.elapsed = time.Since(start)
 		sort.Strings(o.statuses)
 		// Locked now, even with the right password.
 		r := ta.do(req{Method: "POST", Path: "/api/v1/admin/session",
@@ -289,11 +286,9 @@ func TestStaffLockoutHoldsUnderParallelGuessesAndHidesUsernames(t *testing.T) {
 			t.Errorf("%s username after the guesses: %s, want 429 login_locked", name, o.after)
 		}
 	}
-	// The same work is done for both: five password hashes each. Allow a
-	// generous factor for a busy machine; a skipped hash would be ~0.
-	if unknown.elapsed < known.elapsed/4 || known.elapsed < unknown.elapsed/4 {
-		t.Errorf("timing differs: known %v, unknown %v", known.elapsed, unknown.elapsed)
-	}
+	// That an unknown username costs a password hash, as a known one does,
+	// is asserted in domain/identity (TestUnknownUsernameCostsAHash): with
+	// the cheap test hashes, timing here is all noise.
 	// A single wrong guess: the same answer whether the username exists.
 	a := ta.do(req{Method: "POST", Path: "/api/v1/clerk/session", Body: map[string]string{"username": "merch-other", "password": "x"}})
 	if a.Status != http.StatusUnauthorized || a.ErrCode(t) != "bad_credentials" {
