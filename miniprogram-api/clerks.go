@@ -97,11 +97,10 @@ func (a *API) placeClerkOrder(c echo.Context) error {
 	if err := a.bindJSON(c, &req); err != nil {
 		return err
 	}
-	if req.ExpectedPayableFen == nil {
-		return domain.Invalid(domain.FieldError{Field: "expected_payable_fen", Code: "required",
-			Message: "is required: send the payable_fen of the preview the customer agreed to"})
+	key, err := placingKey(c, req.ExpectedPayableFen)
+	if err != nil {
+		return err
 	}
-	key := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key"))
 	o, err := a.deps.Clerks.Place(c.Request().Context(), desk(c), req.toInput(key))
 	if err != nil {
 		return orderErr(err)

@@ -56,6 +56,28 @@ func (d desk) place(sku int64, qty int, phone, key string) clerkOrder {
 	return o
 }
 
+// collect collects the order by method and answers the collection.
+func (d desk) collect(no, method string) resp {
+	d.pa.t.Helper()
+	return d.pa.must(200, req{Method: "POST", Path: "/api/v1/clerk/orders/" + no + "/collect", Token: d.clerk,
+		Body: map[string]any{"method": method}})
+}
+
+// seesInStore checks that the shopper's only order is the in-store order no.
+func (pa *payApp) seesInStore(tok, no string) {
+	pa.t.Helper()
+	var mine struct {
+		Items []struct {
+			OrderNo string `json:"order_no"`
+			Channel string `json:"channel"`
+		} `json:"items"`
+	}
+	pa.must(200, req{Method: "GET", Path: "/api/v1/shop/orders", Token: tok}).Decode(pa.t, &mine)
+	if len(mine.Items) != 1 || mine.Items[0].OrderNo != no || mine.Items[0].Channel != "in_store" {
+		pa.t.Fatalf("the member's orders: %+v", mine)
+	}
+}
+
 func (d desk) get(no string) clerkOrder {
 	d.pa.t.Helper()
 	var o clerkOrder
@@ -127,8 +149,7 @@ func TestClerkWalkInPaidByNativeQR(t *testing.T) {
 		CodeURL string `json:"code_url"`
 		QRPath  string `json:"qr_path"`
 	}
-	pa.must(200, req{Method: "POST", Path: "/api/v1/clerk/orders/" + o.OrderNo + "/collect", Token: a.clerk,
-		Body: map[string]any{"method": "native_qr"}}).Decode(t, &col)
+	a.collect(o.OrderNo, "native_qr").Decode(t, &col)
 	if col.Method != "native_qr" || !strings.HasPrefix(col.CodeURL, "weixin://") || col.QRPath == "" {
 		t.Fatalf("collect: %+v", col)
 	}
@@ -169,20 +190,9 @@ func TestClerkPushedToMember(t *testing.T) {
 		t.Fatalf("placed %+v", o)
 	}
 	var col struct{ Method string }
-	pa.must(200, req{Method: "POST", Path: "/api/v1/clerk/orders/" + o.OrderNo + "/collect", Token: a.clerk,
-		Body: map[string]any{"method": "push"}}).Decode(t, &col)
-	pa.must(200, req{Method: "POST", Path: "/api/v1/clerk/orders/" + o.OrderNo + "/collect", Token: a.clerk,
-		Body: map[string]any{"method": "native_qr"}})
-	var mine struct {
-		Items []struct {
-			OrderNo string `json:"order_no"`
-			Channel string `json:"channel"`
-		} `json:"items"`
-	}
-	pa.must(200, req{Method: "GET", Path: "/api/v1/shop/orders", Token: tok}).Decode(t, &mine)
-	if len(mine.Items) != 1 || mine.Items[0].OrderNo != o.OrderNo || mine.Items[0].Channel != "in_store" {
-		t.Fatalf("the member's orders: %+v", mine)
-	}
+	a.collect(o.OrderNo, "push").Decode(t, &col)
+	a.collect(o.OrderNo, "native_qr")
+	pa.seesInStore(tok, o.OrderNo)
 	pa.pay(tok, o.OrderNo)
 	pa.must(200, req{Method: "POST", Path: "/_dev/wechatpay/orders/" + o.OrderNo + "/pay?trade_type=JSAPI"})
 	a.waitStatus(o.OrderNo, "completed")
@@ -217,8 +227,7 @@ func TestClerkCancelClosesAttempts(t *testing.T) {
 	a := newDesk(pa, "SH-A")
 	sku := pa.sku(10)
 	o := a.place(sku, 4, "", "cancel-1")
-	pa.must(200, req{Method: "POST", Path: "/api/v1/clerk/orders/" + o.OrderNo + "/collect", Token: a.clerk,
-		Body: map[string]any{"method": "native_qr"}})
+	a.collect(o.OrderNo, "native_qr")
 	var c clerkOrder
 	pa.must(200, req{Method: "POST", Path: "/api/v1/clerk/orders/" + o.OrderNo + "/cancel", Token: a.manager,
 		Body: map[string]any{"reason": "customer left"}}).Decode(t, &c)
@@ -426,8 +435,7 @@ func TestClerkNumbersMatchAttribution(t *testing.T) {
 		phone string
 	}{{a, 1, ""}, {a, 3, "13700137000"}, {a2d, 2, ""}, {b, 5, "13700137000"}, {b, 4, ""}} {
 		o := c.d.place(sku, c.qty, c.phone, fmt.Sprintf("numbers-%d", i))
-		pa.must(200, req{Method: "POST", Path: "/api/v1/clerk/orders/" + o.OrderNo + "/collect", Token: c.d.clerk,
-			Body: map[string]any{"method": "native_qr"}})
+		c.d.collect(o.OrderNo, "native_qr")
 		pa.shopperPays(o.OrderNo)
 		c.d.waitStatus(o.OrderNo, "completed")
 		gmv += o.PayableFen

@@ -68,17 +68,7 @@ func (s Clerks) StoreOrders(ctx context.Context, f clerk.ListFilter, page domain
 		return nil, "", err
 	}
 	limit := domain.BoundLimit(page.Limit)
-	var rows []orderRow
-	if err := sqlx.SelectContext(ctx, s.ext(), &rows, storeOrdersSQL, f.StoreID, string(f.Status), before, limit+1); err != nil {
-		return nil, "", fmt.Errorf("storage: store orders: %w", mapErr(err))
-	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
-	os, err := withItems(ctx, s.ext(), rows)
-	return os, next, err
+	return Orders(s).page(ctx, storeOrdersSQL, limit, f.StoreID, string(f.Status), before, limit+1)
 }
 
 // PickupStore implements clerk.Store.
