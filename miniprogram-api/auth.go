@@ -106,6 +106,7 @@ var (
 	operators      = []identity.Role{identity.RoleAdmin, identity.RoleOperator}
 	backOffice     = []identity.Role{identity.RoleAdmin, identity.RoleMerchandiser, identity.RoleOperator}
 	storeStaff     = []identity.Role{identity.RoleClerk, identity.RoleStoreManager}
+	deskStaff      = []identity.Role{identity.RoleClerk, identity.RoleStoreManager, identity.RoleAdmin}
 	everyStaff     = []identity.Role{identity.RoleAdmin, identity.RoleMerchandiser, identity.RoleOperator, identity.RoleStoreManager, identity.RoleClerk}
 )
 

@@ -268,16 +268,25 @@ func (a *API) placeOrder(c echo.Context) error {
 	if err := a.bindJSON(c, &req); err != nil {
 		return err
 	}
-	if req.ExpectedPayableFen == nil {
-		return domain.Invalid(domain.FieldError{Field: "expected_payable_fen", Code: "required",
-			Message: "is required: send the payable_fen of the preview the shopper confirmed"})
+	key, err := placingKey(c, req.ExpectedPayableFen)
+	if err != nil {
+		return err
 	}
-	key := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key"))
 	o, err := a.deps.Orders.Place(c.Request().Context(), req.toInput(shopperID(c), key))
 	if err != nil {
 		return orderErr(err)
 	}
 	return c.JSON(http.StatusCreated, toOrderDTO(o, false))
+}
+
+// placingKey checks that a placement names the payable its buyer saw and
+// returns its Idempotency-Key (checked by order.Service.Place).
+func placingKey(c echo.Context, expected *int64) (string, error) {
+	if expected == nil {
+		return "", domain.Invalid(domain.FieldError{Field: "expected_payable_fen", Code: "required",
+			Message: "is required: send the payable_fen of the preview the buyer confirmed"})
+	}
+	return strings.TrimSpace(c.Request().Header.Get("Idempotency-Key")), nil
 }
 
 // GET /api/v1/shop/orders?status&cursor&limit

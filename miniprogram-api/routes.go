@@ -119,6 +119,24 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	admin.GET("/reports/attribution/:dimension/:id/products", a.attributionProducts, asAdmin(backOffice...)...)
 	admin.GET("/orders/:no/attribution", a.orderAttribution, asAdmin(backOffice...)...)
 
+	// --- clerks (routes:clerks) ---
+	// Writes are the store staff's (clerks, store managers); admins read
+	// every store's desk.
+	asDesk := asAdmin(deskStaff...)
+	clerk.POST("/orders/preview", a.previewClerkOrder, asStore...)
+	clerk.POST("/orders", a.placeClerkOrder, asStore...)
+	clerk.GET("/orders", a.listClerkOrders, asDesk...)
+	clerk.GET("/orders/:no", a.getClerkOrder, asDesk...)
+	clerk.POST("/orders/:no/collect", a.collectClerkOrder, asStore...)
+	clerk.GET("/orders/:no/qr", a.clerkOrderQR, asDesk...)
+	clerk.POST("/orders/:no/cancel", a.cancelClerkOrder, asStore...)
+	clerk.POST("/pickups/verify", a.verifyPickup, asStore...)
+	clerk.GET("/performance", a.clerkPerformance, asDesk...)
+	clerk.GET("/store/performance", a.storePerformance, asDesk...)
+	clerk.GET("/customers", a.clerkCustomers, asDesk...)
+	shop.GET("/orders/:no/pickup", a.shopPickup, asShopper...)
+	shop.GET("/orders/:no/pickup/qr", a.shopPickupQR, asShopper...)
+
 	// Development stand-ins (absent with real credentials).
 	if a.deps.Dev != nil {
 		e.Any("/_dev/*", echo.WrapHandler(http.StripPrefix("", a.deps.Dev)))

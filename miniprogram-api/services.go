@@ -10,6 +10,7 @@ import (
 	"github.com/yutang/yutang/domain/cart"
 	"github.com/yutang/yutang/domain/cashier"
 	"github.com/yutang/yutang/domain/catalog"
+	"github.com/yutang/yutang/domain/clerk"
 	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/domain/order"
 	"github.com/yutang/yutang/domain/store"
@@ -33,6 +34,8 @@ type Services struct {
 	AfterSales *aftersales.Service // routes:aftersales
 
 	Attribution *attribution.Service // routes:attribution
+
+	Clerks *clerk.Service // routes:clerks
 }
 
 // AuditReader reads the audit log.

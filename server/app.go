@@ -134,6 +134,7 @@ func (a *app) wire(ctx context.Context) error {
 	st.RefundSettled.On("after-sales", func(ctx context.Context, tx *storage.Tx, e cashier.RefundSettled) error {
 		return aftersales.Settle(ctx, tx.AfterSales(), e)
 	})
+	a.wireClerks()
 	return a.wireAttribution(ctx, wx)
 }
 

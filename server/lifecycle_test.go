@@ -422,16 +422,7 @@ func TestInStoreMemberJSAPIAndNativeCoexist(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The member sees it among their orders and can pay it in the mini-program.
-	var mine struct {
-		Items []struct {
-			OrderNo string `json:"order_no"`
-			Channel string `json:"channel"`
-		} `json:"items"`
-	}
-	pa.must(200, req{Method: "GET", Path: "/api/v1/shop/orders", Token: tok}).Decode(t, &mine)
-	if len(mine.Items) != 1 || mine.Items[0].OrderNo != o.Number || mine.Items[0].Channel != "in_store" {
-		t.Fatalf("member's orders %+v", mine)
-	}
+	pa.seesInStore(tok, o.Number)
 	pa.pay(tok, o.Number)
 	a, err := pa.app.svc.Cashier.Collect(ctx, storeID, o.Number)
 	if err != nil {

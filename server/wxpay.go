@@ -133,9 +133,17 @@ func (w *wxpay) devHandler(a *app, prev http.Handler) http.Handler {
 	}
 	mux.Handle("/_dev/wechatpay/", http.StripPrefix("/_dev/wechatpay", w.sim))
 	mux.HandleFunc("POST /_dev/wechatpay/orders/{order_no}/pay", func(rw http.ResponseWriter, r *http.Request) {
-		at, err := a.svc.Cashier.CurrentAttempt(r.Context(), r.PathValue("order_no"))
+		// ?trade_type=NATIVE (or JSAPI) pays that attempt when an order has
+		// both (a member's in-store order: QR shown and pushed).
+		var at cashier.Attempt
+		var err error
+		if tt := r.URL.Query().Get("trade_type"); tt != "" {
+			at, err = a.svc.Cashier.OpenAttempt(r.Context(), r.PathValue("order_no"), strings.ToUpper(tt))
+		} else {
+			at, err = a.svc.Cashier.CurrentAttempt(r.Context(), r.PathValue("order_no"))
+		}
 		if errors.Is(err, cashier.ErrNoAttempt) {
-			writeDevJSON(rw, http.StatusConflict, map[string]string{"error": "the order has no payment in progress: POST /api/v1/shop/orders/{no}/pay first"})
+			writeDevJSON(rw, http.StatusConflict, map[string]string{"error": "the order has no payment in progress: POST /api/v1/shop/orders/{no}/pay (or /api/v1/clerk/orders/{no}/collect) first"})
 			return
 		}
 		if err != nil {

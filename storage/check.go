@@ -141,6 +141,21 @@ SELECT 'sku ' || s.id || ': stock ' || s.stock || ' reserved ' || s.reserved || 
 FROM skus s LEFT JOIN (SELECT sku_id, sum(delta) d, sum(reserved_delta) r, sum(sold_delta) s
                        FROM stock_ledger GROUP BY sku_id) l ON l.sku_id = s.id
 WHERE s.stock <> COALESCE(l.d, 0) OR s.reserved <> COALESCE(l.r, 0) OR s.sold <> COALESCE(l.s, 0)`},
+	// clerks
+	{"every pickup order has one pickup code, of its pickup store, and no other order has one", `
+SELECT 'order ' || o.order_no || ' (' || o.fulfillment || ', pickup store ' || COALESCE(o.pickup_store_id::text, '-') || '): ' ||
+       CASE WHEN p.order_id IS NULL THEN 'no pickup code' ELSE 'pickup code of store ' || p.store_id END
+FROM orders o LEFT JOIN pickup_codes p ON p.order_id = o.id
+WHERE (o.fulfillment = 'pickup') <> (p.order_id IS NOT NULL) OR p.store_id <> o.pickup_store_id`},
+	{"a pickup order is completed exactly when its code was verified", `
+SELECT 'order ' || o.order_no || ' is ' || o.status || ' but its pickup code ' ||
+       CASE WHEN p.verified_at IS NULL THEN 'was not verified' ELSE 'was verified by staff ' || p.verified_by END
+FROM orders o JOIN pickup_codes p ON p.order_id = o.id
+WHERE (o.status = 'completed') <> (p.verified_at IS NOT NULL)`},
+	{"an in-store order is completed exactly when paid, and has no pickup", `
+SELECT 'in-store order ' || o.order_no || ' is ' || o.status || ' (' || o.fulfillment || ')'
+FROM orders o
+WHERE o.channel = 'in_store' AND (o.fulfillment <> 'in_store' OR o.status IN ('paid', 'shipped'))`},
 }
 
 func rollupMatches(table, cols string) Invariant {

@@ -674,3 +674,36 @@ func sortedBySKU(items []Item) []Item {
 	}
 	return out
 }
+
+// OpenAttempt returns an order's open attempt of a trade type (TradeJSAPI,
+// TradeNative): ErrNoAttempt when it has none.
+func (s *Service) OpenAttempt(ctx context.Context, number, tradeType string) (Attempt, error) {
+	o, err := s.Store.Order(ctx, number, 0, false)
+	if err != nil {
+		return Attempt{}, err
+	}
+	return s.Store.OpenAttempt(ctx, o.ID, tradeType)
+}
+
+// CloseAttempts closes every open attempt of an unpaid order at WeChat Pay,
+// then here, so that it can be cancelled. When WeChat Pay says one was paid,
+// the payment is applied instead and ErrAlreadyPaid returned.
+func (s *Service) CloseAttempts(ctx context.Context, number string) error {
+	o, err := s.Store.Order(ctx, number, 0, false)
+	if err != nil {
+		return err
+	}
+	for _, tt := range []string{TradeJSAPI, TradeNative} {
+		a, err := s.Store.OpenAttempt(ctx, o.ID, tt)
+		if errors.Is(err, ErrNoAttempt) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.closeAttempt(ctx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}

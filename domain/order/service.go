@@ -631,3 +631,42 @@ func (s *Service) CancelExpired(ctx context.Context, limit int) (int, error) {
 	}
 	return n, nil
 }
+
+// StaffCancelInput is staff cancelling an unpaid order.
+type StaffCancelInput struct {
+	Number    string
+	Reason    string
+	By        domain.Actor
+	RequestID string
+}
+
+// StaffCancel cancels an unpaid order by staff (CauseStaff), releasing its
+// stock, audited. Whoever calls it has closed the order's payment attempts
+// at WeChat Pay first (a payment arriving later is refunded).
+func (s *Service) StaffCancel(ctx context.Context, in StaffCancelInput) (Order, error) {
+	if !ValidNumber(in.Number) {
+		return Order{}, ErrOrderNotFound
+	}
+	if len([]rune(in.Reason)) > MaxNoteLen {
+		return Order{}, domain.Invalid(domain.FieldError{Field: "reason", Code: "max", Message: "must have at most 200 characters"})
+	}
+	now := s.now()
+	var out Order
+	err := s.Store.InTx(ctx, func(tx Store) error {
+		o, err := tx.Order(ctx, in.Number, 0, true)
+		if err != nil {
+			return err
+		}
+		before := o.Status
+		if out, err = s.cancel(ctx, tx, o, CauseStaff, in.Reason, in.By, now); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, domain.AuditEntry{Actor: in.By, Action: "order.cancel", Entity: "order", EntityID: o.Number,
+			Before: map[string]any{"status": before}, After: map[string]any{"status": out.Status, "reason": in.Reason},
+			RequestID: in.RequestID, At: now})
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("order: staff cancel: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,323 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/clerk"
+	"github.com/yutang/yutang/domain/order"
+)
+
+// Clerks implements clerk.Store (db.Clerks(), tx.Clerks()).
+type Clerks struct{ scope }
+
+var _ clerk.Store = Clerks{}
+
+func (d *DB) Clerks() Clerks { return Clerks{d.scope()} }
+func (t *Tx) Clerks() Clerks { return Clerks{t.scope()} }
+
+// InTx implements clerk.Store.
+func (s Clerks) InTx(ctx context.Context, fn func(clerk.Store) error) error {
+	return s.inTx(ctx, func(tx *Tx) error { return fn(tx.Clerks()) })
+}
+
+// Audit implements clerk.Store.
+func (s Clerks) Audit(ctx context.Context, e domain.AuditEntry) error {
+	return WriteAudit(ctx, s.ext(), e)
+}
+
+// ShopperByPhone implements clerk.Store.
+func (s Clerks) ShopperByPhone(ctx context.Context, phone string) (int64, error) {
+	var id int64
+	err := sqlx.GetContext(ctx, s.ext(), &id, `SELECT id FROM shoppers WHERE phone = $1`, phone)
+	return id, mapErrNotFound(err, clerk.ErrMemberNotFound)
+}
+
+// StaffStore implements clerk.Store.
+func (s Clerks) StaffStore(ctx context.Context, staffID int64) (int64, error) {
+	var id int64
+	err := sqlx.GetContext(ctx, s.ext(), &id, `SELECT store_id FROM staff WHERE id = $1 AND role IN ('clerk', 'store_manager')`, staffID)
+	return id, mapErrNotFound(err, clerk.ErrClerkNotFound)
+}
+
+// Order implements clerk.Store.
+func (s Clerks) Order(ctx context.Context, number string, forUpdate bool) (order.Order, error) {
+	return Orders(s).Order(ctx, number, 0, forUpdate)
+}
+
+// UpdateStatus implements clerk.Store.
+func (s Clerks) UpdateStatus(ctx context.Context, o order.Order) error {
+	return Orders(s).UpdateStatus(ctx, o)
+}
+
+const storeOrdersSQL = `SELECT ` + orderCols + ` FROM orders
+WHERE (store_id IS NOT NULL OR pickup_store_id IS NOT NULL)
+  AND ($1 = 0 OR store_id = $1 OR pickup_store_id = $1) AND ($2 = '' OR status = $2) AND id < $3
+ORDER BY id DESC LIMIT $4`
+
+// StoreOrders implements clerk.Store.
+func (s Clerks) StoreOrders(ctx context.Context, f clerk.ListFilter, page domain.Page) ([]order.Order, string, error) {
+	before, err := idBefore(page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := domain.BoundLimit(page.Limit)
+	return Orders(s).page(ctx, storeOrdersSQL, limit, f.StoreID, string(f.Status), before, limit+1)
+}
+
+// PickupStore implements clerk.Store.
+func (s Clerks) PickupStore(ctx context.Context, orderID int64) (int64, error) {
+	var id int64
+	err := sqlx.GetContext(ctx, s.ext(), &id, `SELECT COALESCE(pickup_store_id, 0) FROM orders WHERE id = $1 AND fulfillment = 'pickup'`, orderID)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	return id, mapErr(err)
+}
+
+// IssuePickupCode implements clerk.Store.
+func (s Clerks) IssuePickupCode(ctx context.Context, p clerk.Pickup) (bool, error) {
+	res, err := s.ext().ExecContext(ctx, `INSERT INTO pickup_codes (order_id, store_id, code, created_at)
+VALUES ($1, $2, $3, $4) ON CONFLICT (code) DO NOTHING`, p.OrderID, p.StoreID, p.Code, p.CreatedAt)
+	if err != nil {
+		return false, fmt.Errorf("storage: issue pickup code: %w", mapErr(err))
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+type pickupRow struct {
+	OrderID    int64          `db:"order_id"`
+	OrderNo    string         `db:"order_no"`
+	StoreID    int64          `db:"store_id"`
+	Code       string         `db:"code"`
+	CreatedAt  time.Time      `db:"created_at"`
+	VerifiedAt sql.NullTime   `db:"verified_at"`
+	VerifiedBy sql.NullInt64  `db:"verified_by"`
+	VerifyKey  sql.NullString `db:"verify_key"`
+}
+
+func (r pickupRow) toDomain() clerk.Pickup {
+	return clerk.Pickup{OrderID: r.OrderID, OrderNumber: r.OrderNo, StoreID: r.StoreID, Code: r.Code, CreatedAt: r.CreatedAt,
+		VerifiedAt: r.VerifiedAt.Time, VerifiedBy: r.VerifiedBy.Int64, VerifyKey: r.VerifyKey.String}
+}
+
+const pickupCols = `p.order_id, o.order_no, p.store_id, p.code, p.created_at, p.verified_at, p.verified_by, p.verify_key`
+
+// Pickup implements clerk.Store: the code's row is locked.
+func (s Clerks) Pickup(ctx context.Context, code string) (clerk.Pickup, error) {
+	var r pickupRow
+	err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT `+pickupCols+` FROM pickup_codes p JOIN orders o ON o.id = p.order_id
+WHERE p.code = $1 FOR UPDATE OF p`, code)
+	if err != nil {
+		return clerk.Pickup{}, mapErrNotFound(err, clerk.ErrPickupNotFound)
+	}
+	return r.toDomain(), nil
+}
+
+// PickupOf implements clerk.Store.
+func (s Clerks) PickupOf(ctx context.Context, orderID int64) (clerk.Pickup, error) {
+	var r pickupRow
+	err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT `+pickupCols+` FROM pickup_codes p JOIN orders o ON o.id = p.order_id
+WHERE p.order_id = $1`, orderID)
+	if err != nil {
+		return clerk.Pickup{}, mapErrNotFound(err, clerk.ErrNotPickup)
+	}
+	return r.toDomain(), nil
+}
+
+// MarkPickupVerified implements clerk.Store.
+func (s Clerks) MarkPickupVerified(ctx context.Context, orderID, by int64, key string, at time.Time) error {
+	res, err := s.ext().ExecContext(ctx, `UPDATE pickup_codes SET verified_at = $2, verified_by = $3, verify_key = NULLIF($4, '')
+WHERE order_id = $1 AND verified_at IS NULL`, orderID, at, by, key)
+	if err != nil {
+		return fmt.Errorf("storage: verify pickup: %w", mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return clerk.ErrPickupUsed
+	}
+	return nil
+}
+
+// periodArgs are a period's bounds: the first and last Shanghai day, and
+// the instants they span.
+func periodArgs(q clerk.PeriodQuery) (from, to string, start, end time.Time) {
+	return q.From.Format(time.DateOnly), q.To.Format(time.DateOnly), q.From, q.To.AddDate(0, 0, 1)
+}
+
+// clerkOrdersCTE is the in-store orders paid in [$1, $2) by store $3 (0:
+// all) and clerk $4 (0: all), with their Shanghai day, paid goods amount
+// (what attribution credits) and refunds.
+const clerkOrdersCTE = `
+paid AS (
+    SELECT o.id, o.shopper_id, o.clerk_id, o.store_id, (o.paid_at AT TIME ZONE 'Asia/Shanghai')::date AS day,
+           o.payable_fen - o.freight_fen AS gmv,
+           (SELECT COALESCE(sum(i.refunded_fen), 0) FROM order_items i WHERE i.order_id = o.id) AS refunded
+    FROM orders o
+    WHERE o.channel = 'in_store' AND o.paid_at >= $1 AND o.paid_at < $2
+      AND ($3 = 0 OR o.store_id = $3) AND ($4 = 0 OR o.clerk_id = $4)
+),
+pickups AS (
+    SELECT p.verified_by, (p.verified_at AT TIME ZONE 'Asia/Shanghai')::date AS day
+    FROM pickup_codes p
+    WHERE p.verified_at >= $1 AND p.verified_at < $2 AND ($3 = 0 OR p.store_id = $3) AND ($4 = 0 OR p.verified_by = $4)
+)`
+
+// clerkPerformanceSQL: the period's numbers by day ($5, $6: the first and
+// last day); share-link visitors are the clerk's touchpoint's, or the
+// store's (every store's) when no clerk is asked for.
+const clerkPerformanceSQL = `
+WITH ` + clerkOrdersCTE + `,
+visits AS (
+    SELECT d.day, sum(d.visitors) AS n
+    FROM touch_tp_daily d JOIN touchpoints t ON t.id = d.touchpoint_id
+    WHERE d.day BETWEEN $5::date AND $6::date
+      AND (($4 <> 0 AND d.kind = 'clerk' AND t.staff_id = $4)
+        OR ($4 = 0 AND d.kind = 'store' AND ($3 = 0 OR t.store_id = $3)))
+    GROUP BY d.day
+)
+SELECT g.day::date AS day,
+       (SELECT count(*) FROM paid p WHERE p.day = g.day) AS orders,
+       (SELECT COALESCE(sum(p.gmv), 0) FROM paid p WHERE p.day = g.day) AS gmv,
+       (SELECT COALESCE(sum(p.refunded), 0) FROM paid p WHERE p.day = g.day) AS refunded,
+       (SELECT count(DISTINCT p.shopper_id) FROM paid p WHERE p.day = g.day) AS customers,
+       (SELECT count(*) FROM pickups k WHERE k.day = g.day) AS pickups,
+       COALESCE((SELECT v.n FROM visits v WHERE v.day = g.day), 0) AS visitors
+FROM generate_series($5::date, $6::date, interval '1 day') AS g(day)
+ORDER BY g.day`
+
+type deskStatsRow struct {
+	Orders    int64 `db:"orders"`
+	GMV       int64 `db:"gmv"`
+	Refunded  int64 `db:"refunded"`
+	Customers int64 `db:"customers"`
+	Pickups   int64 `db:"pickups"`
+	Visitors  int64 `db:"visitors"`
+}
+
+func (r deskStatsRow) toDomain() clerk.Stats {
+	return clerk.Stats{Orders: r.Orders, GMV: domain.Fen(r.GMV), Refunded: domain.Fen(r.Refunded), Customers: r.Customers,
+		Pickups: r.Pickups, Visitors: r.Visitors}
+}
+
+// Performance implements clerk.Store.
+func (s Clerks) Performance(ctx context.Context, q clerk.PeriodQuery) ([]clerk.DayStats, error) {
+	from, to, start, end := periodArgs(q)
+	var rows []struct {
+		Day time.Time `db:"day"`
+		deskStatsRow
+	}
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, clerkPerformanceSQL, start, end, q.StoreID, q.ClerkID, from, to); err != nil {
+		return nil, fmt.Errorf("storage: clerk performance: %w", mapErr(err))
+	}
+	out := make([]clerk.DayStats, len(rows))
+	for i, r := range rows {
+		y, m, d := r.Day.Date()
+		out[i] = clerk.DayStats{Day: time.Date(y, m, d, 0, 0, 0, 0, domain.Shanghai), Stats: r.deskStatsRow.toDomain()}
+	}
+	return out, nil
+}
+
+// DistinctCustomers implements clerk.Store.
+func (s Clerks) DistinctCustomers(ctx context.Context, q clerk.PeriodQuery) (int64, error) {
+	_, _, start, end := periodArgs(q)
+	var n int64
+	err := sqlx.GetContext(ctx, s.ext(), &n, `WITH `+clerkOrdersCTE+` SELECT count(DISTINCT shopper_id) FROM paid`,
+		start, end, q.StoreID, q.ClerkID)
+	return n, mapErr(err)
+}
+
+// clerkByClerkSQL: the period's numbers of each clerk of the store(s), by
+// clerk id ($5: after this id; $6: the page size).
+const clerkByClerkSQL = `
+WITH ` + clerkOrdersCTE + `
+SELECT st.id AS clerk_id, st.username, st.store_id,
+       (SELECT count(*) FROM paid p WHERE p.clerk_id = st.id) AS orders,
+       (SELECT COALESCE(sum(p.gmv), 0) FROM paid p WHERE p.clerk_id = st.id) AS gmv,
+       (SELECT COALESCE(sum(p.refunded), 0) FROM paid p WHERE p.clerk_id = st.id) AS refunded,
+       (SELECT count(DISTINCT p.shopper_id) FROM paid p WHERE p.clerk_id = st.id) AS customers,
+       (SELECT count(*) FROM pickups k WHERE k.verified_by = st.id) AS pickups,
+       COALESCE((SELECT sum(d.visitors) FROM touch_tp_daily d JOIN touchpoints t ON t.id = d.touchpoint_id
+                 WHERE d.kind = 'clerk' AND t.staff_id = st.id
+                   AND d.day >= ($1 AT TIME ZONE 'Asia/Shanghai')::date AND d.day < ($2 AT TIME ZONE 'Asia/Shanghai')::date), 0) AS visitors
+FROM staff st
+WHERE st.role IN ('clerk', 'store_manager') AND ($3 = 0 OR st.store_id = $3) AND ($4 = 0 OR st.id = $4) AND st.id > $5
+ORDER BY st.id LIMIT $6`
+
+// ClerkPerformance implements clerk.Store.
+func (s Clerks) ClerkPerformance(ctx context.Context, q clerk.PeriodQuery, page domain.Page) ([]clerk.ClerkStats, string, error) {
+	after, err := idAfter(page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := domain.BoundLimit(page.Limit)
+	_, _, start, end := periodArgs(q)
+	var rows []struct {
+		ClerkID  int64  `db:"clerk_id"`
+		Username string `db:"username"`
+		StoreID  int64  `db:"store_id"`
+		deskStatsRow
+	}
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, clerkByClerkSQL, start, end, q.StoreID, q.ClerkID, after, limit+1); err != nil {
+		return nil, "", fmt.Errorf("storage: store performance: %w", mapErr(err))
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = strconv.FormatInt(rows[len(rows)-1].ClerkID, 10)
+	}
+	out := make([]clerk.ClerkStats, len(rows))
+	for i, r := range rows {
+		out[i] = clerk.ClerkStats{ClerkID: r.ClerkID, Username: r.Username, StoreID: r.StoreID, Stats: r.deskStatsRow.toDomain()}
+	}
+	return out, next, nil
+}
+
+// customersSQL: the members with paid in-store orders of store $1 (0: all)
+// and clerk $2 (0: all), newest member first (below id $3; $4: page size).
+const customersSQL = `
+SELECT sh.id, sh.nickname, COALESCE(sh.phone, '') AS phone, x.orders, x.gmv, x.last_at
+FROM (SELECT o.shopper_id, count(*) AS orders, sum(o.payable_fen - o.freight_fen) AS gmv, max(o.paid_at) AS last_at
+      FROM orders o
+      WHERE o.channel = 'in_store' AND o.shopper_id IS NOT NULL AND o.paid_at IS NOT NULL AND o.shopper_id < $3
+        AND ($1 = 0 OR o.store_id = $1) AND ($2 = 0 OR o.clerk_id = $2)
+      GROUP BY o.shopper_id ORDER BY o.shopper_id DESC LIMIT $4) x
+JOIN shoppers sh ON sh.id = x.shopper_id
+ORDER BY sh.id DESC`
+
+// Customers implements clerk.Store.
+func (s Clerks) Customers(ctx context.Context, q clerk.CustomerQuery, page domain.Page) ([]clerk.Customer, string, error) {
+	before, err := idBefore(page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := domain.BoundLimit(page.Limit)
+	var rows []struct {
+		ID       int64     `db:"id"`
+		Nickname string    `db:"nickname"`
+		Phone    string    `db:"phone"`
+		Orders   int64     `db:"orders"`
+		GMV      int64     `db:"gmv"`
+		LastAt   time.Time `db:"last_at"`
+	}
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, customersSQL, q.StoreID, q.ClerkID, before, limit+1); err != nil {
+		return nil, "", fmt.Errorf("storage: clerk customers: %w", mapErr(err))
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
+	}
+	out := make([]clerk.Customer, len(rows))
+	for i, r := range rows {
+		out[i] = clerk.Customer{ShopperID: r.ID, Nickname: r.Nickname, MaskedPhone: clerk.MaskPhone(r.Phone), Orders: r.Orders,
+			GMV: domain.Fen(r.GMV), LastOrderAt: r.LastAt}
+	}
+	return out, next, nil
+}
