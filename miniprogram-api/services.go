@@ -10,6 +10,7 @@ import (
 	"github.com/yutang/yutang/domain/cashier"
 	"github.com/yutang/yutang/domain/catalog"
 	"github.com/yutang/yutang/domain/identity"
+	"github.com/yutang/yutang/domain/member"
 	"github.com/yutang/yutang/domain/order"
 	"github.com/yutang/yutang/domain/store"
 )
@@ -30,6 +31,8 @@ type Services struct {
 	PayNotices PayNotifications // routes:payments (webhooks)
 
 	Attribution *attribution.Service // routes:attribution
+
+	Members *member.Service // routes:membership
 }
 
 // AuditReader reads the audit log.

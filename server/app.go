@@ -126,6 +126,7 @@ func (a *app) wire(ctx context.Context) error {
 	if err := a.wireWxPay(); err != nil {
 		return err
 	}
+	a.wireMembers()
 	return a.wireAttribution(ctx, wx)
 }
 
