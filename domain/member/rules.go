@@ -156,7 +156,7 @@ func SpendBalance(principal, bonus, amount domain.Fen) (p, b domain.Fen, ok bool
 // (spentP principal, spentB bonus), counted on the cumulative refund so
 // partial refunds add up: bonus gets floor(spentB × refunded / spent) −
 // bonus already back, principal the rest (the rounding fen go to principal).
-// refunded includes part; alreadyP and alreadyB are what went back before.
+// refunded includes part; alreadyB is the bonus that went back before.
 func ReturnBalance(spentP, spentB, refunded, part, alreadyB domain.Fen) (p, b domain.Fen) {
 	spent := spentP + spentB
 	target := domain.Fen(mulDiv(int64(spentB), int64(min(refunded, spent)), int64(spent)))
