@@ -83,8 +83,8 @@ func (pa *payApp) refund(tok, admin, no string, itemID int64, qty int) {
 	})
 }
 
-// placeWith places a delivery order of qty units of sku with extra body
-// fields (points, balance_fen).
+// placeWith places a delivery order of qty units of sku, with extra body
+// fields (points, balance_fen), at the payable its preview showed.
 func (pa *payApp) placeWith(tok string, sku int64, qty int, extra map[string]any) orderAnswer {
 	pa.t.Helper()
 	body := map[string]any{"items": []map[string]any{{"sku_id": sku, "quantity": qty}},
@@ -99,7 +99,7 @@ func (pa *payApp) placeWith(tok string, sku int64, qty int, extra map[string]any
 	body["expected_payable_fen"] = q.PayableFen
 	var o orderAnswer
 	pa.must(201, req{Method: "POST", Path: "/api/v1/shop/orders", Token: tok, Body: body,
-		Header: map[string]string{"Idempotency-Key": fmt.Sprintf("m-%d", time.Now().UnixNano())}}).Decode(pa.t, &o)
+		Header: map[string]string{"Idempotency-Key": fmt.Sprintf("k-%d", time.Now().UnixNano())}}).Decode(pa.t, &o)
 	return o
 }
 
@@ -406,6 +406,22 @@ func TestMemberTiersUpgradeAndReview(t *testing.T) {
 	o = pa.placeOrder(tok, sku, 1)
 	if o.PayableFen != 950+1000 {
 		t.Fatalf("payable as silver: %d", o.PayableFen)
+	}
+	// Product detail shows a member their price.
+	var prod struct {
+		SKUs []struct {
+			ID             int64  `json:"id"`
+			MemberPriceFen *int64 `json:"member_price_fen"`
+		} `json:"skus"`
+	}
+	productID := pa.count(`SELECT product_id FROM skus WHERE id = $1`, sku)
+	pa.must(200, req{Method: "GET", Path: fmt.Sprintf("/api/v1/shop/products/%d", productID), Token: tok}).Decode(t, &prod)
+	if len(prod.SKUs) != 1 || prod.SKUs[0].MemberPriceFen == nil || *prod.SKUs[0].MemberPriceFen != 950 {
+		t.Fatalf("product detail for a silver member: %+v", prod)
+	}
+	pa.must(200, req{Method: "GET", Path: fmt.Sprintf("/api/v1/shop/products/%d", productID)}).Decode(t, &prod)
+	if prod.SKUs[0].MemberPriceFen != nil {
+		t.Fatalf("an anonymous visitor sees a member price")
 	}
 	if n := pa.count(`SELECT count(*) FROM audit_log WHERE action = 'member_tier.create'`); n != 1 {
 		t.Fatalf("tier audit %d", n)

@@ -92,6 +92,16 @@ func (s *Service) Placed(ctx context.Context, st Store, os Orders, e order.Event
 	return nil
 }
 
+// orderLedgers returns an order's points and stored-value entries.
+func orderLedgers(ctx context.Context, st Store, orderID int64) ([]PointsEntry, []BalanceEntry, error) {
+	pts, err := st.OrderPoints(ctx, orderID)
+	if err != nil {
+		return nil, nil, err
+	}
+	bal, err := st.OrderBalance(ctx, orderID)
+	return pts, bal, err
+}
+
 func adjustmentOf(it order.Item, src pricing.Source) domain.Fen {
 	var s domain.Fen
 	for _, a := range it.Adjustments {
@@ -108,16 +118,9 @@ func (s *Service) Cancelled(ctx context.Context, st Store, e order.Event) error 
 	if e.ShopperID == 0 {
 		return nil
 	}
-	pts, err := st.OrderPoints(ctx, e.OrderID)
-	if err != nil {
+	pts, bal, err := orderLedgers(ctx, st, e.OrderID)
+	if err != nil || len(pts) == 0 && len(bal) == 0 {
 		return err
-	}
-	bal, err := st.OrderBalance(ctx, e.OrderID)
-	if err != nil {
-		return err
-	}
-	if len(pts) == 0 && len(bal) == 0 {
-		return nil
 	}
 	c, err := st.Card(ctx, e.ShopperID, true)
 	if err != nil {
@@ -211,11 +214,7 @@ func (s *Service) Refunded(ctx context.Context, st Store, os Orders, e order.Eve
 	if e.ShopperID == 0 || len(e.Lines) == 0 {
 		return nil
 	}
-	pts, err := st.OrderPoints(ctx, e.OrderID)
-	if err != nil {
-		return err
-	}
-	bal, err := st.OrderBalance(ctx, e.OrderID)
+	pts, bal, err := orderLedgers(ctx, st, e.OrderID)
 	if err != nil {
 		return err
 	}

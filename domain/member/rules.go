@@ -1,6 +1,7 @@
 package member
 
 import (
+	"cmp"
 	"math/big"
 	"slices"
 	"time"
@@ -48,23 +49,13 @@ func ReviewDue(start, now time.Time) bool { return !now.Before(start.AddDate(1, 
 // still needed to reach it; ok false at the top tier.
 func Next(tiers []Tier, current Tier, growth int64) (next Tier, need int64, ok bool) {
 	sorted := slices.Clone(tiers)
-	slices.SortFunc(sorted, func(a, b Tier) int { return cmpInt(a.Threshold, b.Threshold) })
+	slices.SortFunc(sorted, func(a, b Tier) int { return cmp.Compare(a.Threshold, b.Threshold) })
 	for _, t := range sorted {
 		if t.Threshold > current.Threshold {
 			return t, max(0, t.Threshold-growth), true
 		}
 	}
 	return Tier{}, 0, false
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // mulDiv is floor(a × b / c) for a, b ≥ 0 and c > 0, exactly.

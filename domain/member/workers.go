@@ -24,15 +24,8 @@ func (s *Service) ExpirePoints(ctx context.Context, limit int) (int, error) {
 	}
 	year := ExpiryYear(now, set.PointsLifeYears)
 	start, end := YearEnd(year-1), YearEnd(year)
-	total := 0
-	for {
-		n := 0
-		err := s.Store.InTx(ctx, func(tx Store) error {
-			cs, err := tx.ExpiryCandidates(ctx, year, limit)
-			if err != nil {
-				return err
-			}
-			n = len(cs)
+	n, err := s.inBatches(ctx, func(tx Store) ([]Card, error) { return tx.ExpiryCandidates(ctx, year, limit) },
+		func(tx Store, cs []Card) error {
 			for _, c := range cs {
 				through, ofYear, debits, expired, err := tx.PointsBefore(ctx, c.ID, year, start, end)
 				if err != nil {
@@ -50,9 +43,30 @@ func (s *Service) ExpirePoints(ctx context.Context, limit int) (int, error) {
 				}
 			}
 			return nil
+		}, limit)
+	if err != nil {
+		return n, fmt.Errorf("member: expire points: %w", err)
+	}
+	return n, nil
+}
+
+// inBatches claims cards with claim and works on them with work, one
+// transaction per batch of up to limit, until a batch comes back short; it
+// returns how many cards it went through.
+func (s *Service) inBatches(ctx context.Context, claim func(tx Store) ([]Card, error), work func(tx Store, cs []Card) error, limit int) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := s.Store.InTx(ctx, func(tx Store) error {
+			cs, err := claim(tx)
+			if err != nil {
+				return err
+			}
+			n = len(cs)
+			return work(tx, cs)
 		})
 		if err != nil {
-			return total, fmt.Errorf("member: expire points: %w", err)
+			return total, err
 		}
 		total += n
 		if n < limit {
@@ -67,19 +81,12 @@ func (s *Service) ExpirePoints(ctx context.Context, limit int) (int, error) {
 // reviewed.
 func (s *Service) ReviewTiers(ctx context.Context, limit int) (int, error) {
 	now := s.now()
-	total := 0
-	for {
-		n := 0
-		err := s.Store.InTx(ctx, func(tx Store) error {
-			cs, err := tx.ReviewDue(ctx, now.AddDate(-1, 0, 0), limit)
-			if err != nil {
-				return err
-			}
+	n, err := s.inBatches(ctx, func(tx Store) ([]Card, error) { return tx.ReviewDue(ctx, now.AddDate(-1, 0, 0), limit) },
+		func(tx Store, cs []Card) error {
 			tiers, err := tx.Tiers(ctx)
 			if err != nil {
 				return err
 			}
-			n = len(cs)
 			for _, c := range cs {
 				t := Review(tiers, c.Growth)
 				if err := tx.AddGrowth(ctx, GrowthEntry{CardID: c.ID, Kind: "review", Delta: -c.Growth, TierID: t.ID, At: now}); err != nil {
@@ -95,15 +102,11 @@ func (s *Service) ReviewTiers(ctx context.Context, limit int) (int, error) {
 				}
 			}
 			return nil
-		})
-		if err != nil {
-			return total, fmt.Errorf("member: review tiers: %w", err)
-		}
-		total += n
-		if n < limit {
-			return total, nil
-		}
+		}, limit)
+	if err != nil {
+		return n, fmt.Errorf("member: review tiers: %w", err)
 	}
+	return n, nil
 }
 
 // ErrNoCoupons: the birthday worker has no coupons area to grant through.
@@ -118,19 +121,12 @@ func (s *Service) GrantBirthdays(ctx context.Context, coupons CouponGranter, lim
 	}
 	now := s.now()
 	local := now.In(domain.Shanghai)
-	total := 0
-	for {
-		n := 0
-		err := s.Store.InTx(ctx, func(tx Store) error {
-			cs, err := tx.BirthdayCandidates(ctx, local.Month(), local.Year(), limit)
-			if err != nil {
-				return err
-			}
+	n, err := s.inBatches(ctx, func(tx Store) ([]Card, error) { return tx.BirthdayCandidates(ctx, local.Month(), local.Year(), limit) },
+		func(tx Store, cs []Card) error {
 			tiers, err := tx.Tiers(ctx)
 			if err != nil {
 				return err
 			}
-			n = len(cs)
 			for _, c := range cs {
 				var t Tier
 				for _, x := range tiers {
@@ -147,13 +143,9 @@ func (s *Service) GrantBirthdays(ctx context.Context, coupons CouponGranter, lim
 				}
 			}
 			return nil
-		})
-		if err != nil {
-			return total, fmt.Errorf("member: birthdays: %w", err)
-		}
-		total += n
-		if n < limit {
-			return total, nil
-		}
+		}, limit)
+	if err != nil {
+		return n, fmt.Errorf("member: birthdays: %w", err)
 	}
+	return n, nil
 }
