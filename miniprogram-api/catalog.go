@@ -58,6 +58,8 @@ type shopSKUDTO struct {
 	ListPriceFen  int64             `json:"list_price_fen"`
 	StockState    string            `json:"stock_state"`
 	PerOrderLimit int               `json:"per_order_limit"`
+	// MemberPriceFen is what a signed-in member pays (membership).
+	MemberPriceFen *int64 `json:"member_price_fen,omitempty"`
 }
 
 type shopProductDTO struct {
@@ -249,7 +251,20 @@ func (a *API) shopProduct(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, a.toShopProduct(p))
+	out := a.toShopProduct(p)
+	list := make(map[int64]domain.Fen, len(p.SKUs))
+	for _, k := range p.SKUs {
+		list[k.ID] = k.Price
+	}
+	if mp := a.memberPrices(c, list); mp != nil {
+		for i := range out.SKUs {
+			if v, ok := mp[out.SKUs[i].ID]; ok {
+				f := int64(v)
+				out.SKUs[i].MemberPriceFen = &f
+			}
+		}
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 // --- admin: categories ---

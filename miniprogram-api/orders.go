@@ -32,13 +32,14 @@ type checkoutRequest struct {
 	Fulfillment        fulfillmentRequest `json:"fulfillment" validate:"required"`
 	CouponIDs          []int64            `json:"coupon_ids" validate:"omitempty,max=20,dive,gt=0"`
 	Points             int64              `json:"points" validate:"gte=0"`
+	BalanceFen         int64              `json:"balance_fen" validate:"gte=0,lte=100000000"`
 	ExpectedPayableFen *int64             `json:"expected_payable_fen" validate:"omitempty,gte=0"`
 	Note               string             `json:"note" validate:"max=200"`
 }
 
 func (r checkoutRequest) toInput(shopperID int64, key string) order.PlaceInput {
 	in := order.PlaceInput{ShopperID: shopperID, FromCart: r.FromCart, CouponIDs: r.CouponIDs, Points: r.Points,
-		Note: strings.TrimSpace(r.Note), IdempotencyKey: key,
+		Balance: domain.Fen(r.BalanceFen), Note: strings.TrimSpace(r.Note), IdempotencyKey: key,
 		Fulfillment: order.FulfillmentRequest{Type: order.FulfillmentType(r.Fulfillment.Type),
 			AddressID: r.Fulfillment.AddressID, StoreID: r.Fulfillment.StoreID}}
 	for _, it := range r.Items {

@@ -2,10 +2,12 @@ package mpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/yutang/yutang/domain/cashier"
 	"github.com/yutang/yutang/domain/payment"
 )
 
@@ -17,19 +19,29 @@ type PayNotifications interface {
 	ParseRefundNotification(ctx context.Context, r *http.Request) (payment.RefundNotice, error)
 }
 
-// requestPaymentDTO is exactly what wx.requestPayment takes.
+// requestPaymentDTO is exactly what wx.requestPayment takes; Paid alone
+// says the order's other tenders (stored value) paid it whole, with nothing
+// for wx.requestPayment to do.
 type requestPaymentDTO struct {
-	TimeStamp string `json:"timeStamp"`
-	NonceStr  string `json:"nonceStr"`
-	Package   string `json:"package"`
-	SignType  string `json:"signType"`
-	PaySign   string `json:"paySign"`
+	TimeStamp string `json:"timeStamp,omitempty"`
+	NonceStr  string `json:"nonceStr,omitempty"`
+	Package   string `json:"package,omitempty"`
+	SignType  string `json:"signType,omitempty"`
+	PaySign   string `json:"paySign,omitempty"`
+	Paid      bool   `json:"paid,omitempty"`
 }
 
 // POST /api/v1/shop/orders/{no}/pay
 func (a *API) payOrder(c echo.Context) error {
 	p, _ := principal(c)
 	rp, err := a.deps.Cashier.Pay(c.Request().Context(), p.ID, c.Param("no"))
+	if errors.Is(err, cashier.ErrNothingDue) {
+		// Nothing through WeChat Pay: the other tenders settle it.
+		if err := a.deps.Cashier.Settle(c.Request().Context(), p.ID, c.Param("no")); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, requestPaymentDTO{Paid: true})
+	}
 	if err != nil {
 		return err
 	}

@@ -136,6 +136,23 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	clerk.GET("/customers", a.clerkCustomers, asDesk...)
 	shop.GET("/orders/:no/pickup", a.shopPickup, asShopper...)
 	shop.GET("/orders/:no/pickup/qr", a.shopPickupQR, asShopper...)
+	// --- membership ---
+	shop.POST("/member/activate", a.activateMember, asShopper...)
+	shop.GET("/member", a.getMember, asShopper...)
+	shop.GET("/member/code", a.memberCode, asShopper...)
+	shop.GET("/member/ledger", a.memberLedger, asShopper...)
+	shop.GET("/member/topup-packages", a.listPackages(true), asShopper...)
+	shop.POST("/member/topups", a.topUp, asShopper...)
+	clerk.GET("/members/lookup", a.lookUpMember, asStore...)
+	admin.GET("/member-tiers", a.listTiers, asAdmin(backOffice...)...)
+	admin.POST("/member-tiers", a.saveTier, asAdmin(operators...)...)
+	admin.PUT("/member-tiers/:id", a.saveTier, asAdmin(operators...)...)
+	admin.GET("/member-settings", a.getMemberSettings, asAdmin(backOffice...)...)
+	admin.PUT("/member-settings", a.putMemberSettings, asAdmin(adminOnly...)...)
+	admin.GET("/topup-packages", a.listPackages(false), asAdmin(backOffice...)...)
+	admin.POST("/topup-packages", a.createPackage, asAdmin(operators...)...)
+	admin.POST("/members/:shopper_id/points-adjustments", a.adjustPoints, asAdmin(operators...)...)
+	admin.PUT("/skus/:id/member-price", a.setMemberPrice, asAdmin(catalogEditors...)...)
 
 	// Development stand-ins (absent with real credentials).
 	if a.deps.Dev != nil {

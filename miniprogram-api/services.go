@@ -12,6 +12,7 @@ import (
 	"github.com/yutang/yutang/domain/catalog"
 	"github.com/yutang/yutang/domain/clerk"
 	"github.com/yutang/yutang/domain/identity"
+	"github.com/yutang/yutang/domain/member"
 	"github.com/yutang/yutang/domain/order"
 	"github.com/yutang/yutang/domain/store"
 )
@@ -35,7 +36,8 @@ type Services struct {
 
 	Attribution *attribution.Service // routes:attribution
 
-	Clerks *clerk.Service // routes:clerks
+	Clerks  *clerk.Service  // routes:clerks
+	Members *member.Service // routes:membership
 }
 
 // AuditReader reads the audit log.

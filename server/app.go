@@ -135,6 +135,7 @@ func (a *app) wire(ctx context.Context) error {
 		return aftersales.Settle(ctx, tx.AfterSales(), e)
 	})
 	a.wireClerks()
+	a.wireMembers()
 	return a.wireAttribution(ctx, wx)
 }
 

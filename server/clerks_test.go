@@ -104,8 +104,8 @@ type perf struct {
 	} `json:"days"`
 }
 
-// member signs a shopper in and binds a phone number to them.
-func (pa *payApp) member(code, phone string) string {
+// phoneShopper signs a shopper in and binds a phone number to them.
+func (pa *payApp) phoneShopper(code, phone string) string {
 	pa.t.Helper()
 	tok, id := pa.shopper(code)
 	if _, err := pa.app.db.Exec(`UPDATE shoppers SET phone = $2 WHERE id = $1`, id, phone); err != nil {
@@ -179,7 +179,7 @@ func TestClerkPushedToMember(t *testing.T) {
 	pa := newPayApp(t, 1000)
 	a := newDesk(pa, "SH-A")
 	sku := pa.sku(10)
-	tok := pa.member("clerk-member", "13800138000")
+	tok := pa.phoneShopper("clerk-member", "13800138000")
 
 	if r := pa.do(req{Method: "POST", Path: "/api/v1/clerk/orders/preview", Token: a.clerk,
 		Body: map[string]any{"items": []map[string]any{{"sku_id": sku, "quantity": 1}}, "member_phone": "13900000000"}}); r.Status != 404 || r.ErrCode(t) != "member_not_found" {
@@ -427,7 +427,7 @@ func TestClerkNumbersMatchAttribution(t *testing.T) {
 	a2 := pa.staff(identity.RoleClerk, "SH-A")
 	a2d := desk{pa: pa, clerk: a2, storeID: a.storeID}
 	sku := pa.sku(100)
-	pa.member("numbers-member", "13700137000")
+	pa.phoneShopper("numbers-member", "13700137000")
 	var gmv, gmvA int64
 	for i, c := range []struct {
 		d     desk

@@ -118,17 +118,7 @@ func (pa *payApp) cashierAt(d time.Duration) *cashier.Service {
 // placeOrder places a delivery order for qty units of sku and returns it.
 func (pa *payApp) placeOrder(tok string, sku int64, qty int) orderAnswer {
 	pa.t.Helper()
-	body := map[string]any{"items": []map[string]any{{"sku_id": sku, "quantity": qty}},
-		"fulfillment": map[string]any{"type": "delivery", "address_id": pa.address(tok)}}
-	var q struct {
-		PayableFen int64 `json:"payable_fen"`
-	}
-	pa.must(200, req{Method: "POST", Path: "/api/v1/shop/checkout/preview", Token: tok, Body: body}).Decode(pa.t, &q)
-	body["expected_payable_fen"] = q.PayableFen
-	var o orderAnswer
-	pa.must(201, req{Method: "POST", Path: "/api/v1/shop/orders", Token: tok, Body: body,
-		Header: map[string]string{"Idempotency-Key": fmt.Sprintf("k-%d", time.Now().UnixNano())}}).Decode(pa.t, &o)
-	return o
+	return pa.placeWith(tok, sku, qty, nil)
 }
 
 // sku makes one on-sale SKU at 1000 fen with stock (orderSKUs, with the

@@ -124,7 +124,9 @@ func (a *app) expireOrders(ctx context.Context, limit int) (int, error) {
 
 // devHandler serves the simulator under /_dev/wechatpay/ and
 // POST /_dev/wechatpay/orders/{order_no}/pay, which pays the order's current
-// payment attempt as the shopper would (the notification follows). Other
+// payment attempt as the shopper would (the notification follows), and
+// POST /_dev/wechatpay/trades/{out_trade_no}/pay, any trade by its
+// out_trade_no (a top-up). Other
 // development stand-ins (prev) keep their routes.
 func (w *wxpay) devHandler(a *app, prev http.Handler) http.Handler {
 	mux := http.NewServeMux()
@@ -155,6 +157,17 @@ func (w *wxpay) devHandler(a *app, prev http.Handler) http.Handler {
 			return
 		}
 		t, _ := w.sim.Trade(at.OutTradeNo)
+		writeDevJSON(rw, http.StatusOK, t)
+	})
+	// Any trade by out_trade_no (a stored-value top-up …), paid as the
+	// shopper would.
+	mux.HandleFunc("POST /_dev/wechatpay/trades/{out_trade_no}/pay", func(rw http.ResponseWriter, r *http.Request) {
+		no := r.PathValue("out_trade_no")
+		if err := w.sim.Pay(no, ""); err != nil {
+			writeDevJSON(rw, http.StatusConflict, map[string]string{"error": err.Error()})
+			return
+		}
+		t, _ := w.sim.Trade(no)
 		writeDevJSON(rw, http.StatusOK, t)
 	})
 	return mux

@@ -122,6 +122,63 @@ FROM (SELECT model, day, sum(orders) AS orders, sum(direct_orders) AS direct_ord
 FULL JOIN attribution_day_totals_expected e USING (model, day)
 WHERE x.orders IS DISTINCT FROM e.orders OR x.direct_orders IS DISTINCT FROM e.direct_orders
    OR x.paid_fen IS DISTINCT FROM e.paid_fen`},
+	// membership
+	{"every card's points, debt and growth equal their ledgers", `
+SELECT 'card ' || c.card_no || ': points ' || c.points || ' debt ' || c.points_debt || ' growth ' || c.growth ||
+       ' but ledgers say ' || COALESCE(p.pts, 0) || ' / ' || COALESCE(p.debt, 0) || ' / ' || COALESCE(g.g, 0)
+FROM member_cards c
+LEFT JOIN (SELECT card_id, sum(points) pts, sum(debt) debt FROM member_points_entries GROUP BY card_id) p ON p.card_id = c.id
+LEFT JOIN (SELECT card_id, sum(delta) g FROM member_growth_entries GROUP BY card_id) g ON g.card_id = c.id
+WHERE c.points <> COALESCE(p.pts, 0) OR c.points_debt <> COALESCE(p.debt, 0) OR c.growth <> COALESCE(g.g, 0)`},
+	{"frozen points are what unpaid orders redeem", `
+SELECT 'card ' || c.card_no || ': frozen ' || c.points_frozen || ' but unpaid orders redeem ' || COALESCE(f.f, 0)
+FROM member_cards c LEFT JOIN (
+    SELECT e.card_id, -sum(e.points) f FROM member_points_entries e JOIN orders o ON o.id = e.order_id
+    WHERE e.kind = 'redeem' AND o.status = 'pending_payment' GROUP BY e.card_id) f ON f.card_id = c.id
+WHERE c.points_frozen <> COALESCE(f.f, 0)`},
+	{"every card's stored value equals its ledger, principal and bonus apart", `
+SELECT 'card ' || c.card_no || ': principal ' || c.principal_fen || ' bonus ' || c.bonus_fen ||
+       ' but the ledger says ' || COALESCE(b.p, 0) || ' / ' || COALESCE(b.b, 0)
+FROM member_cards c LEFT JOIN (SELECT card_id, sum(principal_fen) p, sum(bonus_fen) b FROM member_balance_entries GROUP BY card_id) b
+  ON b.card_id = c.id
+WHERE c.principal_fen <> COALESCE(b.p, 0) OR c.bonus_fen <> COALESCE(b.b, 0)`},
+	{"stored value = top-ups - spending + returns and refunds (+ adjustments), principal and bonus apart", `
+SELECT 'stored value: cards hold ' || c.p || ' principal ' || c.b || ' bonus; top-ups ' || t.p || '/' || t.b ||
+       ', spent ' || x.sp || '/' || x.sb || ', returned and refunded ' || x.rp || '/' || x.rb || ', adjusted ' || x.ap || '/' || x.ab
+FROM (SELECT COALESCE(sum(principal_fen), 0) p, COALESCE(sum(bonus_fen), 0) b FROM member_cards) c,
+     (SELECT COALESCE(sum(principal_fen), 0) p, COALESCE(sum(bonus_fen), 0) b FROM member_topups WHERE status = 'paid') t,
+     (SELECT COALESCE(-sum(principal_fen) FILTER (WHERE kind = 'spend'), 0) sp, COALESCE(-sum(bonus_fen) FILTER (WHERE kind = 'spend'), 0) sb,
+             COALESCE(sum(principal_fen) FILTER (WHERE kind IN ('return', 'refund')), 0) rp,
+             COALESCE(sum(bonus_fen) FILTER (WHERE kind IN ('return', 'refund')), 0) rb,
+             COALESCE(sum(principal_fen) FILTER (WHERE kind = 'adjust'), 0) ap, COALESCE(sum(bonus_fen) FILTER (WHERE kind = 'adjust'), 0) ab
+      FROM member_balance_entries) x
+WHERE c.p <> t.p - x.sp + x.rp + x.ap OR c.b <> t.b - x.sb + x.rb + x.ab
+UNION ALL
+SELECT 'top-up ' || u.out_trade_no || ' (' || u.status || ') credited ' || COALESCE(e.p, 0) || '/' || COALESCE(e.b, 0) ||
+       ' of ' || u.principal_fen || '/' || u.bonus_fen
+FROM member_topups u LEFT JOIN (SELECT topup_id, sum(principal_fen) p, sum(bonus_fen) b, count(*) n FROM member_balance_entries
+    WHERE kind = 'topup' GROUP BY topup_id) e ON e.topup_id = u.id
+WHERE (u.status = 'paid') <> (e.n IS NOT NULL) OR (u.status = 'paid' AND (e.p <> u.principal_fen OR e.b <> u.bonus_fen))`},
+	{"stored-value tenders are what the card spent on the order, refunds what went back", `
+SELECT 'order ' || o.order_no || ': stored-value tender ' || COALESCE(t.amount_fen, 0) || ' refunded ' || COALESCE(t.refunded_fen, 0) ||
+       ' but the ledger spent ' || COALESCE(e.spent, 0) || ' refunded ' || COALESCE(e.back, 0)
+FROM orders o
+LEFT JOIN order_tenders t ON t.order_id = o.id AND t.kind = 'stored_value'
+LEFT JOIN (SELECT order_id, -sum(principal_fen + bonus_fen) FILTER (WHERE kind = 'spend') spent,
+                  sum(principal_fen + bonus_fen) FILTER (WHERE kind = 'refund') back
+           FROM member_balance_entries WHERE order_id IS NOT NULL GROUP BY order_id) e ON e.order_id = o.id
+WHERE (t.id IS NOT NULL OR e.order_id IS NOT NULL)
+  AND (COALESCE(t.amount_fen, 0) <> COALESCE(e.spent, 0) OR COALESCE(t.refunded_fen, 0) <> COALESCE(e.back, 0))`},
+	{"every earn and redeem entry traces to a line of the card holder's order", `
+SELECT 'points entry ' || e.id || ' (' || e.kind || ') of card ' || c.card_no || ' has no line of its holder''s order'
+FROM member_points_entries e JOIN member_cards c ON c.id = e.card_id
+LEFT JOIN order_items i ON i.id = e.item_id AND i.order_id = e.order_id
+LEFT JOIN orders o ON o.id = i.order_id AND o.shopper_id = c.shopper_id
+WHERE e.kind IN ('earn', 'redeem', 'reverse') AND o.id IS NULL
+UNION ALL
+SELECT 'order item ' || a.item_id || ': points adjustment names ' || a.source_id || ', not its redeem entry'
+FROM order_adjustments a LEFT JOIN member_points_entries e ON e.id = a.source_id AND e.kind = 'redeem' AND e.item_id = a.item_id
+WHERE a.source = 'points' AND e.id IS NULL`},
 	// catalog and stock
 	{"product sales equal its SKUs' sold", `
 SELECT 'product ' || p.id || ': sales ' || p.sales || ' but SKUs sold ' || COALESCE(sum(s.sold), 0)

@@ -602,3 +602,18 @@ FROM order_tenders t WHERE t.order_id = $1 ORDER BY t.id`, orderID)
 	}
 	return out, nil
 }
+
+// NameAdjustment sets the source id of a line's adjustment of source that
+// has none yet: a placed handler names the row its discount came from (the
+// points stage's discount, its ledger entry).
+func (s Orders) NameAdjustment(ctx context.Context, itemID int64, source string, sourceID int64) error {
+	res, err := s.ext().ExecContext(ctx, `UPDATE order_adjustments SET source_id = $3
+WHERE item_id = $1 AND source = $2 AND source_id = 0`, itemID, source, sourceID)
+	if err != nil {
+		return fmt.Errorf("storage: name adjustment: %w", mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("storage: name adjustment: item %d has %d unnamed %s adjustments", itemID, n, source)
+	}
+	return nil
+}

@@ -245,6 +245,7 @@ var (
 	ErrNoAttempt           = domain.E(domain.KindConflict, "no_payment_attempt", "This order has no payment in progress; ask for one with /pay first.")
 	ErrNotInStore          = domain.E(domain.KindNotFound, "order_not_found", "No such order in this store.")
 	ErrNothingDue          = domain.E(domain.KindConflict, "nothing_due", "Nothing of this order is left to pay through WeChat Pay.")
+	ErrDueThroughWeChat    = domain.E(domain.KindConflict, "due_through_wechat_pay", "Part of this order is still to be paid through WeChat Pay.")
 	ErrUnknownTrade        = domain.E(domain.KindNotFound, "payment_attempt_not_found", "No payment attempt has this out_trade_no.")
 	ErrNotificationIgnored = domain.E(domain.KindInvalid, "notification_ignored", "The notification was recorded but changed nothing.")
 )

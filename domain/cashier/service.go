@@ -170,6 +170,9 @@ type Service struct {
 	QueryAfter time.Duration
 	// Lease is how long a worker holds what it claimed (default one minute).
 	Lease time.Duration
+	// Trades apply the payments of trades that are not orders' (stored-value
+	// top-ups …); an order's out_trade_no is owned by none of them.
+	Trades []TradeApplier
 }
 
 func (s *Service) now() time.Time {
@@ -438,7 +441,7 @@ func (s *Service) HandlePaymentNotice(ctx context.Context, n payment.PaymentNoti
 	if n.EventType != payment.EventTransactionSuccess {
 		outcome, detail = OutcomeIgnored, "event type "+n.EventType
 	} else {
-		outcome, detail, err = s.Apply(ctx, n.Transaction, SourceNotification)
+		outcome, detail, err = s.apply(ctx, n.Transaction, SourceNotification)
 		if err != nil {
 			return "", err
 		}
@@ -523,37 +526,13 @@ func (s *Service) Apply(ctx context.Context, t payment.Transaction, src Source) 
 			outcome, detail = OutcomeRefundDue, fmt.Sprintf("order is %s: refund %s", o.Status, due.OutRefundNo)
 			return nil
 		}
-		if err := order.StatusPendingPayment.Transition(order.StatusPaid, o.Fulfillment); err != nil {
-			return err
-		}
-		if err := tx.MarkOrderPaid(ctx, o.ID, p.SuccessTime, now); err != nil {
-			return err
-		}
-		for _, it := range sortedBySKU(o.Items) {
-			if err := tx.SellStock(ctx, it.SKUID, it.Quantity, o.Number, domain.System, now); err != nil {
-				return err
-			}
-		}
 		if _, err := tx.AddTender(ctx, o.ID, order.Tender{Kind: order.TenderWeChatPay, Ref: p.TransactionID, Amount: p.Amount}, now); err != nil {
 			return err
 		}
 		outcome = OutcomeApplied
 		e := o.event(order.MomentPaid, "", domain.System, p.SuccessTime)
 		e.PaymentID, e.TransactionID, e.Amount = p.ID, p.TransactionID, p.Amount
-		if err := tx.Raise(ctx, e); err != nil {
-			return err
-		}
-		if o.Fulfillment != order.FulfillmentInStore {
-			return nil
-		}
-		// An in-store order is handed over at the counter: paid is done.
-		if err := order.StatusPaid.Transition(order.StatusCompleted, o.Fulfillment); err != nil {
-			return err
-		}
-		if err := tx.MarkOrderCompleted(ctx, o.ID, now); err != nil {
-			return err
-		}
-		return tx.Raise(ctx, o.event(order.MomentCompleted, order.CausePaidInStore, domain.System, now))
+		return markPaid(ctx, tx, o, e, now)
 	}
 	err := s.Store.InTx(ctx, func(tx Tx) error { return apply(tx) })
 	if err != nil {
@@ -567,6 +546,89 @@ func (s *Service) Apply(ctx context.Context, t payment.Transaction, src Source) 
 		s.SubmitRefund(ctx, due)
 	}
 	return outcome, detail, nil
+}
+
+// markPaid moves a locked pending order whose tenders now settle its
+// payable to paid: the reserved stock is sold, the paid moment e is raised,
+// and an in-store order, handed over at the counter, completes at once.
+func markPaid(ctx context.Context, tx ApplyStore, o Order, e order.Event, now time.Time) error {
+	if err := order.StatusPendingPayment.Transition(order.StatusPaid, o.Fulfillment); err != nil {
+		return err
+	}
+	if err := tx.MarkOrderPaid(ctx, o.ID, e.At, now); err != nil {
+		return err
+	}
+	for _, it := range sortedBySKU(o.Items) {
+		if err := tx.SellStock(ctx, it.SKUID, it.Quantity, o.Number, domain.System, now); err != nil {
+			return err
+		}
+	}
+	if err := tx.Raise(ctx, e); err != nil {
+		return err
+	}
+	if o.Fulfillment != order.FulfillmentInStore {
+		return nil
+	}
+	if err := order.StatusPaid.Transition(order.StatusCompleted, o.Fulfillment); err != nil {
+		return err
+	}
+	if err := tx.MarkOrderCompleted(ctx, o.ID, now); err != nil {
+		return err
+	}
+	return tx.Raise(ctx, o.event(order.MomentCompleted, order.CausePaidInStore, domain.System, now))
+}
+
+// Settle pays one of the shopper's pending orders that its other tenders
+// (stored value …) settle whole, with nothing due through WeChat Pay: no
+// WeChat Pay attempt; the order becomes paid as by a payment. It fails with
+// ErrDueThroughWeChat when something is left to pay through WeChat Pay.
+func (s *Service) Settle(ctx context.Context, shopperID int64, number string) error {
+	if !order.ValidNumber(number) || shopperID <= 0 {
+		return order.ErrOrderNotFound
+	}
+	now := s.now()
+	found, err := s.Store.Order(ctx, number, shopperID, false)
+	if err != nil {
+		return fmt.Errorf("cashier: settle: %w", err)
+	}
+	err = s.Store.InTx(ctx, func(tx Tx) error {
+		o, err := tx.OrderByID(ctx, found.ID, true)
+		if err != nil {
+			return err
+		}
+		if err := payable(o); err != nil {
+			return err
+		}
+		if !now.Before(o.ExpiresAt) {
+			return ErrExpired
+		}
+		if o.Due() != 0 {
+			return ErrDueThroughWeChat
+		}
+		return markPaid(ctx, tx, o, o.event(order.MomentPaid, "", domain.Actor{Kind: "shopper", ID: shopperID}, now), now)
+	})
+	if err != nil {
+		return fmt.Errorf("cashier: settle: %w", err)
+	}
+	return nil
+}
+
+// TradeApplier applies the payments of trades that are not an order's
+// (stored-value top-ups …), told apart by their out_trade_no.
+type TradeApplier interface {
+	Owns(outTradeNo string) bool
+	ApplyTrade(ctx context.Context, t payment.Transaction, src Source) (Outcome, string, error)
+}
+
+// apply applies a payment through the TradeApplier that owns its
+// out_trade_no, or as an order's (Apply).
+func (s *Service) apply(ctx context.Context, t payment.Transaction, src Source) (Outcome, string, error) {
+	for _, a := range s.Trades {
+		if a.Owns(t.OutTradeNo) {
+			return a.ApplyTrade(ctx, t, src)
+		}
+	}
+	return s.Apply(ctx, t, src)
 }
 
 func refundReason(k RefundKind) string {

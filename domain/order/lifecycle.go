@@ -64,6 +64,10 @@ type Event struct {
 	At          time.Time
 	By          domain.Actor
 
+	// MomentPlaced: the most stored value the shopper offered to pay with
+	// (PlaceInput.Balance).
+	Balance domain.Fen
+
 	// MomentPaid: the WeChat Pay payment that settled the rest of the
 	// payable (the order's other tenders were taken when it was placed).
 	PaymentID     int64

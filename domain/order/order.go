@@ -124,6 +124,10 @@ type PlaceInput struct {
 	Fulfillment FulfillmentRequest
 	CouponIDs   []int64
 	Points      int64
+	// Balance is the most stored value the shopper offers to pay with; a
+	// placed handler (membership) takes it, at most the payable, as a
+	// tender, and WeChat Pay is asked only for the rest.
+	Balance domain.Fen
 	// ExpectedPayable is what the preview showed; Place refuses with
 	// ErrPriceChanged when the price is now different. nil: not checked
 	// (Preview ignores it).
@@ -152,6 +156,9 @@ func (in PlaceInput) Hash() []byte {
 		fmt.Fprintf(&b, "coupon=%d|", c)
 	}
 	fmt.Fprintf(&b, "points=%d|", in.Points)
+	if in.Balance != 0 {
+		fmt.Fprintf(&b, "balance=%d|", in.Balance)
+	}
 	if in.ExpectedPayable != nil {
 		fmt.Fprintf(&b, "expected=%d|", *in.ExpectedPayable)
 	}
@@ -247,6 +254,7 @@ var (
 	ErrCartEmpty       = domain.E(domain.KindInvalid, "cart_empty", "No item of your cart is selected.")
 	ErrCouponsUnavail  = domain.E(domain.KindConflict, "coupon_not_applicable", "Coupons cannot be used yet.")
 	ErrPointsUnavail   = domain.E(domain.KindConflict, "points_unavailable", "Points cannot be used on this order.")
+	ErrBalanceUnavail  = domain.E(domain.KindConflict, "balance_unavailable", "Stored value cannot pay this order.")
 	ErrIdempotencyKey  = domain.E(domain.KindInvalid, "idempotency_key_required",
 		"Send an Idempotency-Key header (1–128 characters) so the order can be retried safely.")
 )

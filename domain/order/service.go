@@ -87,6 +87,17 @@ type Service struct {
 	// AutoConfirmAfter is how long after shipping receipt is confirmed
 	// automatically (default 10 days).
 	AutoConfirmAfter time.Duration
+	// Membership prices a shopper's checkout as a member (tier discount,
+	// member prices, points); nil: no member benefits and no points.
+	Membership Membership
+}
+
+// Membership is what a quote learns of the shopper's membership: their
+// tier's price benefits (nil: not a member), the member prices of those
+// SKUs that have one, and the points rule for the points they offer (it
+// refuses points they do not hold).
+type Membership interface {
+	Benefits(ctx context.Context, shopperID int64, skuIDs []int64, points int64) (*pricing.Member, map[int64]domain.Fen, pricing.Points, error)
 }
 
 // IdempotencyScope is the scope of order placement keys.
@@ -172,7 +183,9 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 		if err != nil {
 			return err
 		}
-		if err := tx.Raise(ctx, o.event(MomentPlaced, "", subject, now)); err != nil {
+		e := o.event(MomentPlaced, "", subject, now)
+		e.Balance = in.Balance
+		if err := tx.Raise(ctx, e); err != nil {
 			return err
 		}
 		if in.FromCart {
@@ -228,8 +241,15 @@ func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, now time.T
 	if len(in.CouponIDs) > 0 {
 		return Quote{}, nil, ErrCouponsUnavail
 	}
-	if in.Points > 0 {
+	if in.Points < 0 || in.Balance < 0 {
+		return Quote{}, nil, domain.Invalid(domain.FieldError{Field: "points", Code: "gte", Message: "points and balance must not be negative"})
+	}
+	member := s.Membership != nil && in.ShopperID > 0
+	if in.Points > 0 && !member {
 		return Quote{}, nil, ErrPointsUnavail
+	}
+	if in.Balance > 0 && !member {
+		return Quote{}, nil, ErrBalanceUnavail
 	}
 	if len([]rune(in.Note)) > MaxNoteLen {
 		return Quote{}, nil, domain.Invalid(domain.FieldError{Field: "note", Code: "max", Message: "must have at most 200 characters"})
@@ -249,6 +269,12 @@ func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, now time.T
 	q := Quote{Fulfillment: in.Fulfillment.Type, Lines: make([]QuoteLine, len(lines))}
 	pin := pricing.Input{Fulfillment: pricing.Fulfillment{Type: pricing.FulfillmentType(in.Fulfillment.Type)},
 		Freight: s.Freight, Now: now, Lines: make([]pricing.Line, len(lines))}
+	var memberPrices map[int64]domain.Fen
+	if member {
+		if pin.Member, memberPrices, pin.Points, err = s.Membership.Benefits(ctx, in.ShopperID, ids, in.Points); err != nil {
+			return Quote{}, nil, err
+		}
+	}
 	for i, l := range lines {
 		k, ok := byID[l.SKUID]
 		if !ok {
@@ -268,6 +294,9 @@ func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, now time.T
 		q.Lines[i] = QuoteLine{SKU: k, Quantity: l.Quantity}
 		pin.Lines[i] = pricing.Line{SKUID: k.ID, ProductID: k.ProductID, CategoryID: k.CategoryID,
 			Quantity: l.Quantity, UnitPrice: k.Price}
+		if mp, ok := memberPrices[k.ID]; ok {
+			pin.Lines[i].MemberPrice = &mp
+		}
 	}
 	var addr *AddressSnapshot
 	switch in.Fulfillment.Type {
