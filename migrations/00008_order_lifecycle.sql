@@ -106,6 +106,10 @@ ALTER TABLE refunds ADD COLUMN wechat_fen bigint;
 UPDATE refunds SET wechat_fen = amount_fen;
 ALTER TABLE refunds ALTER COLUMN wechat_fen SET NOT NULL;
 ALTER TABLE refunds ADD CONSTRAINT refunds_wechat_part CHECK (wechat_fen BETWEEN 0 AND amount_fen);
+-- An order paid by other tenders alone (stored value …) has no WeChat Pay
+-- payment: its refunds name none and go back through WeChat Pay with nothing.
+ALTER TABLE refunds ALTER COLUMN payment_id DROP NOT NULL;
+ALTER TABLE refunds ADD CONSTRAINT refunds_payment_when CHECK (payment_id IS NOT NULL OR (wechat_fen = 0 AND kind = 'after_sales'));
 
 CREATE TABLE refund_tenders (
     refund_id   bigint NOT NULL REFERENCES refunds (id),

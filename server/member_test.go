@@ -374,6 +374,34 @@ func TestMemberStoredValueMixedPayment(t *testing.T) {
 		t.Fatalf("after paying by stored value alone: %+v", c)
 	}
 	pa.checkInvariants()
+	// Its refund goes back to the card alone: no WeChat Pay refund.
+	var itemID int64
+	if err := pa.app.db.Get(&itemID, `SELECT i.id FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.order_no = $1`, o.OrderNo); err != nil {
+		t.Fatal(err)
+	}
+	admin := pa.staff(identity.RoleOperator, "")
+	var as struct {
+		ID     int64 `json:"id"`
+		Refund *struct {
+			OutRefundNo string `json:"out_refund_no"`
+			AmountFen   int64  `json:"amount_fen"`
+		} `json:"refund"`
+	}
+	pa.must(201, req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/after-sales", Token: tok,
+		Body: map[string]any{"lines": []map[string]any{{"item_id": itemID, "quantity": 1}}, "reason": "不想要了"}}).Decode(t, &as)
+	pa.must(200, req{Method: "POST", Path: fmt.Sprintf("/api/v1/admin/after-sales/%d/approve", as.ID), Token: admin,
+		Body: map[string]any{"goods_returned": true}}).Decode(t, &as)
+	if as.Refund == nil || as.Refund.AmountFen == 0 {
+		t.Fatalf("approval %+v", as)
+	}
+	if n := pa.count(`SELECT count(*) FROM refunds WHERE out_refund_no = $1 AND status = 'succeeded' AND payment_id IS NULL AND wechat_fen = 0`,
+		as.Refund.OutRefundNo); n != 1 {
+		t.Fatalf("stored-value refund not completed at once")
+	}
+	if c := pa.card(tok); c.PrincipalFen+c.BonusFen != 2500 {
+		t.Fatalf("after the refund the card holds %d principal + %d bonus, want 2500", c.PrincipalFen, c.BonusFen)
+	}
+	pa.checkInvariants()
 }
 
 // TestMemberTiersUpgradeAndReview: growth reaching a tier's threshold

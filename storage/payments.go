@@ -476,12 +476,14 @@ func (r refundRow) toDomain() cashier.Refund {
 		SucceededAt: r.SucceededAt.Time}
 }
 
-const refundCols = `r.id, r.out_refund_no, r.order_id, o.order_no, r.payment_id, a.out_trade_no,
-    p.amount_fen AS payment_amount_fen, r.after_sales_id, r.kind, r.amount_fen, r.wechat_fen, r.freight_fen, r.status, r.reason,
+const refundCols = `r.id, r.out_refund_no, r.order_id, o.order_no, COALESCE(r.payment_id, 0) AS payment_id,
+    COALESCE(a.out_trade_no, '') AS out_trade_no, COALESCE(p.amount_fen, 0) AS payment_amount_fen, r.after_sales_id, r.kind, r.amount_fen, r.wechat_fen, r.freight_fen, r.status, r.reason,
     r.wx_refund_id, r.failure, r.checks, r.created_at, r.succeeded_at`
 
-const refundFrom = ` FROM refunds r JOIN orders o ON o.id = r.order_id JOIN payments p ON p.id = r.payment_id
-    JOIN payment_attempts a ON a.id = p.attempt_id `
+// refundFrom: a refund of an order paid by other tenders alone has no
+// WeChat Pay payment.
+const refundFrom = ` FROM refunds r JOIN orders o ON o.id = r.order_id LEFT JOIN payments p ON p.id = r.payment_id
+    LEFT JOIN payment_attempts a ON a.id = p.attempt_id `
 
 type refundLineRow struct {
 	RefundID int64 `db:"refund_id"`
@@ -540,7 +542,7 @@ FROM refund_tenders rt JOIN order_tenders t ON t.id = rt.tender_id WHERE rt.refu
 const insertRefundSQL = `
 INSERT INTO refunds (out_refund_no, order_id, payment_id, after_sales_id, kind, amount_fen, freight_fen, status,
     reason, next_check_at, created_at, updated_at, wechat_fen)
-VALUES ($1, $2, $3, NULLIF($4, 0), $5, $6, $7, 'pending', $8, $9::timestamptz + interval '30 seconds', $9, $9, $10)
+VALUES ($1, $2, NULLIF($3, 0), NULLIF($4, 0), $5, $6, $7, 'pending', $8, $9::timestamptz + interval '30 seconds', $9, $9, $10)
 RETURNING id`
 
 func (s Payments) CreateRefund(ctx context.Context, r cashier.Refund) (cashier.Refund, error) {

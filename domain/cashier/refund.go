@@ -170,8 +170,10 @@ func createRefund(ctx context.Context, st RefundStore, req RefundRequest) (Refun
 	if err != nil {
 		return Refund{}, err
 	}
+	// An order its other tenders paid whole (stored value …) has no WeChat
+	// Pay payment; its refunds go back to those tenders alone.
 	p, err := st.AppliedPayment(ctx, o.ID)
-	if err != nil {
+	if err != nil && !(errors.Is(err, ErrNoPayment) && o.Due() == 0) {
 		return Refund{}, err
 	}
 	refunds, err := st.Refunds(ctx, o.ID)
@@ -193,6 +195,9 @@ func createRefund(ctx context.Context, st RefundStore, req RefundRequest) (Refun
 		if t.Kind == order.TenderWeChatPay {
 			r.WeChatAmount += t.Amount
 		}
+	}
+	if r.WeChatAmount > 0 && p.ID == 0 {
+		return Refund{}, fmt.Errorf("cashier: refund of %d fen through WeChat Pay without a payment", r.WeChatAmount)
 	}
 	r.CreatedAt = req.At
 	return st.CreateRefund(ctx, r)
