@@ -72,6 +72,8 @@ type shopProductDTO struct {
 	MinPriceFen int64        `json:"min_price_fen"`
 	StockState  string       `json:"stock_state"`
 	SKUs        []shopSKUDTO `json:"skus"`
+	// Campaign: running and upcoming flash-sale prices (absent when none).
+	Campaign *productCampaignDTO `json:"campaign,omitempty"`
 }
 
 type shopProductItemDTO struct {
@@ -83,6 +85,8 @@ type shopProductItemDTO struct {
 	Tags        []string `json:"tags"`
 	MinPriceFen int64    `json:"min_price_fen"`
 	StockState  string   `json:"stock_state"`
+	// Campaign: running and upcoming flash-sale prices (absent when none).
+	Campaign *productCampaignDTO `json:"campaign,omitempty"`
 }
 
 func firstImage(imgs []string) string {
@@ -233,8 +237,17 @@ func (a *API) shopProducts(c echo.Context) error {
 		return err
 	}
 	out := make([]shopProductItemDTO, len(ps))
+	ids := make([]int64, len(ps))
 	for i, p := range ps {
 		out[i] = a.toShopProductItem(p)
+		ids[i] = p.ID
+	}
+	cps, err := a.campaignPrices(c, ids)
+	if err != nil {
+		return err
+	}
+	for i := range out {
+		out[i].Campaign = cps[out[i].ID]
 	}
 	return c.JSON(http.StatusOK, newList(out, next))
 }
@@ -249,7 +262,13 @@ func (a *API) shopProduct(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, a.toShopProduct(p))
+	cps, err := a.campaignPrices(c, []int64{id})
+	if err != nil {
+		return err
+	}
+	out := a.toShopProduct(p)
+	out.Campaign = cps[id]
+	return c.JSON(http.StatusOK, out)
 }
 
 // --- admin: categories ---

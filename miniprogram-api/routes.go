@@ -117,6 +117,21 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	admin.GET("/reports/attribution/:dimension/:id/products", a.attributionProducts, asAdmin(backOffice...)...)
 	admin.GET("/orders/:no/attribution", a.orderAttribution, asAdmin(backOffice...)...)
 
+	// --- coupons and campaigns (routes:coupons) ---
+	shop.GET("/coupon-center", a.couponCentre)
+	shop.POST("/coupons/claim", a.claimCoupon, asShopper...)
+	shop.GET("/coupons", a.listMyCoupons, asShopper...)
+	admin.GET("/coupon-templates", a.listCouponTemplates, asAdmin(backOffice...)...)
+	admin.POST("/coupon-templates", a.createCouponTemplate, asAdmin(catalogEditors...)...)
+	admin.GET("/coupon-templates/:id", a.getCouponTemplate, asAdmin(backOffice...)...)
+	admin.PATCH("/coupon-templates/:id", a.patchCouponTemplate, asAdmin(catalogEditors...)...)
+	admin.POST("/coupon-templates/:id/status", a.setCouponTemplateStatus, asAdmin(catalogEditors...)...)
+	admin.GET("/campaigns", a.listCampaigns, asAdmin(backOffice...)...)
+	admin.POST("/campaigns", a.createCampaign, asAdmin(catalogEditors...)...)
+	admin.GET("/campaigns/:id", a.getCampaign, asAdmin(backOffice...)...)
+	admin.PATCH("/campaigns/:id", a.patchCampaign, asAdmin(catalogEditors...)...)
+	admin.POST("/campaigns/:id/status", a.setCampaignStatus, asAdmin(catalogEditors...)...)
+
 	// Development stand-ins (absent with real credentials).
 	if a.deps.Dev != nil {
 		e.Any("/_dev/*", echo.WrapHandler(http.StripPrefix("", a.deps.Dev)))

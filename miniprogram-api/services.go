@@ -6,9 +6,11 @@ import (
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/address"
 	"github.com/yutang/yutang/domain/attribution"
+	"github.com/yutang/yutang/domain/campaign"
 	"github.com/yutang/yutang/domain/cart"
 	"github.com/yutang/yutang/domain/cashier"
 	"github.com/yutang/yutang/domain/catalog"
+	"github.com/yutang/yutang/domain/coupon"
 	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/domain/order"
 	"github.com/yutang/yutang/domain/store"
@@ -30,6 +32,9 @@ type Services struct {
 	PayNotices PayNotifications // routes:payments (webhooks)
 
 	Attribution *attribution.Service // routes:attribution
+
+	Coupons   *coupon.Service   // routes:coupons
+	Campaigns *campaign.Service // routes:coupons
 }
 
 // AuditReader reads the audit log.

@@ -602,3 +602,16 @@ FROM order_tenders t WHERE t.order_id = $1 ORDER BY t.id`, orderID)
 	}
 	return out, nil
 }
+
+// RenameAdjustmentSource makes the order's adjustments of source that name
+// from name to instead (the coupons' placed handler names the redemption it
+// created for a coupon the order was priced with).
+func (s Orders) RenameAdjustmentSource(ctx context.Context, orderID int64, source pricing.Source, from, to int64) error {
+	_, err := s.ext().ExecContext(ctx, `
+UPDATE order_adjustments SET source_id = $4 WHERE order_id = $1 AND source = $2 AND source_id = $3`,
+		orderID, string(source), from, to)
+	if err != nil {
+		return fmt.Errorf("storage: rename adjustment source: %w", mapErr(err))
+	}
+	return nil
+}

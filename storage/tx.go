@@ -123,3 +123,7 @@ func (d *DB) Identity() Identity       { return Identity{d.scope()} }
 func (t *Tx) Identity() Identity       { return Identity{t.scope()} }
 func (d *DB) Audit() Audit             { return Audit{d.scope()} }
 func (t *Tx) Audit() Audit             { return Audit{t.scope()} }
+func (d *DB) Coupons() Coupons         { return Coupons{d.scope()} }
+func (t *Tx) Coupons() Coupons         { return Coupons{t.scope()} }
+func (d *DB) Campaigns() Campaigns     { return Campaigns{d.scope()} }
+func (t *Tx) Campaigns() Campaigns     { return Campaigns{t.scope()} }

@@ -216,6 +216,9 @@ type Quote struct {
 	Breakdown   pricing.Breakdown
 	Lines       []QuoteLine
 	Fulfillment FulfillmentType
+	// Coupons: the preview's coupon options (nil in Place, and without
+	// Promotions).
+	Coupons *CouponOptions
 }
 
 // Filter selects orders in the back office. Zero fields do not filter.

@@ -87,6 +87,9 @@ type Service struct {
 	// AutoConfirmAfter is how long after shipping receipt is confirmed
 	// automatically (default 10 days).
 	AutoConfirmAfter time.Duration
+	// Promotions gives the checkout its campaign prices and the shopper's
+	// coupons (nil: none; coupons are refused).
+	Promotions Promotions
 }
 
 // IdempotencyScope is the scope of order placement keys.
@@ -116,7 +119,7 @@ func (s *Service) ttl() time.Duration {
 // Preview prices a checkout exactly as Place would, without holding
 // anything.
 func (s *Service) Preview(ctx context.Context, in PlaceInput) (Quote, error) {
-	q, _, err := s.quote(ctx, s.Store, in, s.now())
+	q, _, err := s.quote(ctx, s.Store, in, true, s.now())
 	return q, err
 }
 
@@ -149,7 +152,7 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 			out, err = tx.Order(ctx, prev, in.ShopperID, false)
 			return err
 		}
-		q, addr, err := s.quote(ctx, tx, in, now)
+		q, addr, err := s.quote(ctx, tx, in, false, now)
 		if err != nil {
 			return err
 		}
@@ -220,13 +223,10 @@ func outOfStock(k SKU, want int) error {
 
 // quote resolves the lines, loads and checks their SKUs, the fulfillment and
 // the benefits, and prices the checkout.
-func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, now time.Time) (Quote, *AddressSnapshot, error) {
+func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, preview bool, now time.Time) (Quote, *AddressSnapshot, error) {
 	lines, err := s.lines(ctx, st, in)
 	if err != nil {
 		return Quote{}, nil, err
-	}
-	if len(in.CouponIDs) > 0 {
-		return Quote{}, nil, ErrCouponsUnavail
 	}
 	if in.Points > 0 {
 		return Quote{}, nil, ErrPointsUnavail
@@ -304,6 +304,12 @@ func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, now time.T
 		}
 	default:
 		return Quote{}, nil, domain.Invalid(domain.FieldError{Field: "fulfillment.type", Code: "oneof", Message: "must be one of: delivery pickup"})
+	}
+	if err := s.campaignPrices(ctx, in, pin.Lines, now); err != nil {
+		return Quote{}, nil, err
+	}
+	if pin.Coupons, q.Coupons, err = s.coupons(ctx, in, pin, preview, now); err != nil {
+		return Quote{}, nil, err
 	}
 	b, err := s.engine().Price(pin)
 	if err != nil {

@@ -1,0 +1,463 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/coupon"
+	"github.com/yutang/yutang/domain/pricing"
+)
+
+// Coupons implements coupon.Store (db.Coupons(), tx.Coupons()), and the
+// coupons' part of an order's life (Lock, Use, Return).
+type Coupons struct{ scope }
+
+var _ coupon.Store = Coupons{}
+
+// InTx implements coupon.Store.
+func (s Coupons) InTx(ctx context.Context, fn func(coupon.Store) error) error {
+	return s.inTx(ctx, func(tx *Tx) error { return fn(tx.Coupons()) })
+}
+
+// Audit records an admin write in the current transaction.
+func (s Coupons) Audit(ctx context.Context, e domain.AuditEntry) error {
+	return WriteAudit(ctx, s.ext(), e)
+}
+
+type templateRow struct {
+	ID                 int64         `db:"id"`
+	Name               string        `db:"name"`
+	Description        string        `db:"description"`
+	Kind               string        `db:"kind"`
+	Threshold          int64         `db:"threshold_fen"`
+	AmountOff          int64         `db:"amount_off_fen"`
+	PercentOffBP       int64         `db:"percent_off_bp"`
+	MaxOff             int64         `db:"max_off_fen"`
+	ScopeKind          string        `db:"scope_kind"`
+	ScopeIDs           pq.Int64Array `db:"scope_ids"`
+	Excluded           pq.Int64Array `db:"excluded_product_ids"`
+	ValidFrom          sql.NullTime  `db:"valid_from"`
+	ValidUntil         sql.NullTime  `db:"valid_until"`
+	ValidDays          sql.NullInt64 `db:"valid_days"`
+	Total              int           `db:"total"`
+	Issued             int           `db:"issued"`
+	PerShopper         int           `db:"per_shopper"`
+	Audience           string        `db:"audience"`
+	AudienceTier       sql.NullInt64 `db:"audience_tier"`
+	AudienceTouchpoint sql.NullInt64 `db:"audience_touchpoint_id"`
+	AudienceSince      sql.NullTime  `db:"audience_since"`
+	StacksWithCampaign bool          `db:"stacks_with_campaign"`
+	Claimable          bool          `db:"claimable"`
+	VisibleFrom        sql.NullTime  `db:"visible_from"`
+	ClaimFrom          sql.NullTime  `db:"claim_from"`
+	ClaimUntil         sql.NullTime  `db:"claim_until"`
+	Status             string        `db:"status"`
+	CreatedAt          time.Time     `db:"created_at"`
+	UpdatedAt          time.Time     `db:"updated_at"`
+}
+
+const templateCols = `t.id, t.name, t.description, t.kind, t.threshold_fen, t.amount_off_fen, t.percent_off_bp, t.max_off_fen,
+    t.scope_kind, t.scope_ids, t.excluded_product_ids, t.valid_from, t.valid_until, t.valid_days, t.total, t.issued,
+    t.per_shopper, t.audience, t.audience_tier, t.audience_touchpoint_id, t.audience_since, t.stacks_with_campaign,
+    t.claimable, t.visible_from, t.claim_from, t.claim_until, t.status, t.created_at, t.updated_at`
+
+func timeOf(n sql.NullTime) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return n.Time
+}
+
+func nullTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t, Valid: !t.IsZero()} }
+
+func nullPositive(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid: n > 0} }
+
+func (r templateRow) toDomain() coupon.Template {
+	return coupon.Template{ID: r.ID, Name: r.Name, Description: r.Description, Kind: pricing.CouponKind(r.Kind),
+		Threshold: domain.Fen(r.Threshold), AmountOff: domain.Fen(r.AmountOff), PercentOffBP: r.PercentOffBP,
+		MaxOff: domain.Fen(r.MaxOff),
+		Scope:  pricing.Scope{Kind: pricing.ScopeKind(r.ScopeKind), IDs: []int64(r.ScopeIDs), Excluded: []int64(r.Excluded)},
+		ValidFrom: timeOf(r.ValidFrom), ValidUntil: timeOf(r.ValidUntil), ValidDays: int(r.ValidDays.Int64),
+		Total: r.Total, Issued: r.Issued, PerShopper: r.PerShopper, Audience: coupon.Audience(r.Audience),
+		AudienceTier: int(r.AudienceTier.Int64), AudienceTouchpoint: r.AudienceTouchpoint.Int64,
+		AudienceSince: timeOf(r.AudienceSince), StacksWithCampaign: r.StacksWithCampaign, Claimable: r.Claimable,
+		VisibleFrom: timeOf(r.VisibleFrom), ClaimFrom: timeOf(r.ClaimFrom), ClaimUntil: timeOf(r.ClaimUntil),
+		Status: coupon.Status(r.Status), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+func int64s(ids []int64) pq.Int64Array {
+	if ids == nil {
+		return pq.Int64Array{}
+	}
+	return pq.Int64Array(ids)
+}
+
+// templateArgs are a template's columns from name to claim_until, in order.
+func templateArgs(t coupon.Template) []any {
+	return []any{t.Name, t.Description, string(t.Kind), int64(t.Threshold), int64(t.AmountOff), t.PercentOffBP,
+		int64(t.MaxOff), string(t.Scope.Kind), int64s(t.Scope.IDs), int64s(t.Scope.Excluded), nullTime(t.ValidFrom),
+		nullTime(t.ValidUntil), nullPositive(int64(t.ValidDays)), t.Total, t.PerShopper, string(t.Audience),
+		nullPositive(int64(t.AudienceTier)), nullPositive(t.AudienceTouchpoint), nullTime(t.AudienceSince),
+		t.StacksWithCampaign, t.Claimable, nullTime(t.VisibleFrom), nullTime(t.ClaimFrom), nullTime(t.ClaimUntil),
+		string(t.Status)}
+}
+
+const createTemplateSQL = `
+INSERT INTO coupon_templates AS t (name, description, kind, threshold_fen, amount_off_fen, percent_off_bp, max_off_fen,
+    scope_kind, scope_ids, excluded_product_ids, valid_from, valid_until, valid_days, total, per_shopper, audience,
+    audience_tier, audience_touchpoint_id, audience_since, stacks_with_campaign, claimable, visible_from, claim_from,
+    claim_until, status, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $26)
+RETURNING ` + templateCols
+
+// CreateTemplate implements coupon.Store.
+func (s Coupons) CreateTemplate(ctx context.Context, t coupon.Template, at time.Time) (coupon.Template, error) {
+	var r templateRow
+	if err := sqlx.GetContext(ctx, s.ext(), &r, createTemplateSQL, append(templateArgs(t), at)...); err != nil {
+		return coupon.Template{}, fmt.Errorf("storage: create coupon template: %w", mapErr(err))
+	}
+	return r.toDomain(), nil
+}
+
+const updateTemplateSQL = `
+UPDATE coupon_templates AS t SET name = $1, description = $2, kind = $3, threshold_fen = $4, amount_off_fen = $5,
+    percent_off_bp = $6, max_off_fen = $7, scope_kind = $8, scope_ids = $9, excluded_product_ids = $10, valid_from = $11,
+    valid_until = $12, valid_days = $13, total = $14, per_shopper = $15, audience = $16, audience_tier = $17,
+    audience_touchpoint_id = $18, audience_since = $19, stacks_with_campaign = $20, claimable = $21, visible_from = $22,
+    claim_from = $23, claim_until = $24, status = $25, updated_at = $26
+WHERE id = $27 RETURNING ` + templateCols
+
+// UpdateTemplate implements coupon.Store. The table's CHECK keeps total ≥
+// issued even against a claim that commits meanwhile.
+func (s Coupons) UpdateTemplate(ctx context.Context, t coupon.Template, at time.Time) (coupon.Template, error) {
+	var r templateRow
+	err := sqlx.GetContext(ctx, s.ext(), &r, updateTemplateSQL, append(templateArgs(t), at, t.ID)...)
+	if isCheck(err, "coupon_templates_issued_bounds") {
+		return coupon.Template{}, domain.Invalid(domain.FieldError{Field: "total", Code: "min", Message: "must be at least the number already issued"})
+	}
+	if err != nil {
+		return coupon.Template{}, mapErrNotFound(err, coupon.ErrTemplateNotFound)
+	}
+	return r.toDomain(), nil
+}
+
+// Template implements coupon.Store.
+func (s Coupons) Template(ctx context.Context, id int64, forUpdate bool) (coupon.Template, error) {
+	q := `SELECT ` + templateCols + ` FROM coupon_templates t WHERE t.id = $1`
+	if forUpdate {
+		q += ` FOR UPDATE`
+	}
+	var r templateRow
+	if err := sqlx.GetContext(ctx, s.ext(), &r, q, id); err != nil {
+		return coupon.Template{}, mapErrNotFound(err, coupon.ErrTemplateNotFound)
+	}
+	return r.toDomain(), nil
+}
+
+// pageTemplates runs a newest-first template list query whose last two
+// parameters are the id cursor and the limit.
+func (s Coupons) pageTemplates(ctx context.Context, q string, page domain.Page, args ...any) ([]coupon.Template, string, error) {
+	limit := domain.BoundLimit(page.Limit)
+	before, err := idBefore(page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	var rows []templateRow
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, q, append(args, before, limit+1)...); err != nil {
+		return nil, "", fmt.Errorf("storage: coupon templates: %w", mapErr(err))
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
+	}
+	out := make([]coupon.Template, len(rows))
+	for i, r := range rows {
+		out[i] = r.toDomain()
+	}
+	return out, next, nil
+}
+
+// Templates implements coupon.Store.
+func (s Coupons) Templates(ctx context.Context, status coupon.Status, page domain.Page) ([]coupon.Template, string, error) {
+	return s.pageTemplates(ctx, `SELECT `+templateCols+` FROM coupon_templates t
+WHERE ($1 = '' OR t.status = $1) AND t.id < $2 ORDER BY t.id DESC LIMIT $3`, page, string(status))
+}
+
+// CentreTemplates implements coupon.Store.
+func (s Coupons) CentreTemplates(ctx context.Context, now time.Time, page domain.Page) ([]coupon.Template, string, error) {
+	return s.pageTemplates(ctx, `SELECT `+templateCols+` FROM coupon_templates t
+WHERE t.status = 'active' AND t.claimable AND (t.visible_from IS NULL OR t.visible_from <= $1)
+  AND (t.claim_until IS NULL OR t.claim_until > $1) AND (t.valid_until IS NULL OR t.valid_until > $1)
+  AND t.id < $2 ORDER BY t.id DESC LIMIT $3`, page, now)
+}
+
+// HeldCounts implements coupon.Store.
+func (s Coupons) HeldCounts(ctx context.Context, shopperID int64, templateIDs []int64) (map[int64]int, error) {
+	var rows []struct {
+		TemplateID int64 `db:"template_id"`
+		N          int   `db:"n"`
+	}
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, `
+SELECT template_id, count(*) AS n FROM coupons WHERE shopper_id = $1 AND template_id = ANY($2) GROUP BY template_id`,
+		shopperID, pq.Array(templateIDs)); err != nil {
+		return nil, fmt.Errorf("storage: held coupons: %w", mapErr(err))
+	}
+	out := make(map[int64]int, len(rows))
+	for _, r := range rows {
+		out[r.TemplateID] = r.N
+	}
+	return out, nil
+}
+
+// Facts implements coupon.Store: a paid order is any order that reached
+// paid; a visit is a touch through the touchpoint (since AudienceSince).
+// There is no membership yet, so Tier stays nil.
+func (s Coupons) Facts(ctx context.Context, shopperID int64, t coupon.Template) (coupon.Facts, error) {
+	var f coupon.Facts
+	var err error
+	switch t.Audience {
+	case coupon.AudienceNewCustomers:
+		err = sqlx.GetContext(ctx, s.ext(), &f.HasPaidOrder, `
+SELECT EXISTS (SELECT 1 FROM orders WHERE shopper_id = $1 AND paid_at IS NOT NULL)`, shopperID)
+	case coupon.AudienceTouchpoint:
+		err = sqlx.GetContext(ctx, s.ext(), &f.VisitedTouchpoint, `
+SELECT EXISTS (SELECT 1 FROM touches WHERE shopper_id = $1 AND $2 = ANY (touchpoint_ids) AND at >= $3)`,
+			shopperID, t.AudienceTouchpoint, nullTime(t.AudienceSince).Time)
+	}
+	if err != nil {
+		return f, fmt.Errorf("storage: coupon audience: %w", mapErr(err))
+	}
+	return f, nil
+}
+
+// countClaimSQL counts one claim of a template by a shopper while below
+// the template's per-shopper limit; the row lock serialises one shopper's
+// claims, so parallel claims stop exactly at the limit.
+const countClaimSQL = `
+INSERT INTO coupon_claims AS c (template_id, shopper_id, claimed) VALUES ($1, $2, 1)
+ON CONFLICT (template_id, shopper_id) DO UPDATE SET claimed = c.claimed + 1
+WHERE c.claimed < (SELECT per_shopper FROM coupon_templates WHERE id = $1)
+RETURNING claimed`
+
+// takeOneSQL takes one coupon from a template's total while any is left.
+const takeOneSQL = `UPDATE coupon_templates SET issued = issued + 1 WHERE id = $1 AND issued < total AND status = 'active'`
+
+const couponCols = `c.id, c.template_id, c.shopper_id, c.status, c.valid_from, c.valid_until, c.source, c.issued_at`
+
+type couponRow struct {
+	ID         int64     `db:"id"`
+	TemplateID int64     `db:"template_id"`
+	ShopperID  int64     `db:"shopper_id"`
+	Status     string    `db:"status"`
+	ValidFrom  time.Time `db:"valid_from"`
+	ValidUntil time.Time `db:"valid_until"`
+	Source     string    `db:"source"`
+	IssuedAt   time.Time `db:"issued_at"`
+}
+
+func (r couponRow) toDomain(t coupon.Template) coupon.Coupon {
+	return coupon.Coupon{ID: r.ID, TemplateID: r.TemplateID, ShopperID: r.ShopperID, Status: coupon.CouponStatus(r.Status),
+		ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil, Source: coupon.Source(r.Source), IssuedAt: r.IssuedAt, Template: t}
+}
+
+// Issue implements coupon.Store.
+func (s Coupons) Issue(ctx context.Context, t coupon.Template, shopperID int64, src coupon.Source, ref int64, countClaim bool,
+	from, until, at time.Time) (coupon.Coupon, error) {
+	if countClaim {
+		var n int
+		err := sqlx.GetContext(ctx, s.ext(), &n, countClaimSQL, t.ID, shopperID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return coupon.Coupon{}, coupon.ErrLimitReached
+		}
+		if isFKViolation(err) {
+			return coupon.Coupon{}, coupon.ErrShopperNotFound
+		}
+		if err != nil {
+			return coupon.Coupon{}, fmt.Errorf("storage: count claim: %w", mapErr(err))
+		}
+	}
+	res, err := s.ext().ExecContext(ctx, takeOneSQL, t.ID)
+	if err != nil {
+		return coupon.Coupon{}, fmt.Errorf("storage: issue coupon: %w", mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return coupon.Coupon{}, coupon.ErrSoldOut
+	}
+	var r couponRow
+	err = sqlx.GetContext(ctx, s.ext(), &r, `
+INSERT INTO coupons AS c (template_id, shopper_id, valid_from, valid_until, source, source_ref, issued_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+couponCols, t.ID, shopperID, from, until, string(src), ref, at)
+	if isFKViolation(err) {
+		return coupon.Coupon{}, coupon.ErrShopperNotFound
+	}
+	if err != nil {
+		return coupon.Coupon{}, fmt.Errorf("storage: issue coupon: %w", mapErr(err))
+	}
+	t.Issued++
+	return r.toDomain(t), nil
+}
+
+type heldRow struct {
+	couponRow
+	T templateRow `db:"t"`
+}
+
+// heldSQL selects coupons (c) with their templates (t) as t.* columns.
+const heldSQL = `SELECT ` + couponCols + `,
+    t.id "t.id", t.name "t.name", t.description "t.description", t.kind "t.kind", t.threshold_fen "t.threshold_fen",
+    t.amount_off_fen "t.amount_off_fen", t.percent_off_bp "t.percent_off_bp", t.max_off_fen "t.max_off_fen",
+    t.scope_kind "t.scope_kind", t.scope_ids "t.scope_ids", t.excluded_product_ids "t.excluded_product_ids",
+    t.valid_from "t.valid_from", t.valid_until "t.valid_until", t.valid_days "t.valid_days", t.total "t.total",
+    t.issued "t.issued", t.per_shopper "t.per_shopper", t.audience "t.audience", t.audience_tier "t.audience_tier",
+    t.audience_touchpoint_id "t.audience_touchpoint_id", t.audience_since "t.audience_since",
+    t.stacks_with_campaign "t.stacks_with_campaign", t.claimable "t.claimable", t.visible_from "t.visible_from",
+    t.claim_from "t.claim_from", t.claim_until "t.claim_until", t.status "t.status", t.created_at "t.created_at",
+    t.updated_at "t.updated_at"
+FROM coupons c JOIN coupon_templates t ON t.id = c.template_id`
+
+// held loads coupons with their templates; category scopes are widened to
+// the categories' subcategories.
+func (s Coupons) held(ctx context.Context, q string, args ...any) ([]coupon.Coupon, error) {
+	var rows []heldRow
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, q, args...); err != nil {
+		return nil, fmt.Errorf("storage: held coupons: %w", mapErr(err))
+	}
+	out := make([]coupon.Coupon, len(rows))
+	subs := map[string][]int64{}
+	for i, r := range rows {
+		t := r.T.toDomain()
+		if t.Scope.Kind == pricing.ScopeCategories {
+			key := fmt.Sprint(t.Scope.IDs)
+			ids, ok := subs[key]
+			if !ok {
+				var err error
+				if ids, err = s.categoryTree(ctx, t.Scope.IDs); err != nil {
+					return nil, err
+				}
+				subs[key] = ids
+			}
+			t.Scope.IDs = ids
+		}
+		out[i] = r.couponRow.toDomain(t)
+	}
+	return out, nil
+}
+
+// categoryTree is the categories and all their descendants.
+func (s Coupons) categoryTree(ctx context.Context, roots []int64) ([]int64, error) {
+	var ids []int64
+	err := sqlx.SelectContext(ctx, s.ext(), &ids, `
+WITH RECURSIVE tree(id) AS (SELECT id FROM categories WHERE id = ANY($1)
+    UNION SELECT c.id FROM categories c JOIN tree ON c.parent_id = tree.id)
+SELECT id FROM tree ORDER BY id`, pq.Array(roots))
+	if err != nil {
+		return nil, fmt.Errorf("storage: category tree: %w", mapErr(err))
+	}
+	return ids, nil
+}
+
+// Usable implements coupon.Store.
+func (s Coupons) Usable(ctx context.Context, shopperID int64, now time.Time) ([]coupon.Coupon, error) {
+	return s.held(ctx, heldSQL+` WHERE c.shopper_id = $1 AND c.status = 'usable' AND c.valid_until > $2 ORDER BY c.id`, shopperID, now)
+}
+
+// Coupons implements coupon.Store.
+func (s Coupons) Coupons(ctx context.Context, shopperID int64, status coupon.CouponStatus, now time.Time, page domain.Page) ([]coupon.Coupon, string, error) {
+	limit := domain.BoundLimit(page.Limit)
+	before, err := idBefore(page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	cond := `c.status = $2`
+	switch status {
+	case coupon.CouponUsable:
+		cond = `c.status = 'usable' AND c.valid_until > $5`
+	case coupon.CouponExpired:
+		cond = `(c.status = 'expired' OR (c.status = 'usable' AND c.valid_until <= $5))`
+	}
+	cs, err := s.held(ctx, heldSQL+` WHERE c.shopper_id = $1 AND $2::text <> '' AND $5::timestamptz IS NOT NULL AND `+cond+` AND c.id < $3 ORDER BY c.id DESC LIMIT $4`,
+		shopperID, string(status), before, limit+1, now)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(cs) > limit {
+		cs = cs[:limit]
+		next = strconv.FormatInt(cs[len(cs)-1].ID, 10)
+	}
+	return cs, next, nil
+}
+
+// Redemption is one coupon on one order (see coupon_redemptions).
+type Redemption struct {
+	ID       int64
+	CouponID int64
+}
+
+// Lock puts a usable, valid coupon of the shopper on an order: the coupon
+// becomes locked (a conditional update, so two orders can never both take
+// it) and a redemption records it; its id is returned.
+func (s Coupons) Lock(ctx context.Context, couponID, shopperID, orderID int64, discount domain.Fen, at time.Time) (int64, error) {
+	res, err := s.ext().ExecContext(ctx, `
+UPDATE coupons SET status = 'locked'
+WHERE id = $1 AND shopper_id = $2 AND status = 'usable' AND valid_from <= $3 AND valid_until > $3`, couponID, shopperID, at)
+	if err != nil {
+		return 0, fmt.Errorf("storage: lock coupon: %w", mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return 0, coupon.ErrCouponTaken.WithDetails(pricing.CouponProblem{CouponID: couponID, Reason: "coupon_taken",
+			Message: "This coupon is already on another order or no longer usable."})
+	}
+	var id int64
+	err = sqlx.GetContext(ctx, s.ext(), &id, `
+INSERT INTO coupon_redemptions (coupon_id, order_id, status, discount_fen, locked_at)
+VALUES ($1, $2, 'locked', $3, $4) RETURNING id`, couponID, orderID, int64(discount), at)
+	if err != nil {
+		return 0, fmt.Errorf("storage: redeem coupon: %w", mapErr(err))
+	}
+	return id, nil
+}
+
+// Use marks the order's locked coupons used (the order was paid) and
+// returns how many.
+func (s Coupons) Use(ctx context.Context, orderID int64, at time.Time) (int, error) {
+	var n int
+	err := sqlx.GetContext(ctx, s.ext(), &n, `
+WITH r AS (UPDATE coupon_redemptions SET status = 'used', used_at = $2 WHERE order_id = $1 AND status = 'locked'
+           RETURNING coupon_id),
+     c AS (UPDATE coupons SET status = 'used' FROM r WHERE coupons.id = r.coupon_id AND coupons.status = 'locked'
+           RETURNING coupons.id)
+SELECT CASE WHEN (SELECT count(*) FROM r) = (SELECT count(*) FROM c) THEN (SELECT count(*) FROM c) ELSE -1 END`, orderID, at)
+	if err != nil {
+		return 0, fmt.Errorf("storage: use coupons: %w", mapErr(err))
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("storage: use coupons of order %d: a redemption's coupon is not locked", orderID)
+	}
+	return n, nil
+}
+
+// Return gives the order's locked coupons back (the order was cancelled):
+// usable again while valid at at, expired otherwise.
+func (s Coupons) Return(ctx context.Context, orderID int64, at time.Time) (int, error) {
+	var n int
+	err := sqlx.GetContext(ctx, s.ext(), &n, `
+WITH r AS (UPDATE coupon_redemptions SET status = 'returned', returned_at = $2 WHERE order_id = $1 AND status = 'locked'
+           RETURNING coupon_id),
+     c AS (UPDATE coupons SET status = CASE WHEN coupons.valid_until > $2 THEN 'usable' ELSE 'expired' END
+           FROM r WHERE coupons.id = r.coupon_id AND coupons.status = 'locked' RETURNING coupons.id)
+SELECT count(*) FROM c`, orderID, at)
+	if err != nil {
+		return 0, fmt.Errorf("storage: return coupons: %w", mapErr(err))
+	}
+	return n, nil
+}
