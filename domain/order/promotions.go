@@ -51,23 +51,48 @@ var (
 		"You cannot buy that many at the campaign price.")
 )
 
-// campaignPrices sets the lines' campaign prices: a line takes the price
-// when the allotment has all its units left; a shopper asking for more than
-// their limit allows is refused (never silently charged the list price).
-func (s *Service) campaignPrices(ctx context.Context, in PlaceInput, lines []pricing.Line, now time.Time) error {
+// offers is what Promotions said for one checkout, read before its
+// transaction opens (Promotions reads on its own connections; the placed
+// handlers then take what was offered with conditional updates, so a stale
+// offer is refused, never honoured twice).
+type offers struct {
+	prices map[int64]CampaignPrice
+	held   []pricing.Coupon
+	bad    []pricing.CouponProblem
+}
+
+// offers asks Promotions about the checkout's lines (read on st, outside
+// any transaction) and the shopper's coupons.
+func (s *Service) offers(ctx context.Context, st Store, in PlaceInput, preview bool, now time.Time) (offers, error) {
+	var o offers
 	if s.Promotions == nil {
-		return nil
+		return o, nil
+	}
+	lines, err := s.lines(ctx, st, in)
+	if err != nil {
+		return o, nil // the quote reports it (and a replayed placement never gets there)
 	}
 	ids := make([]int64, len(lines))
 	for i, l := range lines {
 		ids[i] = l.SKUID
 	}
-	prices, err := s.Promotions.CampaignPrices(ctx, in.ShopperID, ids, now)
-	if err != nil {
-		return err
+	if o.prices, err = s.Promotions.CampaignPrices(ctx, in.ShopperID, ids, now); err != nil {
+		return o, err
 	}
+	if in.ShopperID > 0 && (len(in.CouponIDs) > 0 || preview) {
+		if o.held, o.bad, err = s.Promotions.Coupons(ctx, in.ShopperID, now); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// campaignPrices sets the lines' campaign prices: a line takes the price
+// when the allotment has all its units left; a shopper asking for more than
+// their limit allows is refused (never silently charged the list price).
+func (o offers) campaignPrices(lines []pricing.Line) error {
 	for i := range lines {
-		cp, ok := prices[lines[i].SKUID]
+		cp, ok := o.prices[lines[i].SKUID]
 		if !ok || cp.Left < lines[i].Quantity {
 			continue
 		}
@@ -83,28 +108,21 @@ func (s *Service) campaignPrices(ctx context.Context, in PlaceInput, lines []pri
 
 // coupons resolves the coupons the checkout names among those the shopper
 // holds, and for a preview also returns the options (pin without coupons).
-func (s *Service) coupons(ctx context.Context, in PlaceInput, pin pricing.Input, preview bool, now time.Time) ([]pricing.Coupon, *CouponOptions, error) {
+func (s *Service) coupons(o offers, in PlaceInput, pin pricing.Input, preview bool) ([]pricing.Coupon, *CouponOptions, error) {
 	if s.Promotions == nil || in.ShopperID <= 0 {
 		if len(in.CouponIDs) > 0 {
 			return nil, nil, ErrCouponsUnavail
 		}
 		return nil, nil, nil
 	}
-	if len(in.CouponIDs) == 0 && !preview {
-		return nil, nil, nil
-	}
-	held, bad, err := s.Promotions.Coupons(ctx, in.ShopperID, now)
-	if err != nil {
-		return nil, nil, err
-	}
 	var chosen []pricing.Coupon
 	for _, id := range in.CouponIDs {
-		if k := slices.IndexFunc(held, func(c pricing.Coupon) bool { return c.ID == id }); k >= 0 {
-			chosen = append(chosen, held[k])
+		if k := slices.IndexFunc(o.held, func(c pricing.Coupon) bool { return c.ID == id }); k >= 0 {
+			chosen = append(chosen, o.held[k])
 			continue
 		}
-		if k := slices.IndexFunc(bad, func(p pricing.CouponProblem) bool { return p.CouponID == id }); k >= 0 {
-			return nil, nil, pricing.ErrCouponNotApplicable.WithMessage("%s", bad[k].Message).WithDetails(bad[k])
+		if k := slices.IndexFunc(o.bad, func(p pricing.CouponProblem) bool { return p.CouponID == id }); k >= 0 {
+			return nil, nil, pricing.ErrCouponNotApplicable.WithMessage("%s", o.bad[k].Message).WithDetails(o.bad[k])
 		}
 		return nil, nil, ErrCouponNotHeld.WithDetails(pricing.CouponProblem{CouponID: id, Reason: "coupon_not_found",
 			Message: "You do not hold this coupon, or it has been used."})
@@ -113,11 +131,11 @@ func (s *Service) coupons(ctx context.Context, in PlaceInput, pin pricing.Input,
 		return chosen, nil, nil
 	}
 	pin.Coupons = nil
-	ch, err := s.engine().BestCoupons(pin, held)
+	ch, err := s.engine().BestCoupons(pin, o.held)
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := &CouponOptions{Usable: ch.Eligible, Unusable: append(ch.Ineligible, bad...), BestPayable: ch.Breakdown.Payable}
+	opts := &CouponOptions{Usable: ch.Eligible, Unusable: append(ch.Ineligible, o.bad...), BestPayable: ch.Breakdown.Payable}
 	for _, c := range ch.Coupons {
 		opts.Best = append(opts.Best, c.ID)
 	}

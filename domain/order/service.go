@@ -119,7 +119,12 @@ func (s *Service) ttl() time.Duration {
 // Preview prices a checkout exactly as Place would, without holding
 // anything.
 func (s *Service) Preview(ctx context.Context, in PlaceInput) (Quote, error) {
-	q, _, err := s.quote(ctx, s.Store, in, true, s.now())
+	now := s.now()
+	o, err := s.offers(ctx, s.Store, in, true, now)
+	if err != nil {
+		return Quote{}, err
+	}
+	q, _, err := s.quote(ctx, s.Store, in, o, true, now)
 	return q, err
 }
 
@@ -142,6 +147,10 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 		return Order{}, err
 	}
 	subject := in.subject()
+	offers, err := s.offers(ctx, s.Store, in, false, now)
+	if err != nil {
+		return Order{}, fmt.Errorf("order: place: %w", err)
+	}
 	var out Order
 	err = s.Store.InTx(ctx, func(tx Store) error {
 		prev, replay, err := tx.ClaimIdempotencyKey(ctx, IdempotencyScope, subject.String(), in.IdempotencyKey, in.Hash())
@@ -152,7 +161,7 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 			out, err = tx.Order(ctx, prev, in.ShopperID, false)
 			return err
 		}
-		q, addr, err := s.quote(ctx, tx, in, false, now)
+		q, addr, err := s.quote(ctx, tx, in, offers, false, now)
 		if err != nil {
 			return err
 		}
@@ -223,7 +232,7 @@ func outOfStock(k SKU, want int) error {
 
 // quote resolves the lines, loads and checks their SKUs, the fulfillment and
 // the benefits, and prices the checkout.
-func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, preview bool, now time.Time) (Quote, *AddressSnapshot, error) {
+func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, offers offers, preview bool, now time.Time) (Quote, *AddressSnapshot, error) {
 	lines, err := s.lines(ctx, st, in)
 	if err != nil {
 		return Quote{}, nil, err
@@ -305,10 +314,10 @@ func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, preview bo
 	default:
 		return Quote{}, nil, domain.Invalid(domain.FieldError{Field: "fulfillment.type", Code: "oneof", Message: "must be one of: delivery pickup"})
 	}
-	if err := s.campaignPrices(ctx, in, pin.Lines, now); err != nil {
+	if err := offers.campaignPrices(pin.Lines); err != nil {
 		return Quote{}, nil, err
 	}
-	if pin.Coupons, q.Coupons, err = s.coupons(ctx, in, pin, preview, now); err != nil {
+	if pin.Coupons, q.Coupons, err = s.coupons(offers, in, pin, preview); err != nil {
 		return Quote{}, nil, err
 	}
 	b, err := s.engine().Price(pin)
