@@ -59,7 +59,7 @@ func nonNilIDs(ids []int64) []int64 {
 func toTemplateDTO(t coupon.Template) templateDTO {
 	return templateDTO{ID: t.ID, Name: t.Name, Description: t.Description, Kind: string(t.Kind),
 		ThresholdFen: int64(t.Threshold), AmountOffFen: int64(t.AmountOff), PercentOffBP: t.PercentOffBP, MaxOffFen: int64(t.MaxOff),
-		Scope: scopeDTO{Kind: string(t.Scope.Kind), IDs: nonNilIDs(t.Scope.IDs), ExcludedProductIDs: nonNilIDs(t.Scope.Excluded)},
+		Scope:     scopeDTO{Kind: string(t.Scope.Kind), IDs: nonNilIDs(t.Scope.IDs), ExcludedProductIDs: nonNilIDs(t.Scope.Excluded)},
 		ValidFrom: optTime(t.ValidFrom), ValidUntil: optTime(t.ValidUntil), ValidDays: t.ValidDays, Total: t.Total, Issued: t.Issued,
 		PerShopper: t.PerShopper, Audience: string(t.Audience), AudienceTier: t.AudienceTier,
 		AudienceTouchpointID: t.AudienceTouchpoint, AudienceSince: optTime(t.AudienceSince),
@@ -106,8 +106,8 @@ func deref(t *time.Time) time.Time {
 func (r templateRequest) toTemplate() coupon.Template {
 	t := coupon.Template{Name: r.Name, Description: r.Description, Kind: pricing.CouponKind(r.Kind),
 		Threshold: domain.Fen(r.ThresholdFen), AmountOff: domain.Fen(r.AmountOffFen), PercentOffBP: r.PercentOffBP,
-		MaxOff: domain.Fen(r.MaxOffFen),
-		Scope:  pricing.Scope{Kind: pricing.ScopeKind(r.Scope.Kind), IDs: r.Scope.IDs, Excluded: r.Scope.ExcludedProductIDs},
+		MaxOff:    domain.Fen(r.MaxOffFen),
+		Scope:     pricing.Scope{Kind: pricing.ScopeKind(r.Scope.Kind), IDs: r.Scope.IDs, Excluded: r.Scope.ExcludedProductIDs},
 		ValidFrom: deref(r.ValidFrom), ValidUntil: deref(r.ValidUntil), ValidDays: r.ValidDays, Total: r.Total,
 		PerShopper: r.PerShopper, Audience: coupon.Audience(r.Audience), AudienceTier: r.AudienceTier,
 		AudienceTouchpoint: r.AudienceTouchpointID, AudienceSince: deref(r.AudienceSince),
@@ -389,8 +389,8 @@ type couponOptionsDTO struct {
 }
 
 type usableCouponDTO struct {
-	CouponID    int64  `json:"coupon_id"`
-	DiscountFen int64  `json:"discount_fen"` // what it takes off alone
+	CouponID    int64 `json:"coupon_id"`
+	DiscountFen int64 `json:"discount_fen"` // what it takes off alone
 }
 
 type unusableCouponDTO struct {

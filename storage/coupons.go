@@ -83,8 +83,8 @@ func nullPositive(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid:
 func (r templateRow) toDomain() coupon.Template {
 	return coupon.Template{ID: r.ID, Name: r.Name, Description: r.Description, Kind: pricing.CouponKind(r.Kind),
 		Threshold: domain.Fen(r.Threshold), AmountOff: domain.Fen(r.AmountOff), PercentOffBP: r.PercentOffBP,
-		MaxOff: domain.Fen(r.MaxOff),
-		Scope:  pricing.Scope{Kind: pricing.ScopeKind(r.ScopeKind), IDs: []int64(r.ScopeIDs), Excluded: []int64(r.Excluded)},
+		MaxOff:    domain.Fen(r.MaxOff),
+		Scope:     pricing.Scope{Kind: pricing.ScopeKind(r.ScopeKind), IDs: []int64(r.ScopeIDs), Excluded: []int64(r.Excluded)},
 		ValidFrom: timeOf(r.ValidFrom), ValidUntil: timeOf(r.ValidUntil), ValidDays: int(r.ValidDays.Int64),
 		Total: r.Total, Issued: r.Issued, PerShopper: r.PerShopper, Audience: coupon.Audience(r.Audience),
 		AudienceTier: int(r.AudienceTier.Int64), AudienceTouchpoint: r.AudienceTouchpoint.Int64,

@@ -375,7 +375,9 @@ func (s *Service) SetStatus(ctx context.Context, by domain.Actor, reqID string, 
 }
 
 // Get returns a campaign with its SKUs.
-func (s *Service) Get(ctx context.Context, id int64) (Campaign, error) { return s.Store.Get(ctx, id, false) }
+func (s *Service) Get(ctx context.Context, id int64) (Campaign, error) {
+	return s.Store.Get(ctx, id, false)
+}
 
 // List lists campaigns, newest first, optionally by status.
 func (s *Service) List(ctx context.Context, status Status, page domain.Page) ([]Campaign, string, error) {
