@@ -30,7 +30,7 @@ import (
 // issue jobs.
 func (a *app) wireCoupons() {
 	st := a.store
-	coupons := &coupon.Service{Store: st.Coupons(), Now: a.now}
+	coupons := &coupon.Service{Store: st.Coupons(), Issuing: st.Coupons(), Now: a.now}
 	campaigns := &campaign.Service{Store: st.Campaigns(), Now: a.now}
 	a.svc.Coupons, a.svc.Campaigns = coupons, campaigns
 	a.svc.Orders.Promotions = promotions{coupons: coupons, campaigns: campaigns}
@@ -50,10 +50,15 @@ func (a *app) wireCoupons() {
 		}
 		return tx.Campaigns().Release(ctx, e.OrderID)
 	})
-	a.workers = append(a.workers, every(5*time.Second, a.log, "campaigns.advance", func(ctx context.Context) error {
-		_, err := campaigns.Advance(ctx, 100)
-		return err
-	}))
+	a.workers = append(a.workers,
+		every(5*time.Second, a.log, "campaigns.advance", func(ctx context.Context) error {
+			_, err := campaigns.Advance(ctx, 100)
+			return err
+		}),
+		every(2*time.Second, a.log, "coupons.jobs", func(ctx context.Context) error {
+			_, err := coupons.WorkJobs(ctx, 200, 50)
+			return err
+		}))
 }
 
 // placeCoupons takes what a placed order was priced with: its coupons

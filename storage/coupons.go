@@ -461,3 +461,320 @@ SELECT count(*) FROM c`, orderID, at)
 	}
 	return n, nil
 }
+
+var _ coupon.IssueStore = Coupons{}
+
+// NextBatch implements coupon.IssueStore.
+func (s Coupons) NextBatch(ctx context.Context, templateID int64) (int, error) {
+	var n int
+	if err := sqlx.GetContext(ctx, s.ext(), &n, `SELECT COALESCE(max(batch), 0) + 1 FROM coupon_codes WHERE template_id = $1`, templateID); err != nil {
+		return 0, fmt.Errorf("storage: code batch: %w", mapErr(err))
+	}
+	return n, nil
+}
+
+// AddCodes implements coupon.IssueStore.
+func (s Coupons) AddCodes(ctx context.Context, templateID int64, batch int, codes []string) (int, error) {
+	res, err := s.ext().ExecContext(ctx, `
+INSERT INTO coupon_codes (template_id, batch, code) SELECT $1, $2, c FROM unnest($3::text[]) c ON CONFLICT (code) DO NOTHING`,
+		templateID, batch, pq.StringArray(codes))
+	if err != nil {
+		return 0, fmt.Errorf("storage: add codes: %w", mapErr(err))
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+type codeRow struct {
+	ID         int64         `db:"id"`
+	TemplateID int64         `db:"template_id"`
+	Batch      int           `db:"batch"`
+	Code       string        `db:"code"`
+	RedeemedBy sql.NullInt64 `db:"redeemed_by"`
+	RedeemedAt sql.NullTime  `db:"redeemed_at"`
+	CreatedAt  time.Time     `db:"created_at"`
+}
+
+// Codes implements coupon.IssueStore: oldest first, batch 0 for all.
+func (s Coupons) Codes(ctx context.Context, templateID int64, batch int, page domain.Page) ([]coupon.Code, string, error) {
+	limit := domain.BoundLimit(page.Limit)
+	if page.Limit > domain.MaxPageLimit { // CSV exports read a whole batch
+		limit = page.Limit
+	}
+	after, err := idAfter(page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	var rows []codeRow
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, `
+SELECT id, template_id, batch, code, redeemed_by, redeemed_at, created_at FROM coupon_codes
+WHERE template_id = $1 AND ($2 = 0 OR batch = $2) AND id > $3 ORDER BY id LIMIT $4`, templateID, batch, after, limit+1); err != nil {
+		return nil, "", fmt.Errorf("storage: codes: %w", mapErr(err))
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
+	}
+	out := make([]coupon.Code, len(rows))
+	for i, r := range rows {
+		out[i] = coupon.Code{ID: r.ID, TemplateID: r.TemplateID, Batch: r.Batch, Code: r.Code, RedeemedBy: r.RedeemedBy.Int64,
+			RedeemedAt: timeOf(r.RedeemedAt), CreatedAt: r.CreatedAt}
+	}
+	return out, next, nil
+}
+
+// TakeGuess implements coupon.IssueStore: one conditional upsert, so
+// parallel guesses stop exactly at the limit.
+func (s Coupons) TakeGuess(ctx context.Context, shopperID int64, window time.Time, limit int) (bool, error) {
+	var n int
+	err := sqlx.GetContext(ctx, s.ext(), &n, `
+INSERT INTO coupon_code_failures AS f (shopper_id, window_start, failures) VALUES ($1, $2, 1)
+ON CONFLICT (shopper_id, window_start) DO UPDATE SET failures = f.failures + 1 WHERE f.failures < $3
+RETURNING failures`, shopperID, window, limit)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("storage: code guess: %w", mapErr(err))
+	}
+	return true, nil
+}
+
+// ForgiveGuess implements coupon.IssueStore.
+func (s Coupons) ForgiveGuess(ctx context.Context, shopperID int64, window time.Time) error {
+	_, err := s.ext().ExecContext(ctx, `
+UPDATE coupon_code_failures SET failures = failures - 1 WHERE shopper_id = $1 AND window_start = $2 AND failures > 0`, shopperID, window)
+	if err != nil {
+		return fmt.Errorf("storage: code guess: %w", mapErr(err))
+	}
+	return nil
+}
+
+// UseCode implements coupon.IssueStore: a conditional update, so a code
+// works once whatever the concurrency.
+func (s Coupons) UseCode(ctx context.Context, code string, shopperID int64, at time.Time) (int64, error) {
+	var tid int64
+	err := sqlx.GetContext(ctx, s.ext(), &tid, `
+UPDATE coupon_codes SET redeemed_by = $2, redeemed_at = $3 WHERE code = $1 AND redeemed_by IS NULL RETURNING template_id`,
+		code, shopperID, at)
+	if err != nil {
+		return 0, mapErrNotFound(err, coupon.ErrCodeInvalid)
+	}
+	return tid, nil
+}
+
+// SetCodeCoupon implements coupon.IssueStore.
+func (s Coupons) SetCodeCoupon(ctx context.Context, code string, couponID int64) error {
+	if _, err := s.ext().ExecContext(ctx, `UPDATE coupon_codes SET coupon_id = $2 WHERE code = $1`, code, couponID); err != nil {
+		return fmt.Errorf("storage: code coupon: %w", mapErr(err))
+	}
+	return nil
+}
+
+type jobRow struct {
+	ID         int64         `db:"id"`
+	Kind       string        `db:"kind"`
+	State      string        `db:"state"`
+	TemplateID int64         `db:"template_id"`
+	Total      int           `db:"total"`
+	Done       int           `db:"done"`
+	Failed     int           `db:"failed"`
+	CreatedBy  sql.NullInt64 `db:"created_by"`
+	Error      string        `db:"error"`
+	CreatedAt  time.Time     `db:"created_at"`
+	UpdatedAt  time.Time     `db:"updated_at"`
+	FinishedAt sql.NullTime  `db:"finished_at"`
+}
+
+const jobCols = `id, kind, state, (params->>'template_id')::bigint AS template_id, total, done, failed, created_by, error,
+    created_at, updated_at, finished_at`
+
+func (r jobRow) toDomain() coupon.Job {
+	return coupon.Job{ID: r.ID, Kind: r.Kind, State: coupon.JobState(r.State), TemplateID: r.TemplateID, Total: r.Total,
+		Done: r.Done, Failed: r.Failed, CreatedBy: r.CreatedBy.Int64, Error: r.Error, CreatedAt: r.CreatedAt,
+		UpdatedAt: r.UpdatedAt, FinishedAt: timeOf(r.FinishedAt)}
+}
+
+// CreateJob implements coupon.IssueStore: the job and its targets in one
+// statement each; total is how many targets there are.
+func (s Coupons) CreateJob(ctx context.Context, j coupon.Job, seg coupon.Segment) (coupon.Job, error) {
+	var id int64
+	if err := sqlx.GetContext(ctx, s.ext(), &id, `
+INSERT INTO jobs (kind, state, params, created_by, created_at, updated_at)
+VALUES ($1, 'queued', jsonb_build_object('template_id', $2::bigint), NULLIF($3, 0), $4, $4) RETURNING id`,
+		j.Kind, j.TemplateID, j.CreatedBy, j.CreatedAt); err != nil {
+		return coupon.Job{}, fmt.Errorf("storage: create job: %w", mapErr(err))
+	}
+	var q string
+	var args []any
+	switch {
+	case len(seg.ShopperIDs) > 0:
+		q, args = `SELECT id FROM shoppers WHERE id = ANY($2)`, []any{pq.Array(seg.ShopperIDs)}
+	case seg.NewCustomers:
+		q = `SELECT s.id FROM shoppers s WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.shopper_id = s.id AND o.paid_at IS NOT NULL)`
+	case seg.TouchpointID > 0:
+		q, args = `SELECT DISTINCT shopper_id FROM touches WHERE shopper_id IS NOT NULL AND $2 = ANY (touchpoint_ids) AND at >= $3 AND at < $4`,
+			[]any{seg.TouchpointID, seg.From, seg.To}
+	default:
+		return coupon.Job{}, domain.Invalid(domain.FieldError{Field: "segment", Code: "required", Message: "no segment"})
+	}
+	if _, err := s.ext().ExecContext(ctx, `INSERT INTO job_targets (job_id, shopper_id) SELECT $1, x.id FROM (`+q+`) x(id)`,
+		append([]any{id}, args...)...); err != nil {
+		return coupon.Job{}, fmt.Errorf("storage: job targets: %w", mapErr(err))
+	}
+	if _, err := s.ext().ExecContext(ctx, `UPDATE jobs SET total = (SELECT count(*) FROM job_targets WHERE job_id = $1) WHERE id = $1`, id); err != nil {
+		return coupon.Job{}, fmt.Errorf("storage: create job: %w", mapErr(err))
+	}
+	return s.Job(ctx, id)
+}
+
+// Job implements coupon.IssueStore.
+func (s Coupons) Job(ctx context.Context, id int64) (coupon.Job, error) {
+	var r jobRow
+	if err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT `+jobCols+` FROM jobs WHERE id = $1`, id); err != nil {
+		return coupon.Job{}, mapErrNotFound(err, coupon.ErrJobNotFound)
+	}
+	return r.toDomain(), nil
+}
+
+// LeaseJob implements coupon.IssueStore.
+func (s Coupons) LeaseJob(ctx context.Context, now time.Time, lease time.Duration) (coupon.Job, bool, error) {
+	var r jobRow
+	err := sqlx.GetContext(ctx, s.ext(), &r, `
+UPDATE jobs SET state = 'running', lease_until = $2, updated_at = $1
+WHERE id = (SELECT id FROM jobs WHERE state IN ('queued', 'running') AND (lease_until IS NULL OR lease_until <= $1)
+            ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING `+jobCols, now, now.Add(lease))
+	if errors.Is(err, sql.ErrNoRows) {
+		return coupon.Job{}, false, nil
+	}
+	if err != nil {
+		return coupon.Job{}, false, fmt.Errorf("storage: lease job: %w", mapErr(err))
+	}
+	return r.toDomain(), true, nil
+}
+
+// PendingTargets implements coupon.IssueStore.
+func (s Coupons) PendingTargets(ctx context.Context, jobID int64, limit int) ([]int64, error) {
+	var ids []int64
+	if err := sqlx.SelectContext(ctx, s.ext(), &ids, `
+SELECT shopper_id FROM job_targets WHERE job_id = $1 AND state = 'pending' ORDER BY shopper_id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+		jobID, limit); err != nil {
+		return nil, fmt.Errorf("storage: job targets: %w", mapErr(err))
+	}
+	return ids, nil
+}
+
+// FinishTargets implements coupon.IssueStore.
+func (s Coupons) FinishTargets(ctx context.Context, jobID int64, done []int64, failed map[int64]string, now time.Time, lease time.Duration) (coupon.Job, error) {
+	fids := make([]int64, 0, len(failed))
+	reasons := make([]string, 0, len(failed))
+	for id, why := range failed {
+		fids, reasons = append(fids, id), append(reasons, why)
+	}
+	if _, err := s.ext().ExecContext(ctx, `
+UPDATE job_targets t SET state = x.state, reason = x.reason
+FROM (SELECT unnest($2::bigint[]) id, 'done' state, '' reason
+      UNION ALL SELECT unnest($3::bigint[]), 'failed', unnest($4::text[])) x
+WHERE t.job_id = $1 AND t.shopper_id = x.id AND t.state = 'pending'`,
+		jobID, pq.Array(done), pq.Array(fids), pq.StringArray(reasons)); err != nil {
+		return coupon.Job{}, fmt.Errorf("storage: finish targets: %w", mapErr(err))
+	}
+	var r jobRow
+	err := sqlx.GetContext(ctx, s.ext(), &r, `
+UPDATE jobs j SET done = j.done + $2, failed = j.failed + $3, updated_at = $4, lease_until = $5,
+    state = CASE WHEN EXISTS (SELECT 1 FROM job_targets WHERE job_id = $1 AND state = 'pending') THEN 'running' ELSE 'done' END,
+    finished_at = CASE WHEN EXISTS (SELECT 1 FROM job_targets WHERE job_id = $1 AND state = 'pending') THEN NULL ELSE $4 END
+WHERE id = $1 RETURNING `+jobCols, jobID, len(done), len(failed), now, now.Add(lease))
+	if err != nil {
+		return coupon.Job{}, fmt.Errorf("storage: finish targets: %w", mapErr(err))
+	}
+	return r.toDomain(), nil
+}
+
+type budgetRow struct {
+	ID         int64         `db:"id"`
+	TemplateID int64         `db:"template_id"`
+	HolderKind string        `db:"holder_kind"`
+	HolderID   int64         `db:"holder_id"`
+	Total      int           `db:"total"`
+	Used       int           `db:"used"`
+	CreatedBy  sql.NullInt64 `db:"created_by"`
+	CreatedAt  time.Time     `db:"created_at"`
+}
+
+const budgetCols = `id, template_id, holder_kind, holder_id, total, used, created_by, created_at`
+
+func (r budgetRow) toDomain() coupon.Budget {
+	return coupon.Budget{ID: r.ID, TemplateID: r.TemplateID, HolderKind: r.HolderKind, HolderID: r.HolderID, Total: r.Total,
+		Used: r.Used, CreatedBy: r.CreatedBy.Int64, CreatedAt: r.CreatedAt}
+}
+
+// CreateBudget implements coupon.IssueStore.
+func (s Coupons) CreateBudget(ctx context.Context, b coupon.Budget, at time.Time) (coupon.Budget, error) {
+	var r budgetRow
+	if err := sqlx.GetContext(ctx, s.ext(), &r, `
+INSERT INTO coupon_budgets (template_id, holder_kind, holder_id, total, created_by, created_at)
+VALUES ($1, $2, $3, $4, NULLIF($5, 0), $6) RETURNING `+budgetCols,
+		b.TemplateID, b.HolderKind, b.HolderID, b.Total, b.CreatedBy, at); err != nil {
+		return coupon.Budget{}, fmt.Errorf("storage: create budget: %w", mapErr(err))
+	}
+	return r.toDomain(), nil
+}
+
+// Budgets implements coupon.IssueStore.
+func (s Coupons) Budgets(ctx context.Context, templateID int64, page domain.Page) ([]coupon.Budget, string, error) {
+	limit := domain.BoundLimit(page.Limit)
+	before, err := idBefore(page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	var rows []budgetRow
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT `+budgetCols+` FROM coupon_budgets
+WHERE ($1 = 0 OR template_id = $1) AND id < $2 ORDER BY id DESC LIMIT $3`, templateID, before, limit+1); err != nil {
+		return nil, "", fmt.Errorf("storage: budgets: %w", mapErr(err))
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
+	}
+	out := make([]coupon.Budget, len(rows))
+	for i, r := range rows {
+		out[i] = r.toDomain()
+	}
+	return out, next, nil
+}
+
+// TakeFromBudget implements coupon.IssueStore: the clerk's own budget
+// first, then their store's; each a conditional update.
+func (s Coupons) TakeFromBudget(ctx context.Context, templateID, clerkID, storeID int64) (int64, error) {
+	var id int64
+	err := sqlx.GetContext(ctx, s.ext(), &id, `
+UPDATE coupon_budgets SET used = used + 1
+WHERE id = (SELECT id FROM coupon_budgets
+            WHERE template_id = $1 AND used < total
+              AND ((holder_kind = 'clerk' AND holder_id = $2) OR (holder_kind = 'store' AND holder_id = $3))
+            ORDER BY holder_kind = 'clerk' DESC, id LIMIT 1 FOR UPDATE)
+  AND used < total
+RETURNING id`, templateID, clerkID, storeID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, coupon.ErrNoBudget
+	}
+	if err != nil {
+		return 0, fmt.Errorf("storage: take from budget: %w", mapErr(err))
+	}
+	return id, nil
+}
+
+// RecordGrant implements coupon.IssueStore.
+func (s Coupons) RecordGrant(ctx context.Context, g coupon.Grant) (coupon.Grant, error) {
+	err := sqlx.GetContext(ctx, s.ext(), &g.ID, `
+INSERT INTO coupon_grants (budget_id, coupon_id, shopper_id, granted_by, store_id, granted_at)
+VALUES ($1, $2, $3, $4, NULLIF($5, 0), $6) RETURNING id`, g.BudgetID, g.CouponID, g.ShopperID, g.GrantedBy, g.StoreID, g.GrantedAt)
+	if err != nil {
+		return coupon.Grant{}, fmt.Errorf("storage: record grant: %w", mapErr(err))
+	}
+	return g, nil
+}

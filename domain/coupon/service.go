@@ -46,6 +46,9 @@ type Store interface {
 type Service struct {
 	Store Store
 	Now   func() time.Time
+	// Issuing is the store of codes, bulk jobs and budgets (the same
+	// database as Store).
+	Issuing IssueStore
 	// Stackable lets shoppers combine coupons on one order (the brand's
 	// setting; default one coupon per order).
 	Stackable bool
