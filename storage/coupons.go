@@ -683,9 +683,9 @@ WHERE t.job_id = $1 AND t.shopper_id = x.id AND t.state = 'pending'`,
 	}
 	var r jobRow
 	err := sqlx.GetContext(ctx, s.ext(), &r, `
-UPDATE jobs j SET done = j.done + $2, failed = j.failed + $3, updated_at = $4, lease_until = $5,
+UPDATE jobs j SET done = j.done + $2, failed = j.failed + $3, updated_at = $4::timestamptz, lease_until = $5,
     state = CASE WHEN EXISTS (SELECT 1 FROM job_targets WHERE job_id = $1 AND state = 'pending') THEN 'running' ELSE 'done' END,
-    finished_at = CASE WHEN EXISTS (SELECT 1 FROM job_targets WHERE job_id = $1 AND state = 'pending') THEN NULL ELSE $4 END
+    finished_at = CASE WHEN EXISTS (SELECT 1 FROM job_targets WHERE job_id = $1 AND state = 'pending') THEN NULL ELSE $4::timestamptz END
 WHERE id = $1 RETURNING `+jobCols, jobID, len(done), len(failed), now, now.Add(lease))
 	if err != nil {
 		return coupon.Job{}, fmt.Errorf("storage: finish targets: %w", mapErr(err))
