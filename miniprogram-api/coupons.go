@@ -49,6 +49,14 @@ type templateDTO struct {
 	UpdatedAt            time.Time  `json:"updated_at"`
 }
 
+func toScopeDTO(s pricing.Scope) scopeDTO {
+	return scopeDTO{Kind: string(s.Kind), IDs: nonNilIDs(s.IDs), ExcludedProductIDs: nonNilIDs(s.Excluded)}
+}
+
+func (s scopeDTO) toScope() pricing.Scope {
+	return pricing.Scope{Kind: pricing.ScopeKind(s.Kind), IDs: s.IDs, Excluded: s.ExcludedProductIDs}
+}
+
 func nonNilIDs(ids []int64) []int64 {
 	if ids == nil {
 		return []int64{}
@@ -185,7 +193,7 @@ func (p templatePatch) apply(t *coupon.Template) {
 		t.MaxOff = domain.Fen(*p.MaxOffFen)
 	}
 	if s := p.Scope; s != nil {
-		t.Scope = pricing.Scope{Kind: pricing.ScopeKind(s.Kind), IDs: s.IDs, Excluded: s.ExcludedProductIDs}
+		t.Scope = s.toScope()
 	}
 	set(&t.ValidFrom, p.ValidFrom)
 	set(&t.ValidUntil, p.ValidUntil)
@@ -289,7 +297,7 @@ type couponRuleDTO struct {
 func toCouponRuleDTO(t coupon.Template) couponRuleDTO {
 	return couponRuleDTO{TemplateID: t.ID, Name: t.Name, Description: t.Description, Kind: string(t.Kind),
 		ThresholdFen: int64(t.Threshold), AmountOffFen: int64(t.AmountOff), PercentOffBP: t.PercentOffBP, MaxOffFen: int64(t.MaxOff),
-		Scope:              scopeDTO{Kind: string(t.Scope.Kind), IDs: nonNilIDs(t.Scope.IDs), ExcludedProductIDs: nonNilIDs(t.Scope.Excluded)},
+		Scope:              toScopeDTO(t.Scope),
 		StacksWithCampaign: t.StacksWithCampaign}
 }
 

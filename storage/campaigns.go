@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -198,11 +197,7 @@ func (s Campaigns) List(ctx context.Context, status campaign.Status, page domain
 WHERE ($1 = '' OR status = $1) AND id < $2 ORDER BY id DESC LIMIT $3`, string(status), before, limit+1); err != nil {
 		return nil, "", fmt.Errorf("storage: list campaigns: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
+	rows, next := trimPage(rows, limit, func(r campaignRow) int64 { return r.ID })
 	out, err := s.withSKUs(ctx, rows)
 	return out, next, err
 }

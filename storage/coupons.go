@@ -162,6 +162,16 @@ func (s Coupons) Template(ctx context.Context, id int64, forUpdate bool) (coupon
 	return r.toDomain(), nil
 }
 
+// trimPage cuts rows read with limit+1 to limit and returns the cursor
+// of the next page (the last row's id; "" at the end).
+func trimPage[T any](rows []T, limit int, id func(T) int64) ([]T, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	return rows, strconv.FormatInt(id(rows[len(rows)-1]), 10)
+}
+
 // pageTemplates runs a newest-first template list query whose last two
 // parameters are the id cursor and the limit.
 func (s Coupons) pageTemplates(ctx context.Context, q string, page domain.Page, args ...any) ([]coupon.Template, string, error) {
@@ -174,11 +184,7 @@ func (s Coupons) pageTemplates(ctx context.Context, q string, page domain.Page, 
 	if err := sqlx.SelectContext(ctx, s.ext(), &rows, q, append(args, before, limit+1)...); err != nil {
 		return nil, "", fmt.Errorf("storage: coupon templates: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
+	rows, next := trimPage(rows, limit, func(r templateRow) int64 { return r.ID })
 	out := make([]coupon.Template, len(rows))
 	for i, r := range rows {
 		out[i] = r.toDomain()
@@ -389,11 +395,7 @@ func (s Coupons) Coupons(ctx context.Context, shopperID int64, status coupon.Cou
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(cs) > limit {
-		cs = cs[:limit]
-		next = strconv.FormatInt(cs[len(cs)-1].ID, 10)
-	}
+	cs, next := trimPage(cs, limit, func(r coupon.Coupon) int64 { return r.ID })
 	return cs, next, nil
 }
 
@@ -511,11 +513,7 @@ SELECT id, template_id, batch, code, redeemed_by, redeemed_at, created_at FROM c
 WHERE template_id = $1 AND ($2 = 0 OR batch = $2) AND id > $3 ORDER BY id LIMIT $4`, templateID, batch, after, limit+1); err != nil {
 		return nil, "", fmt.Errorf("storage: codes: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
+	rows, next := trimPage(rows, limit, func(r codeRow) int64 { return r.ID })
 	out := make([]coupon.Code, len(rows))
 	for i, r := range rows {
 		out[i] = coupon.Code{ID: r.ID, TemplateID: r.TemplateID, Batch: r.Batch, Code: r.Code, RedeemedBy: r.RedeemedBy.Int64,
@@ -735,11 +733,7 @@ func (s Coupons) Budgets(ctx context.Context, templateID int64, page domain.Page
 WHERE ($1 = 0 OR template_id = $1) AND id < $2 ORDER BY id DESC LIMIT $3`, templateID, before, limit+1); err != nil {
 		return nil, "", fmt.Errorf("storage: budgets: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
+	rows, next := trimPage(rows, limit, func(r budgetRow) int64 { return r.ID })
 	out := make([]coupon.Budget, len(rows))
 	for i, r := range rows {
 		out[i] = r.toDomain()
