@@ -74,6 +74,8 @@ type shopProductDTO struct {
 	MinPriceFen int64        `json:"min_price_fen"`
 	StockState  string       `json:"stock_state"`
 	SKUs        []shopSKUDTO `json:"skus"`
+	// Campaign: running and upcoming flash-sale prices (absent when none).
+	Campaign *productCampaignDTO `json:"campaign,omitempty"`
 }
 
 type shopProductItemDTO struct {
@@ -85,6 +87,8 @@ type shopProductItemDTO struct {
 	Tags        []string `json:"tags"`
 	MinPriceFen int64    `json:"min_price_fen"`
 	StockState  string   `json:"stock_state"`
+	// Campaign: running and upcoming flash-sale prices (absent when none).
+	Campaign *productCampaignDTO `json:"campaign,omitempty"`
 }
 
 func firstImage(imgs []string) string {
@@ -235,8 +239,17 @@ func (a *API) shopProducts(c echo.Context) error {
 		return err
 	}
 	out := make([]shopProductItemDTO, len(ps))
+	ids := make([]int64, len(ps))
 	for i, p := range ps {
 		out[i] = a.toShopProductItem(p)
+		ids[i] = p.ID
+	}
+	cps, err := a.campaignPrices(c, ids)
+	if err != nil {
+		return err
+	}
+	for i := range out {
+		out[i].Campaign = cps[out[i].ID]
 	}
 	return c.JSON(http.StatusOK, newList(out, next))
 }
@@ -251,7 +264,12 @@ func (a *API) shopProduct(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	cps, err := a.campaignPrices(c, []int64{id})
+	if err != nil {
+		return err
+	}
 	out := a.toShopProduct(p)
+	out.Campaign = cps[id]
 	list := make(map[int64]domain.Fen, len(p.SKUs))
 	for _, k := range p.SKUs {
 		list[k.ID] = k.Price

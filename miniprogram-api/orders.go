@@ -93,13 +93,15 @@ type quoteDTO struct {
 	PointsUsed  int64         `json:"points_used"`
 	Fulfillment string        `json:"fulfillment"`
 	Lines       []lineDTO     `json:"lines"`
+	// Coupons: the preview's coupon options (absent elsewhere).
+	Coupons *couponOptionsDTO `json:"coupons,omitempty"`
 }
 
 func toQuoteDTO(q order.Quote) quoteDTO {
 	b := q.Breakdown
 	out := quoteDTO{SubtotalFen: int64(b.Subtotal), DiscountFen: int64(b.DiscountTotal()), FreightFen: int64(b.Freight),
 		PayableFen: int64(b.Payable), PointsUsed: b.PointsUsed, Fulfillment: string(q.Fulfillment),
-		Discounts: []discountDTO{}, Lines: make([]lineDTO, len(q.Lines))}
+		Discounts: []discountDTO{}, Lines: make([]lineDTO, len(q.Lines)), Coupons: toCouponOptionsDTO(q.Coupons)}
 	for _, d := range b.Discounts {
 		out.Discounts = append(out.Discounts, discountDTO{Source: string(d.Source), Ref: d.Ref, AmountFen: int64(d.Amount)})
 	}

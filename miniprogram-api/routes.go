@@ -153,6 +153,28 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	admin.POST("/topup-packages", a.createPackage, asAdmin(operators...)...)
 	admin.POST("/members/:shopper_id/points-adjustments", a.adjustPoints, asAdmin(operators...)...)
 	admin.PUT("/skus/:id/member-price", a.setMemberPrice, asAdmin(catalogEditors...)...)
+	// --- coupons and campaigns (routes:coupons) ---
+	shop.GET("/coupon-center", a.couponCentre)
+	shop.POST("/coupons/claim", a.claimCoupon, asShopper...)
+	shop.GET("/coupons", a.listMyCoupons, asShopper...)
+	admin.GET("/coupon-templates", a.listCouponTemplates, asAdmin(backOffice...)...)
+	admin.POST("/coupon-templates", a.createCouponTemplate, asAdmin(catalogEditors...)...)
+	admin.GET("/coupon-templates/:id", a.getCouponTemplate, asAdmin(backOffice...)...)
+	admin.PATCH("/coupon-templates/:id", a.patchCouponTemplate, asAdmin(catalogEditors...)...)
+	admin.POST("/coupon-templates/:id/status", a.setCouponTemplateStatus, asAdmin(catalogEditors...)...)
+	admin.POST("/coupon-templates/:id/codes", a.generateCodes, asAdmin(catalogEditors...)...)
+	admin.GET("/coupon-templates/:id/codes", a.listCodes, asAdmin(catalogEditors...)...)
+	admin.POST("/coupon-templates/:id/bulk-issue", a.bulkIssue, asAdmin(operators...)...)
+	admin.GET("/jobs/:id", a.getJob, asAdmin(backOffice...)...)
+	admin.GET("/coupon-budgets", a.listBudgets, asAdmin(backOffice...)...)
+	admin.POST("/coupon-budgets", a.createBudget, asAdmin(operators...)...)
+	shop.POST("/coupons/redeem", a.redeemCode, asShopper...)
+	clerk.POST("/coupon-grants", a.grantCoupon, asStore...)
+	admin.GET("/campaigns", a.listCampaigns, asAdmin(backOffice...)...)
+	admin.POST("/campaigns", a.createCampaign, asAdmin(catalogEditors...)...)
+	admin.GET("/campaigns/:id", a.getCampaign, asAdmin(backOffice...)...)
+	admin.PATCH("/campaigns/:id", a.patchCampaign, asAdmin(catalogEditors...)...)
+	admin.POST("/campaigns/:id/status", a.setCampaignStatus, asAdmin(catalogEditors...)...)
 
 	// Development stand-ins (absent with real credentials).
 	if a.deps.Dev != nil {

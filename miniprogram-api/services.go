@@ -7,10 +7,12 @@ import (
 	"github.com/yutang/yutang/domain/address"
 	"github.com/yutang/yutang/domain/aftersales"
 	"github.com/yutang/yutang/domain/attribution"
+	"github.com/yutang/yutang/domain/campaign"
 	"github.com/yutang/yutang/domain/cart"
 	"github.com/yutang/yutang/domain/cashier"
 	"github.com/yutang/yutang/domain/catalog"
 	"github.com/yutang/yutang/domain/clerk"
+	"github.com/yutang/yutang/domain/coupon"
 	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/domain/member"
 	"github.com/yutang/yutang/domain/order"
@@ -36,8 +38,10 @@ type Services struct {
 
 	Attribution *attribution.Service // routes:attribution
 
-	Clerks  *clerk.Service  // routes:clerks
-	Members *member.Service // routes:membership
+	Clerks    *clerk.Service    // routes:clerks
+	Members   *member.Service   // routes:membership
+	Coupons   *coupon.Service   // routes:coupons
+	Campaigns *campaign.Service // routes:coupons
 }
 
 // AuditReader reads the audit log.

@@ -126,6 +126,7 @@ func (a *app) wire(ctx context.Context) error {
 			_, err := a.svc.Orders.AutoConfirm(ctx, 500)
 			return err
 		}))
+	a.wireCoupons()
 	if err := a.wireWxPay(); err != nil {
 		return err
 	}

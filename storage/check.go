@@ -105,6 +105,50 @@ SELECT 'order item ' || i.id || ': refunded ' || i.refunded_quantity || ' units 
 FROM order_items i LEFT JOIN (SELECT l.item_id, sum(l.quantity) q, sum(l.amount_fen) f FROM refund_lines l
     JOIN refunds r ON r.id = l.refund_id AND r.status = 'succeeded' GROUP BY l.item_id) x ON x.item_id = i.id
 WHERE i.refunded_quantity <> COALESCE(x.q, 0) OR i.refunded_fen <> COALESCE(x.f, 0)`},
+	// coupons and campaigns
+	{"coupons issued never exceed a template's total, and issued counts them", `
+SELECT 'coupon template ' || t.id || ': issued ' || t.issued || ' of ' || t.total || ', coupons ' || COALESCE(c.n, 0)
+FROM coupon_templates t LEFT JOIN (SELECT template_id, count(*) n FROM coupons GROUP BY template_id) c ON c.template_id = t.id
+WHERE t.issued > t.total OR t.issued <> COALESCE(c.n, 0)`},
+	{"every used coupon is on exactly one paid order whose adjustments name it", `
+SELECT 'coupon ' || c.id || ' (' || c.status || '): ' || count(r.id) || ' live redemptions, on orders ' ||
+       COALESCE(string_agg(o.order_no || ' ' || o.status, ', '), 'none')
+FROM coupons c LEFT JOIN coupon_redemptions r ON r.coupon_id = c.id AND r.status IN ('locked', 'used')
+LEFT JOIN orders o ON o.id = r.order_id
+GROUP BY c.id
+HAVING (c.status = 'used' AND (count(r.id) <> 1 OR bool_or(r.status <> 'used') OR bool_or(o.status NOT IN ('paid', 'shipped', 'completed'))))
+    OR (c.status = 'locked' AND (count(r.id) <> 1 OR bool_or(r.status <> 'locked') OR bool_or(o.status <> 'pending_payment')))
+    OR (c.status IN ('usable', 'expired') AND count(r.id) > 0)
+UNION ALL
+SELECT 'redemption ' || r.id || ' (' || r.status || ') of coupon ' || r.coupon_id || ' on order ' || o.order_no ||
+       ': discount ' || r.discount_fen || ' but the order''s adjustments naming it sum to ' || COALESCE(a.s, 0)
+FROM coupon_redemptions r JOIN orders o ON o.id = r.order_id
+LEFT JOIN (SELECT source_id, order_id, sum(amount_fen) s FROM order_adjustments WHERE source = 'coupon' GROUP BY 1, 2) a
+       ON a.source_id = r.id AND a.order_id = r.order_id
+WHERE r.discount_fen <> COALESCE(a.s, 0)
+UNION ALL
+SELECT 'order ' || o.order_no || ': a coupon adjustment names ' || a.source_id || ', which is no redemption of it'
+FROM order_adjustments a JOIN orders o ON o.id = a.order_id
+LEFT JOIN coupon_redemptions r ON r.id = a.source_id AND r.order_id = a.order_id
+WHERE a.source = 'coupon' AND r.id IS NULL AND a.source_id <> 0`},
+	{"campaign units taken never exceed the allotment, and match the orders", `
+SELECT 'campaign ' || cs.campaign_id || ' sku ' || cs.sku_id || ': taken ' || cs.taken || ' of ' || cs.allotment ||
+       ', held or sold by orders ' || COALESCE(u.q, 0) || ', sold to paid orders ' || COALESCE(p.q, 0)
+FROM campaign_skus cs
+LEFT JOIN (SELECT campaign_id, sku_id, sum(quantity) q FROM campaign_order_units WHERE status IN ('held', 'sold') GROUP BY 1, 2) u
+       ON u.campaign_id = cs.campaign_id AND u.sku_id = cs.sku_id
+LEFT JOIN (SELECT a.source_id AS campaign_id, i.sku_id, sum(i.quantity) q FROM order_adjustments a
+           JOIN order_items i ON i.id = a.item_id JOIN orders o ON o.id = i.order_id
+           WHERE a.source = 'campaign' AND o.status IN ('paid', 'shipped', 'completed') GROUP BY 1, 2) p
+       ON p.campaign_id = cs.campaign_id AND p.sku_id = cs.sku_id
+WHERE cs.taken > cs.allotment OR cs.taken <> COALESCE(u.q, 0) OR COALESCE(p.q, 0) > cs.allotment`},
+	{"no shopper took more campaign units than the campaign's limit", `
+SELECT 'campaign ' || c.id || ' shopper ' || s.shopper_id || ': took ' || s.taken || ', limit ' || c.per_shopper_limit ||
+       ', orders hold ' || COALESCE(u.q, 0)
+FROM campaign_shoppers s JOIN campaigns c ON c.id = s.campaign_id
+LEFT JOIN (SELECT campaign_id, shopper_id, sum(quantity) q FROM campaign_order_units WHERE status IN ('held', 'sold') GROUP BY 1, 2) u
+       ON u.campaign_id = s.campaign_id AND u.shopper_id = s.shopper_id
+WHERE (c.per_shopper_limit > 0 AND s.taken > c.per_shopper_limit) OR s.taken <> COALESCE(u.q, 0)`},
 	// attribution
 	rollupMatches("touch_visitor_last", "kind, touchpoint_id, visitor, last_day"),
 	rollupMatches("touch_tp_daily", "kind, day, touchpoint_id, touches, visitors, last_visitors"),

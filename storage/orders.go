@@ -603,17 +603,19 @@ FROM order_tenders t WHERE t.order_id = $1 ORDER BY t.id`, orderID)
 	return out, nil
 }
 
-// NameAdjustment sets the source id of a line's adjustment of source that
-// has none yet: a placed handler names the row its discount came from (the
-// points stage's discount, its ledger entry).
-func (s Orders) NameAdjustment(ctx context.Context, itemID int64, source string, sourceID int64) error {
-	res, err := s.ext().ExecContext(ctx, `UPDATE order_adjustments SET source_id = $3
-WHERE item_id = $1 AND source = $2 AND source_id = 0`, itemID, source, sourceID)
+// RenameAdjustments names the row an adjustment's discount came from, once
+// a placed handler has written it (the coupon's redemption, the points'
+// ledger entry): see order.AdjustmentRename. Renaming nothing is an error.
+func (s Orders) RenameAdjustments(ctx context.Context, r order.AdjustmentRename) error {
+	res, err := s.ext().ExecContext(ctx, `
+UPDATE order_adjustments SET source_id = $5
+WHERE order_id = $1 AND ($2::bigint = 0 OR item_id = $2::bigint) AND source = $3 AND source_id = $4`,
+		r.OrderID, r.ItemID, string(r.Source), r.From, r.To)
 	if err != nil {
-		return fmt.Errorf("storage: name adjustment: %w", mapErr(err))
+		return fmt.Errorf("storage: rename adjustments: %w", mapErr(err))
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return fmt.Errorf("storage: name adjustment: item %d has %d unnamed %s adjustments", itemID, n, source)
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("storage: rename adjustments: order %d has no %s adjustment %d", r.OrderID, r.Source, r.From)
 	}
 	return nil
 }

@@ -130,3 +130,7 @@ func (d *DB) Audit() Audit             { return Audit{d.scope()} }
 func (t *Tx) Audit() Audit             { return Audit{t.scope()} }
 func (d *DB) Members() Members         { return Members{d.scope()} }
 func (t *Tx) Members() Members         { return Members{t.scope()} }
+func (d *DB) Coupons() Coupons         { return Coupons{d.scope()} }
+func (t *Tx) Coupons() Coupons         { return Coupons{t.scope()} }
+func (d *DB) Campaigns() Campaigns     { return Campaigns{d.scope()} }
+func (t *Tx) Campaigns() Campaigns     { return Campaigns{t.scope()} }

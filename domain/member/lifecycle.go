@@ -23,9 +23,9 @@ type Orders interface {
 	Order(ctx context.Context, number string, shopperID int64, forUpdate bool) (order.Order, error)
 	// AddTender records a tender settling part of the order's payable.
 	AddTender(ctx context.Context, orderID int64, t order.Tender, at time.Time) (order.Tender, error)
-	// NameAdjustment sets the source id of a line's adjustment of source
-	// that has none yet (the points stage's discount names its entry).
-	NameAdjustment(ctx context.Context, itemID int64, source string, sourceID int64) error
+	// RenameAdjustments names the row an adjustment came from (the points
+	// stage's discount names its ledger entry).
+	RenameAdjustments(ctx context.Context, r order.AdjustmentRename) error
 }
 
 // Placed freezes the points the order redeems (one redeem entry per line,
@@ -69,7 +69,7 @@ func (s *Service) Placed(ctx context.Context, st Store, os Orders, e order.Event
 			if err != nil {
 				return err
 			}
-			if err := os.NameAdjustment(ctx, it.ID, string(pricing.SourcePoints), pe.ID); err != nil {
+			if err := os.RenameAdjustments(ctx, order.AdjustmentRename{OrderID: o.ID, ItemID: it.ID, Source: pricing.SourcePoints, To: pe.ID}); err != nil {
 				return err
 			}
 		}

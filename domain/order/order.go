@@ -223,6 +223,9 @@ type Quote struct {
 	Breakdown   pricing.Breakdown
 	Lines       []QuoteLine
 	Fulfillment FulfillmentType
+	// Coupons: the preview's coupon options (nil in Place, and without
+	// Promotions).
+	Coupons *CouponOptions
 }
 
 // Filter selects orders in the back office. Zero fields do not filter.
@@ -289,6 +292,18 @@ type Adjustment struct {
 	Source   pricing.Source
 	SourceID int64
 	Amount   domain.Fen
+}
+
+// AdjustmentRename names the row an adjustment's discount came from, once a
+// placed handler has written it: the order's adjustments of Source whose
+// source id is From (on line ItemID, or on every line when 0) get To. The
+// pricing stage knows only what it priced (a coupon, 0 for points); the
+// area's handler knows the redemption or ledger entry it wrote.
+type AdjustmentRename struct {
+	OrderID  int64
+	ItemID   int64
+	Source   pricing.Source
+	From, To int64
 }
 
 // DiscountBy is the sum of the order's adjustments from one source.

@@ -90,6 +90,9 @@ type Service struct {
 	// Membership prices a shopper's checkout as a member (tier discount,
 	// member prices, points); nil: no member benefits and no points.
 	Membership Membership
+	// Promotions gives the checkout its campaign prices and the shopper's
+	// coupons (nil: none; coupons are refused).
+	Promotions Promotions
 }
 
 // Membership is what a quote learns of the shopper's membership: their
@@ -127,7 +130,12 @@ func (s *Service) ttl() time.Duration {
 // Preview prices a checkout exactly as Place would, without holding
 // anything.
 func (s *Service) Preview(ctx context.Context, in PlaceInput) (Quote, error) {
-	q, _, err := s.quote(ctx, s.Store, in, s.now())
+	now := s.now()
+	o, err := s.offers(ctx, s.Store, in, true, now)
+	if err != nil {
+		return Quote{}, err
+	}
+	q, _, err := s.quote(ctx, s.Store, in, o, true, now)
 	return q, err
 }
 
@@ -150,6 +158,10 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 		return Order{}, err
 	}
 	subject := in.subject()
+	offers, err := s.offers(ctx, s.Store, in, false, now)
+	if err != nil {
+		return Order{}, fmt.Errorf("order: place: %w", err)
+	}
 	var out Order
 	err = s.Store.InTx(ctx, func(tx Store) error {
 		prev, replay, err := tx.ClaimIdempotencyKey(ctx, IdempotencyScope, subject.String(), in.IdempotencyKey, in.Hash())
@@ -160,7 +172,7 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 			out, err = tx.Order(ctx, prev, in.ShopperID, false)
 			return err
 		}
-		q, addr, err := s.quote(ctx, tx, in, now)
+		q, addr, err := s.quote(ctx, tx, in, offers, false, now)
 		if err != nil {
 			return err
 		}
@@ -233,13 +245,10 @@ func outOfStock(k SKU, want int) error {
 
 // quote resolves the lines, loads and checks their SKUs, the fulfillment and
 // the benefits, and prices the checkout.
-func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, now time.Time) (Quote, *AddressSnapshot, error) {
+func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, offers offers, preview bool, now time.Time) (Quote, *AddressSnapshot, error) {
 	lines, err := s.lines(ctx, st, in)
 	if err != nil {
 		return Quote{}, nil, err
-	}
-	if len(in.CouponIDs) > 0 {
-		return Quote{}, nil, ErrCouponsUnavail
 	}
 	if in.Points < 0 || in.Balance < 0 {
 		return Quote{}, nil, domain.Invalid(domain.FieldError{Field: "points", Code: "gte", Message: "points and balance must not be negative"})
@@ -333,6 +342,12 @@ func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, now time.T
 		}
 	default:
 		return Quote{}, nil, domain.Invalid(domain.FieldError{Field: "fulfillment.type", Code: "oneof", Message: "must be one of: delivery pickup"})
+	}
+	if err := offers.campaignPrices(pin.Lines); err != nil {
+		return Quote{}, nil, err
+	}
+	if pin.Coupons, q.Coupons, err = s.coupons(offers, in, pin, preview); err != nil {
+		return Quote{}, nil, err
 	}
 	b, err := s.engine().Price(pin)
 	if err != nil {

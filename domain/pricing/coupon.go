@@ -75,6 +75,21 @@ type Coupon struct {
 	// Stackable coupons may be used together; a coupon that is not
 	// stackable must be the only coupon on its order.
 	Stackable bool
+	// NotWithCampaign keeps the coupon off lines a campaign price lowered:
+	// they are out of its scope (and a coupon whose scope holds only such
+	// lines cannot be used: ReasonNotWithCampaign).
+	NotWithCampaign bool
+}
+
+// applies reports whether the coupon applies to line l: in its scope, and
+// not campaign-priced when it does not stack with campaign prices.
+func (c Coupon) applies(l Line) bool {
+	return c.Scope.Contains(l) && !(c.NotWithCampaign && l.campaignLowered())
+}
+
+// campaignLowered reports whether the campaign stage lowers the line.
+func (l Line) campaignLowered() bool {
+	return l.CampaignPrice != nil && *l.CampaignPrice < l.UnitPrice
 }
 
 // Reason is why a coupon cannot be used, as a stable snake_case code.
@@ -88,6 +103,13 @@ const (
 	ReasonOutOfScope     Reason = "coupon_out_of_scope"    // no line of the order is in its scope
 	ReasonBelowThreshold Reason = "coupon_below_threshold" // the scope amount is below its threshold
 	ReasonNotStackable   Reason = "coupon_not_stackable"   // it cannot be combined with the other coupons
+	// ReasonNotWithCampaign: its scope holds only campaign-priced lines and
+	// it does not stack with campaign prices.
+	ReasonNotWithCampaign Reason = "coupon_not_with_campaign"
+	// ReasonAudience: the shopper is no longer in its audience (a new
+	// customers' coupon after a first paid order …); decided by the coupon
+	// area, not by pricing.
+	ReasonAudience Reason = "coupon_audience"
 )
 
 // CouponProblem says why one coupon cannot be used: the Details of
@@ -223,14 +245,21 @@ func (CouponStage) Apply(s *State) error {
 		}
 	}
 	for _, c := range cs {
-		has, amt := false, domain.Fen(0)
+		has, campaignOnly, amt := false, false, domain.Fen(0)
 		for _, l := range s.Lines {
-			if c.Scope.Contains(l.Line) {
+			if c.applies(l.Line) {
 				has = true
 				amt += l.Amount
+			} else if c.Scope.Contains(l.Line) {
+				campaignOnly = true
 			}
 		}
-		if p := c.check(s.Input.Now, has, amt); p != nil {
+		p := c.check(s.Input.Now, has, amt)
+		if p != nil && p.Reason == ReasonOutOfScope && campaignOnly {
+			p = &CouponProblem{CouponID: c.ID, Reason: ReasonNotWithCampaign,
+				Message: "This coupon cannot be used on items already at a campaign price."}
+		}
+		if p != nil {
 			return ErrCouponNotApplicable.WithMessage("%s", p.Message).WithDetails(*p)
 		}
 	}
@@ -240,11 +269,11 @@ func (CouponStage) Apply(s *State) error {
 	for _, c := range cs {
 		var amt domain.Fen
 		for _, l := range s.Lines {
-			if c.Scope.Contains(l.Line) {
+			if c.applies(l.Line) {
 				amt += l.Amount
 			}
 		}
-		if _, err := s.Spread(SourceCoupon, c.ID, c.discount(amt), c.Scope.Contains); err != nil {
+		if _, err := s.Spread(SourceCoupon, c.ID, c.discount(amt), c.applies); err != nil {
 			return err
 		}
 	}
