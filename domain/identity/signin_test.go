@@ -35,9 +35,13 @@ func TestUnknownUsernameCostsAHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	CheckPassword(hash, "wrong-password")
-	oneHash := time.Since(start)
+	// The cheapest of three checks: a busy machine only inflates it.
+	oneHash := time.Hour
+	for range 3 {
+		start := time.Now()
+		CheckPassword(hash, "wrong-password")
+		oneHash = min(oneHash, time.Since(start))
+	}
 
 	s := &Service{Store: signInStore{staff: map[string]Staff{"known": {ID: 1, Username: "known", PasswordHash: hash, Active: true}}},
 		PasswordParams: params}
@@ -48,7 +52,7 @@ func TestUnknownUsernameCostsAHash(t *testing.T) {
 		if !errors.Is(err, ErrBadCredentials) {
 			t.Fatalf("%s: %v", username, err)
 		}
-		if took < oneHash/2 {
+		if took < oneHash/4 {
 			t.Errorf("%s: sign-in took %v, one hash %v: the hash was skipped", username, took, oneHash)
 		}
 	}

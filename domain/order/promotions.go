@@ -55,17 +55,26 @@ var (
 // transaction opens (Promotions reads on its own connections; the placed
 // handlers then take what was offered with conditional updates, so a stale
 // offer is refused, never honoured twice).
+//
+// Membership's benefits are read the same way, for the same reason: a
+// placing transaction that waited on a second pooled connection would
+// starve the pool under a flash sale.
 type offers struct {
 	prices map[int64]CampaignPrice
 	held   []pricing.Coupon
 	bad    []pricing.CouponProblem
+
+	member       *pricing.Member // nil: not a member
+	memberPrices map[int64]domain.Fen
+	points       pricing.Points
 }
 
 // offers asks Promotions about the checkout's lines (read on st, outside
-// any transaction) and the shopper's coupons.
+// any transaction) and the shopper's coupons, and Membership about their
+// benefits.
 func (s *Service) offers(ctx context.Context, st Store, in PlaceInput, preview bool, now time.Time) (offers, error) {
 	var o offers
-	if s.Promotions == nil {
+	if s.Promotions == nil && (s.Membership == nil || in.ShopperID <= 0) {
 		return o, nil
 	}
 	lines, err := s.lines(ctx, st, in)
@@ -75,6 +84,14 @@ func (s *Service) offers(ctx context.Context, st Store, in PlaceInput, preview b
 	ids := make([]int64, len(lines))
 	for i, l := range lines {
 		ids[i] = l.SKUID
+	}
+	if s.Membership != nil && in.ShopperID > 0 && in.Points >= 0 {
+		if o.member, o.memberPrices, o.points, err = s.Membership.Benefits(ctx, in.ShopperID, ids, in.Points); err != nil {
+			return o, err
+		}
+	}
+	if s.Promotions == nil {
+		return o, nil
 	}
 	if o.prices, err = s.Promotions.CampaignPrices(ctx, in.ShopperID, ids, now); err != nil {
 		return o, err

@@ -278,12 +278,9 @@ func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, offers off
 	q := Quote{Fulfillment: in.Fulfillment.Type, Lines: make([]QuoteLine, len(lines))}
 	pin := pricing.Input{Fulfillment: pricing.Fulfillment{Type: pricing.FulfillmentType(in.Fulfillment.Type)},
 		Freight: s.Freight, Now: now, Lines: make([]pricing.Line, len(lines))}
-	var memberPrices map[int64]domain.Fen
-	if member {
-		if pin.Member, memberPrices, pin.Points, err = s.Membership.Benefits(ctx, in.ShopperID, ids, in.Points); err != nil {
-			return Quote{}, nil, err
-		}
-	}
+	// Read before the transaction (see offers).
+	memberPrices := offers.memberPrices
+	pin.Member, pin.Points = offers.member, offers.points
 	for i, l := range lines {
 		k, ok := byID[l.SKUID]
 		if !ok {
