@@ -13,6 +13,7 @@ import (
 	"github.com/yutang/yutang/domain/clerk"
 	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/domain/order"
+	"github.com/yutang/yutang/domain/platform"
 	"github.com/yutang/yutang/domain/store"
 )
 
@@ -36,6 +37,9 @@ type Services struct {
 	Attribution *attribution.Service // routes:attribution
 
 	Clerks *clerk.Service // routes:clerks
+
+	Platform       *platform.Service // routes:platform
+	WeAppPushToken string            // routes:platform: the message-push token ("": pushes refused)
 }
 
 // AuditReader reads the audit log.
