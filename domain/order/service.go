@@ -475,20 +475,25 @@ func (s *Service) Confirm(ctx context.Context, shopperID int64, number string) (
 		if o.Fulfillment != FulfillmentDelivery {
 			return ErrInvalidTransition.WithMessage("A pickup order is completed when the store hands it over.")
 		}
-		if err := o.Status.Transition(StatusCompleted, o.Fulfillment); err != nil {
-			return err
-		}
-		o.Status, o.CompletedAt = StatusCompleted, s.now()
-		out = o
-		if err := tx.UpdateStatus(ctx, o); err != nil {
-			return err
-		}
-		return tx.Raise(ctx, o.event(MomentCompleted, CauseConfirmed, domain.Actor{Kind: "shopper", ID: shopperID}, o.CompletedAt))
+		out, err = s.complete(ctx, tx, o, CauseConfirmed, domain.Actor{Kind: "shopper", ID: shopperID})
+		return err
 	})
 	if err != nil {
 		return Order{}, fmt.Errorf("order: confirm: %w", err)
 	}
 	return out, nil
+}
+
+// complete moves a locked order to completed and raises the moment.
+func (s *Service) complete(ctx context.Context, tx Store, o Order, cause Cause, by domain.Actor) (Order, error) {
+	if err := o.Status.Transition(StatusCompleted, o.Fulfillment); err != nil {
+		return Order{}, err
+	}
+	o.Status, o.CompletedAt = StatusCompleted, s.now()
+	if err := tx.UpdateStatus(ctx, o); err != nil {
+		return Order{}, err
+	}
+	return o, tx.Raise(ctx, o.event(MomentCompleted, cause, by, o.CompletedAt))
 }
 
 // ShipMethod is how a delivery order is sent.
@@ -599,15 +604,8 @@ func (s *Service) ConfirmedAtWeChat(ctx context.Context, number string) (Order, 
 		if o.Status == StatusCompleted {
 			return nil
 		}
-		if err := o.Status.Transition(StatusCompleted, o.Fulfillment); err != nil {
-			return err
-		}
-		o.Status, o.CompletedAt = StatusCompleted, s.now()
-		out = o
-		if err := tx.UpdateStatus(ctx, o); err != nil {
-			return err
-		}
-		return tx.Raise(ctx, o.event(MomentCompleted, CauseConfirmed, domain.System, o.CompletedAt))
+		out, err = s.complete(ctx, tx, o, CauseConfirmed, domain.System)
+		return err
 	})
 	if err != nil {
 		return Order{}, fmt.Errorf("order: confirmed at wechat: %w", err)

@@ -251,38 +251,59 @@ func kindOf(ts map[string]Template, id string) string {
 
 // --- workers ---
 
-// UploadDue uploads up to limit due shipping uploads; it returns how many
-// reached WeChat. Several workers may run it: each leases different jobs.
-func (s *Service) UploadDue(ctx context.Context, limit int) (int, error) {
-	now := s.now()
-	us, err := s.Store.LeaseUploads(ctx, now, 2*time.Minute, limit)
+// drain leases due jobs, runs each (do says whether it reached WeChat and
+// updates the job) and records the outcome; it returns how many reached
+// WeChat.
+func drain[J any](ctx context.Context, lease func() ([]J, error), do func(*J) bool, finish func(context.Context, J) error) (int, error) {
+	js, err := lease()
 	if err != nil {
-		return 0, fmt.Errorf("platform: upload: %w", err)
+		return 0, err
 	}
 	n := 0
 	var errs []error
-	for _, u := range us {
-		u.Shipment.UploadedAt = s.now()
-		err := s.WeChat.UploadShipping(ctx, u.Shipment)
-		u.Attempts++
-		switch {
-		case err == nil || errors.Is(err, ErrAlreadyShipped):
-			u.State, u.UploadedAt, u.LastError = UploadUploaded, u.Shipment.UploadedAt, ""
+	for _, j := range js {
+		if do(&j) {
 			n++
-		case errors.Is(err, ErrNotManaged):
-			u.State, u.LastError = UploadNotRequired, err.Error()
-		default:
-			u.LastError = truncate(err.Error(), 500)
-			u.NextAt = s.now().Add(Backoff(u.Attempts))
-			if u.Attempts >= s.maxAttempts() {
-				u.State = UploadFailed
-			}
 		}
-		if err := s.Store.FinishUpload(ctx, u); err != nil {
+		if err := finish(ctx, j); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// retryLater records a failed attempt: the next one after the backoff, or
+// none (failed is true) once MaxAttempts are spent.
+func (s *Service) retryLater(err error, attempts int) (lastError string, next time.Time, failed bool) {
+	return truncate(err.Error(), 500), s.now().Add(Backoff(attempts)), attempts >= s.maxAttempts()
+}
+
+// UploadDue uploads up to limit due shipping uploads; it returns how many
+// reached WeChat. Several workers may run it: each leases different jobs.
+func (s *Service) UploadDue(ctx context.Context, limit int) (int, error) {
+	n, err := drain(ctx, func() ([]Upload, error) { return s.Store.LeaseUploads(ctx, s.now(), 2*time.Minute, limit) },
+		func(u *Upload) bool {
+			u.Shipment.UploadedAt = s.now()
+			err := s.WeChat.UploadShipping(ctx, u.Shipment)
+			u.Attempts++
+			switch {
+			case err == nil || errors.Is(err, ErrAlreadyShipped):
+				u.State, u.UploadedAt, u.LastError = UploadUploaded, u.Shipment.UploadedAt, ""
+				return true
+			case errors.Is(err, ErrNotManaged):
+				u.State, u.LastError = UploadNotRequired, err.Error()
+			default:
+				var failed bool
+				if u.LastError, u.NextAt, failed = s.retryLater(err, u.Attempts); failed {
+					u.State = UploadFailed
+				}
+			}
+			return false
+		}, s.Store.FinishUpload)
+	if err != nil {
+		return n, fmt.Errorf("platform: upload: %w", err)
+	}
+	return n, nil
 }
 
 func (s *Service) maxAttempts() int {
@@ -298,34 +319,28 @@ func (s *Service) maxAttempts() int {
 // safe, because a one-time acceptance is spent by the first send and the
 // second is refused with 43101.
 func (s *Service) SendDue(ctx context.Context, limit int) (int, error) {
-	now := s.now()
-	ms, err := s.Store.LeaseMessages(ctx, now, 2*time.Minute, limit)
-	if err != nil {
-		return 0, fmt.Errorf("platform: send: %w", err)
-	}
-	n := 0
-	var errs []error
-	for _, m := range ms {
-		err := s.WeChat.SendMessage(ctx, m)
-		m.Attempts++
-		switch {
-		case err == nil:
-			m.State, m.SentAt, m.LastError = MessageSent, s.now(), ""
-			n++
-		case errors.Is(err, ErrMessageRefused):
-			m.State, m.LastError = MessageRefused, err.Error()
-		default:
-			m.LastError = truncate(err.Error(), 500)
-			m.NextAt = s.now().Add(Backoff(m.Attempts))
-			if m.Attempts >= s.maxAttempts() {
-				m.State = MessageFailed
+	n, err := drain(ctx, func() ([]Message, error) { return s.Store.LeaseMessages(ctx, s.now(), 2*time.Minute, limit) },
+		func(m *Message) bool {
+			err := s.WeChat.SendMessage(ctx, *m)
+			m.Attempts++
+			switch {
+			case err == nil:
+				m.State, m.SentAt, m.LastError = MessageSent, s.now(), ""
+				return true
+			case errors.Is(err, ErrMessageRefused):
+				m.State, m.LastError = MessageRefused, err.Error()
+			default:
+				var failed bool
+				if m.LastError, m.NextAt, failed = s.retryLater(err, m.Attempts); failed {
+					m.State = MessageFailed
+				}
 			}
-		}
-		if err := s.Store.FinishMessage(ctx, m); err != nil {
-			errs = append(errs, err)
-		}
+			return false
+		}, s.Store.FinishMessage)
+	if err != nil {
+		return n, fmt.Errorf("platform: send: %w", err)
 	}
-	return n, errors.Join(errs...)
+	return n, nil
 }
 
 // --- the back office ---
