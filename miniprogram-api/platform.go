@@ -1,14 +1,9 @@
 package mpapi
 
 import (
-	"crypto/sha1"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -115,19 +110,10 @@ func (a *API) listDeliveryCompanies(c echo.Context) error {
 
 // --- message push (webhook) ---
 
-// pushSignatureOK checks WeChat's message-push signature: the SHA-1 of the
-// token, timestamp and nonce sorted and joined. Safe mode (encrypted
-// bodies) is not supported: configure plaintext or compatible mode.
+// pushSignatureOK checks the message push's signature (query parameters).
 func (a *API) pushSignatureOK(c echo.Context) bool {
-	tok := a.deps.WeAppPushToken
 	q := c.QueryParams()
-	if tok == "" || q.Get("signature") == "" || len(q.Get("timestamp")) > 20 || len(q.Get("nonce")) > 64 {
-		return false
-	}
-	parts := []string{tok, q.Get("timestamp"), q.Get("nonce")}
-	sort.Strings(parts)
-	sum := sha1.Sum([]byte(strings.Join(parts, "")))
-	return subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(strings.ToLower(q.Get("signature")))) == 1
+	return a.deps.Platform.PushSigned(q.Get("timestamp"), q.Get("nonce"), q.Get("signature"))
 }
 
 // GET /webhooks/weapp — WeChat's check of the push URL: echo echostr.

@@ -38,8 +38,7 @@ type Services struct {
 
 	Clerks *clerk.Service // routes:clerks
 
-	Platform       *platform.Service // routes:platform
-	WeAppPushToken string            // routes:platform: the message-push token ("": pushes refused)
+	Platform *platform.Service // routes:platform
 }
 
 // AuditReader reads the audit log.

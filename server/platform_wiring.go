@@ -40,9 +40,9 @@ func (a *app) wirePlatform(wx *weapp.Client) {
 	svc := &platform.Service{Store: a.store.Platform(), WeChat: wx, Orders: a.svc.Orders,
 		Templates: a.cfg.WeAppTemplates, Now: a.now}
 	a.svc.Platform = svc
-	a.svc.WeAppPushToken = a.cfg.WeAppPushToken
-	if a.weappStandin != nil && a.svc.WeAppPushToken == "" {
-		a.svc.WeAppPushToken = weapp.StandinPushToken
+	svc.PushToken = a.cfg.WeAppPushToken
+	if a.weappStandin != nil && svc.PushToken == "" {
+		svc.PushToken = weapp.StandinPushToken
 	}
 	on := func(ctx context.Context, tx *storage.Tx, e order.Event) error {
 		return svc.OnMoment(ctx, tx.Platform(), e)

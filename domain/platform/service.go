@@ -2,8 +2,12 @@ package platform
 
 import (
 	"context"
+	"crypto/sha1"
+	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -63,6 +67,21 @@ type Service struct {
 	Now       func() time.Time
 	// MaxAttempts before an upload or a message is given up (default 10).
 	MaxAttempts int
+	// PushToken is the message-push token ("": every push is refused).
+	PushToken string
+}
+
+// PushSigned checks WeChat's message-push signature: the SHA-1 of the
+// token, timestamp and nonce, sorted and joined. Safe mode (encrypted
+// bodies) is not supported: configure plaintext or compatible mode.
+func (s *Service) PushSigned(timestamp, nonce, signature string) bool {
+	if s.PushToken == "" || signature == "" || len(timestamp) > 20 || len(nonce) > 64 {
+		return false
+	}
+	parts := []string{s.PushToken, timestamp, nonce}
+	sort.Strings(parts)
+	sum := sha1.Sum([]byte(strings.Join(parts, "")))
+	return subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(strings.ToLower(signature))) == 1
 }
 
 func (s *Service) now() time.Time {
