@@ -108,6 +108,8 @@ type trackResponse struct {
 	Duplicates int `json:"duplicates"`
 	Unknown    int `json:"unknown"`
 	Groups     int `json:"groups"`
+	Singles    int `json:"singles"` // group-enter data that named a one-to-one chat
+	Refused    int `json:"refused"` // group-enter data that did not decrypt or was another mini-program's
 }
 
 // POST /api/v1/shop/track — a signed-in shopper, or a visitor with X-Anon-Id.
@@ -137,7 +139,8 @@ func (a *API) track(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, trackResponse{Accepted: r.Accepted, Duplicates: r.Duplicates, Unknown: r.Unknown, Groups: r.Groups})
+	return c.JSON(http.StatusOK, trackResponse{Accepted: r.Accepted, Duplicates: r.Duplicates, Unknown: r.Unknown, Groups: r.Groups,
+		Singles: r.Singles, Refused: r.Refused})
 }
 
 // --- touchpoints ---

@@ -393,8 +393,12 @@ func (a *API) adminGetOrder(c echo.Context) error {
 }
 
 type shipOrderRequest struct {
-	Carrier    string `json:"carrier" validate:"required,max=50"`
-	TrackingNo string `json:"tracking_no" validate:"required,max=40"`
+	// Method: express (default: carrier is a delivery_id of
+	// GET /admin/delivery-companies), same_city or virtual (carrier and
+	// tracking number optional).
+	Method     string `json:"method" validate:"omitempty,oneof=express same_city virtual"`
+	Carrier    string `json:"carrier" validate:"max=50"`
+	TrackingNo string `json:"tracking_no" validate:"max=40"`
 }
 
 // POST /api/v1/admin/orders/{no}/ship
@@ -404,7 +408,7 @@ func (a *API) shipOrder(c echo.Context) error {
 		return err
 	}
 	o, err := a.deps.Orders.Ship(c.Request().Context(), order.ShipInput{Number: c.Param("no"),
-		Carrier: strings.TrimSpace(req.Carrier), TrackingNo: strings.TrimSpace(req.TrackingNo),
+		Method: order.ShipMethod(req.Method), Carrier: strings.TrimSpace(req.Carrier), TrackingNo: strings.TrimSpace(req.TrackingNo),
 		By: actor(c), RequestID: requestID(c)})
 	if err != nil {
 		return err

@@ -248,6 +248,7 @@ type candidateDTO struct {
 	At          time.Time          `json:"at"`
 	Code        string             `json:"code"`
 	Scene       int                `json:"scene"`
+	Chat        string             `json:"chat,omitempty"` // group | single: where the shared card was opened
 	Touchpoints []touchpointRefDTO `json:"touchpoints"`
 	Weight      float64            `json:"weight"`
 	Reason      string             `json:"reason"`
@@ -319,7 +320,7 @@ func (a *API) orderAttribution(c echo.Context) error {
 		}
 		for _, t := range ex.Candidates {
 			w := weights[t.ID]
-			md.Candidates = append(md.Candidates, candidateDTO{TouchID: t.ID, At: t.At, Code: t.Code, Scene: t.Scene,
+			md.Candidates = append(md.Candidates, candidateDTO{TouchID: t.ID, At: t.At, Code: t.Code, Scene: t.Scene, Chat: string(t.Chat),
 				Touchpoints: refsOf(t.Touchpoints), Weight: float64(w.Parts) / float64(attribution.WeightScale), Reason: w.Reason})
 		}
 		out.Models = append(out.Models, md)

@@ -176,6 +176,17 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	admin.PATCH("/campaigns/:id", a.patchCampaign, asAdmin(catalogEditors...)...)
 	admin.POST("/campaigns/:id/status", a.setCampaignStatus, asAdmin(catalogEditors...)...)
 
+	// --- mini-program platform (routes:platform) ---
+	shop.POST("/subscriptions", a.recordSubscriptions, asShopper...)
+	shop.GET("/subscriptions/templates", a.subscriptionTemplates)
+	admin.GET("/orders/:no/shipping-upload", a.getShippingUpload, asAdmin(backOffice...)...)
+	admin.POST("/orders/:no/shipping-upload/retry", a.retryShippingUpload, asAdmin(operators...)...)
+	admin.GET("/delivery-companies", a.listDeliveryCompanies, asAdmin(backOffice...)...)
+	// Message push: signed by the push token in the query; the body is read
+	// leniently (WeChat adds fields).
+	hooks.GET("/weapp", a.weappPushVerify)
+	hooks.POST("/weapp", a.weappPush)
+
 	// Development stand-ins (absent with real credentials).
 	if a.deps.Dev != nil {
 		e.Any("/_dev/*", echo.WrapHandler(http.StripPrefix("", a.deps.Dev)))

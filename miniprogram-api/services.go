@@ -16,6 +16,7 @@ import (
 	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/domain/member"
 	"github.com/yutang/yutang/domain/order"
+	"github.com/yutang/yutang/domain/platform"
 	"github.com/yutang/yutang/domain/store"
 )
 
@@ -42,6 +43,7 @@ type Services struct {
 	Members   *member.Service   // routes:membership
 	Coupons   *coupon.Service   // routes:coupons
 	Campaigns *campaign.Service // routes:coupons
+	Platform  *platform.Service // routes:platform
 }
 
 // AuditReader reads the audit log.

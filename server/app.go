@@ -42,8 +42,11 @@ type app struct {
 	svc     mpapi.Services
 	dev     http.Handler
 	pay     *wxpay // WeChat Pay: gateway, simulator, cashier store (wxpay.go)
-	workers []func(ctx context.Context)
-	closers []func()
+	// weappStandin answers as WeChat's mini-program APIs when no AppSecret
+	// is configured (platform_wiring.go).
+	weappStandin *weapp.Standin
+	workers      []func(ctx context.Context)
+	closers      []func()
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -101,12 +104,7 @@ func openApp(ctx context.Context, cfg Config, logOut io.Writer) (*app, error) {
 // sign-ins (a.store.SignedIn) and to refunds that end
 // (a.store.RefundSettled): that is the only way areas meet.
 func (a *app) wire(ctx context.Context) error {
-	var wx identity.WeChat
-	if a.cfg.WeAppSecret != "" {
-		wx = &weapp.Client{AppID: a.cfg.WeAppID, Secret: a.cfg.WeAppSecret}
-	} else {
-		wx = &weapp.Standin{AppID: a.cfg.WeAppID, QR: qrPNG}
-	}
+	wx := a.weappClient()
 	st := a.store
 	a.svc.Identity = &identity.Service{Store: st.Identity(), WeChat: wx, Now: a.now, PasswordParams: a.cfg.PasswordParams}
 	a.svc.Audit = st.Audit()
@@ -137,6 +135,7 @@ func (a *app) wire(ctx context.Context) error {
 	})
 	a.wireClerks()
 	a.wireMembers()
+	a.wirePlatform(wx)
 	return a.wireAttribution(ctx, wx)
 }
 

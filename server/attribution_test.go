@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yutang/yutang/domain/attribution"
 	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/miniprogram-api/weapp"
 )
@@ -87,7 +88,7 @@ func TestAttributionEndToEnd(t *testing.T) {
 	// Alice opens the KOC's card in a WeChat group (scene 1044, group info).
 	aliceTok, _ := ta.shopper("alice")
 	sess, _ := (&weapp.Standin{}).Code2Session(ctx, "alice")
-	enc, iv, err := weapp.EncryptGroupInfo(sess.SessionKey, "tGspringfans", []byte("0123456789abcdef"))
+	enc, iv, err := weapp.EncryptGroupEnter(ta.app.cfg.WeAppID, sess.SessionKey, attribution.GroupEnter{OpenGID: "tGspringfans", ChatType: 3}, []byte("0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
 	}

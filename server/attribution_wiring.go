@@ -20,7 +20,7 @@ import (
 // ones are dropped; closed months get their distinct counts.
 func (a *app) wireAttribution(ctx context.Context, wx any) error {
 	st := a.store.Attribution()
-	svc := &attribution.Service{Store: st, Reports: st, DecryptGroup: weapp.DecryptGroupInfo,
+	svc := &attribution.Service{Store: st, Reports: st, DecryptGroup: weapp.GroupDecrypter(a.cfg.WeAppID),
 		Now: func() time.Time { return a.now() }}
 	if c, ok := wx.(attribution.WxaCoder); ok {
 		svc.WxaCode = c

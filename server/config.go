@@ -1,15 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/yutang/yutang/domain/identity"
+	"github.com/yutang/yutang/domain/platform"
 )
 
 // Config is everything the program reads from its environment, parsed and
@@ -38,6 +42,17 @@ type Config struct {
 
 	WeAppID     string // YUTANG_WEAPP_APPID, default wxdemo000000000000
 	WeAppSecret string // from YUTANG_WEAPP_SECRET_FILE; empty: the code2session stand-in
+	// WeAppEnv: YUTANG_WEAPP_ENV_VERSION, the build mini-program codes open
+	// and subscribe messages target: release (default), trial or develop.
+	WeAppEnv string
+	// WeAppTemplates: YUTANG_WEAPP_TEMPLATES_FILE, a JSON file of subscribe
+	// message templates by kind: {"paid": {"id": "…", "page": "…",
+	// "fields": {"character_string1": "{order_no}", …}}, …}. Unset: demo
+	// templates for the stand-in, none with a real AppSecret.
+	WeAppTemplates map[string]platform.Template
+	// WeAppPushToken: YUTANG_WEAPP_PUSH_TOKEN_FILE, the message-push token
+	// (signature of /webhooks/weapp). Unset: the webhook refuses every push.
+	WeAppPushToken string
 
 	WxPay WxPayConfig
 }
@@ -155,6 +170,20 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		c.PublicURL = "http://" + c.HTTPAddr
 	}
 	c.WeAppSecret = strings.TrimSpace(string(secretFile("YUTANG_WEAPP_SECRET_FILE")))
+	c.WeAppPushToken = strings.TrimSpace(string(secretFile("YUTANG_WEAPP_PUSH_TOKEN_FILE")))
+	c.WeAppEnv = str("YUTANG_WEAPP_ENV_VERSION", "release")
+	if c.WeAppEnv != "release" && c.WeAppEnv != "trial" && c.WeAppEnv != "develop" {
+		errs = append(errs, fmt.Errorf("YUTANG_WEAPP_ENV_VERSION: %q is not one of release, trial, develop", c.WeAppEnv))
+	}
+	if p := strings.TrimSpace(getenv("YUTANG_WEAPP_TEMPLATES_FILE")); p != "" {
+		ts, err := readTemplates(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("YUTANG_WEAPP_TEMPLATES_FILE: %v", err))
+		}
+		c.WeAppTemplates = ts
+	} else if c.WeAppSecret == "" {
+		c.WeAppTemplates = demoTemplates()
+	}
 
 	w := &c.WxPay
 	w.MchID = str("YUTANG_WXPAY_MCHID", "")
@@ -225,4 +254,54 @@ func maskURL(raw string) string {
 		user = user[:k] + ":****"
 	}
 	return raw[:i+3] + user + raw[j:]
+}
+
+// readTemplates reads the subscribe-message templates: every kind must be
+// one the mall sends, with an id and at least one field.
+func readTemplates(path string) (map[string]platform.Template, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]struct {
+		ID     string            `json:"id"`
+		Page   string            `json:"page"`
+		Fields map[string]string `json:"fields"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("not a JSON object of templates: %v", err)
+	}
+	out := map[string]platform.Template{}
+	var errs []error
+	for kind, t := range raw {
+		if !slices.Contains(platform.Kinds, kind) {
+			errs = append(errs, fmt.Errorf("%q is not one of %s", kind, strings.Join(platform.Kinds, ", ")))
+			continue
+		}
+		if t.ID == "" || len(t.ID) > 128 || len(t.Fields) == 0 {
+			errs = append(errs, fmt.Errorf("%s: needs an id (≤ 128 characters) and fields", kind))
+			continue
+		}
+		out[kind] = platform.Template{Kind: kind, ID: t.ID, Page: t.Page, Fields: t.Fields}
+	}
+	return out, errors.Join(errs...)
+}
+
+// demoTemplates are the stand-in's templates (development and tests).
+func demoTemplates() map[string]platform.Template {
+	page := "pages/order/detail?no={order_no}"
+	return map[string]platform.Template{
+		platform.KindPaid: {Kind: platform.KindPaid, ID: "demo-tmpl-paid", Page: page,
+			Fields: map[string]string{"character_string1": "{order_no}", "amount2": "{amount}", "time3": "{time}"}},
+		platform.KindShipped: {Kind: platform.KindShipped, ID: "demo-tmpl-shipped", Page: page,
+			Fields: map[string]string{"character_string1": "{order_no}", "thing2": "{carrier}", "character_string3": "{tracking_no}"}},
+		platform.KindRefundResult: {Kind: platform.KindRefundResult, ID: "demo-tmpl-refund", Page: page,
+			Fields: map[string]string{"character_string1": "{order_no}", "amount2": "{amount}", "phrase3": "{status}"}},
+		platform.KindPickupReady: {Kind: platform.KindPickupReady, ID: "demo-tmpl-pickup", Page: page,
+			Fields: map[string]string{"character_string1": "{order_no}", "thing2": "{store}"}},
+		platform.KindCouponExpiring: {Kind: platform.KindCouponExpiring, ID: "demo-tmpl-coupon", Page: "pages/coupons/index",
+			Fields: map[string]string{"time1": "{time}"}},
+	}
 }

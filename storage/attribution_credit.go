@@ -79,6 +79,7 @@ type touchJSON struct {
 	Touchpoints []tpJSON  `json:"touchpoints"`
 	Scene       int       `json:"scene"`
 	Code        string    `json:"code"`
+	Chat        string    `json:"chat,omitempty"`
 }
 
 type weightJSON struct {
@@ -145,7 +146,7 @@ func explanationJSONOf(e attribution.Explanation) []byte {
 	ej := explanationJSON{Model: string(e.Model), Lookback: int64(e.Lookback / time.Second), HalfLife: int64(e.HalfLife / time.Second),
 		Candidates: []touchJSON{}, Weights: []weightJSON{}, Reasons: e.Reasons}
 	for _, t := range e.Candidates {
-		ej.Candidates = append(ej.Candidates, touchJSON{ID: t.ID, At: t.At, Touchpoints: tpsJSON(t.Touchpoints), Scene: t.Scene, Code: t.Code})
+		ej.Candidates = append(ej.Candidates, touchJSON{ID: t.ID, At: t.At, Touchpoints: tpsJSON(t.Touchpoints), Scene: t.Scene, Code: t.Code, Chat: string(t.Chat)})
 	}
 	for _, w := range e.Weights {
 		ej.Weights = append(ej.Weights, weightJSON{TouchID: w.TouchID, Parts: w.Parts, Reason: w.Reason})
@@ -162,7 +163,7 @@ func explanationOf(b []byte) (attribution.Explanation, error) {
 	e := attribution.Explanation{Model: attribution.Model(ej.Model), Lookback: time.Duration(ej.Lookback) * time.Second,
 		HalfLife: time.Duration(ej.HalfLife) * time.Second, Reasons: ej.Reasons}
 	for _, t := range ej.Candidates {
-		e.Candidates = append(e.Candidates, attribution.Touch{ID: t.ID, At: t.At, Touchpoints: tpsOf(t.Touchpoints), Scene: t.Scene, Code: t.Code})
+		e.Candidates = append(e.Candidates, attribution.Touch{ID: t.ID, At: t.At, Touchpoints: tpsOf(t.Touchpoints), Scene: t.Scene, Code: t.Code, Chat: attribution.Chat(t.Chat)})
 	}
 	for _, w := range ej.Weights {
 		e.Weights = append(e.Weights, attribution.Weight{TouchID: w.TouchID, Parts: w.Parts, Reason: w.Reason})

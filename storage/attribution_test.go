@@ -19,11 +19,11 @@ import (
 func attrService(db *sqlx.DB, now time.Time) *attribution.Service {
 	st := storage.New(db).Attribution()
 	return &attribution.Service{Store: st, Reports: st, Now: func() time.Time { return now },
-		DecryptGroup: func(key, data, iv string) (string, error) {
+		DecryptGroup: func(key, data, iv string) (attribution.GroupEnter, error) {
 			if key == "" || iv != "iv" {
-				return "", errors.New("bad")
+				return attribution.GroupEnter{}, errors.New("bad")
 			}
-			return "gid-" + data, nil
+			return attribution.GroupEnter{OpenGID: "gid-" + data}, nil
 		}}
 }
 

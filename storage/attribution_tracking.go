@@ -81,8 +81,8 @@ func (a Attribution) SessionKey(ctx context.Context, shopperID int64) (string, e
 // concurrent batches never wait on each other in a cycle.
 const insertTouchesSQL = `
 WITH ev AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::text[], $7::bigint[])
-        AS e(event_id, code, scene, path, at, opengid, group_id)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::text[], $7::bigint[], $11::text[])
+        AS e(event_id, code, scene, path, at, opengid, group_id, chat)
 ), fresh AS (
     INSERT INTO touch_events (event_id, received_at) SELECT event_id, $8 FROM ev
     ON CONFLICT (event_id) DO NOTHING
@@ -90,10 +90,10 @@ WITH ev AS (
 ), visitor AS (
     SELECT COALESCE($9::bigint, (SELECT shopper_id FROM anon_visitors WHERE anon_id = $10)) AS shopper_id
 ), ins AS (
-    INSERT INTO touches (event_id, at, received_at, shopper_id, anon_id, code, known, touchpoint_ids, scene, path, opengid)
+    INSERT INTO touches (event_id, at, received_at, shopper_id, anon_id, code, known, touchpoint_ids, scene, path, opengid, chat)
     SELECT ev.event_id, ev.at, $8, (SELECT shopper_id FROM visitor), NULLIF($10, ''), ev.code, l.code IS NOT NULL,
            COALESCE(l.touchpoint_ids, '{}') || CASE WHEN ev.group_id > 0 THEN ARRAY[ev.group_id] ELSE '{}'::bigint[] END,
-           ev.scene, ev.path, NULLIF(ev.opengid, '')
+           ev.scene, ev.path, NULLIF(ev.opengid, ''), NULLIF(ev.chat, '')
     FROM ev JOIN fresh USING (event_id) LEFT JOIN share_links l ON l.code = ev.code
     RETURNING at, touchpoint_ids, known, shopper_id, anon_id
 ), tt AS (
@@ -127,11 +127,11 @@ SELECT (SELECT count(*) FROM ins) AS accepted, (SELECT count(*) FROM ins WHERE N
 
 func (a Attribution) InsertTouches(ctx context.Context, v attribution.Visitor, ts []attribution.TouchInput, receivedAt time.Time) (attribution.TrackResult, error) {
 	n := len(ts)
-	ids, codes, paths, gids := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ids, codes, paths, gids, chats := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	scenes, groups := make([]int64, n), make([]int64, n)
 	ats := make([]string, n)
 	for i, t := range ts {
-		ids[i], codes[i], paths[i], gids[i] = t.EventID, t.Code, t.Path, t.OpenGID
+		ids[i], codes[i], paths[i], gids[i], chats[i] = t.EventID, t.Code, t.Path, t.OpenGID, string(t.Chat)
 		scenes[i], groups[i] = int64(t.Scene), t.GroupID
 		ats[i] = t.At.UTC().Format(time.RFC3339Nano)
 	}
@@ -141,7 +141,7 @@ func (a Attribution) InsertTouches(ctx context.Context, v attribution.Visitor, t
 	}
 	err := sqlx.GetContext(ctx, a.ext(), &r, insertTouchesSQL, pq.StringArray(ids), pq.StringArray(codes), pq.Int64Array(scenes),
 		pq.StringArray(paths), pq.StringArray(ats), pq.StringArray(gids), pq.Int64Array(groups), receivedAt,
-		attrNullID(v.ShopperID), v.AnonID)
+		attrNullID(v.ShopperID), v.AnonID, pq.StringArray(chats))
 	if err != nil {
 		return attribution.TrackResult{}, fmt.Errorf("storage: insert touches: %w", mapErr(err))
 	}
@@ -161,14 +161,14 @@ UPDATE touches SET shopper_id = $2 WHERE anon_id = $1 AND shopper_id IS NULL AND
 // unknown code drove nothing we can credit), as the shopper or as any
 // anonymous visitor stitched to them, in [from, to].
 const buyerTouchesSQL = `
-SELECT t.id, t.at, t.scene, t.code,
+SELECT t.id, t.at, t.scene, t.code, COALESCE(t.chat, '') AS chat,
        array_agg(tp.kind ORDER BY u.ord) AS kinds, array_agg(tp.id ORDER BY u.ord) AS ids
 FROM touches t
 CROSS JOIN LATERAL unnest(t.touchpoint_ids) WITH ORDINALITY AS u(id, ord)
 JOIN touchpoints tp ON tp.id = u.id
 WHERE (t.shopper_id = $1 OR t.anon_id = ANY (ARRAY(SELECT anon_id FROM anon_visitors WHERE shopper_id = $1)))
   AND t.at >= $2 AND t.at <= $3
-GROUP BY t.id, t.at, t.scene, t.code
+GROUP BY t.id, t.at, t.scene, t.code, t.chat
 ORDER BY t.at, t.id`
 
 func (a Attribution) BuyerTouches(ctx context.Context, shopperID int64, from, to time.Time) ([]attribution.Touch, error) {
@@ -177,6 +177,7 @@ func (a Attribution) BuyerTouches(ctx context.Context, shopperID int64, from, to
 		At    time.Time      `db:"at"`
 		Scene int            `db:"scene"`
 		Code  string         `db:"code"`
+		Chat  string         `db:"chat"`
 		Kinds pq.StringArray `db:"kinds"`
 		IDs   pq.Int64Array  `db:"ids"`
 	}
@@ -185,7 +186,7 @@ func (a Attribution) BuyerTouches(ctx context.Context, shopperID int64, from, to
 	}
 	out := make([]attribution.Touch, len(rows))
 	for i, r := range rows {
-		t := attribution.Touch{ID: r.ID, At: r.At, Scene: r.Scene, Code: r.Code}
+		t := attribution.Touch{ID: r.ID, At: r.At, Scene: r.Scene, Code: r.Code, Chat: attribution.Chat(r.Chat)}
 		for j, k := range r.Kinds {
 			t.Touchpoints = append(t.Touchpoints, attribution.Touchpoint{Kind: attribution.TouchpointKind(k), ID: r.IDs[j]})
 		}

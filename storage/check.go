@@ -257,6 +257,16 @@ WHERE (o.status = 'completed') <> (p.verified_at IS NOT NULL)`},
 SELECT 'in-store order ' || o.order_no || ' is ' || o.status || ' (' || o.fulfillment || ')'
 FROM orders o
 WHERE o.channel = 'in_store' AND (o.fulfillment <> 'in_store' OR o.status IN ('paid', 'shipped'))`},
+	// mini-program platform
+	{"every spent subscription has its one message", `
+SELECT 'acceptance ' || a.id || ' of shopper ' || a.shopper_id || ': used ' || (a.used_at IS NOT NULL) ||
+       ' but messages ' || count(m.id)
+FROM message_acceptances a LEFT JOIN weapp_messages m ON m.acceptance_id = a.id
+GROUP BY a.id HAVING (a.used_at IS NOT NULL) <> (count(m.id) = 1)`},
+	{"shipping information is uploaded only for shipped or completed orders", `
+SELECT 'order ' || o.order_no || ' (' || o.status || '): shipping upload ' || u.state
+FROM shipping_uploads u JOIN orders o ON o.id = u.order_id
+WHERE o.status NOT IN ('shipped', 'completed')`},
 }
 
 func rollupMatches(table, cols string) Invariant {

@@ -44,8 +44,9 @@ func (s Identity) UpsertShopper(ctx context.Context, ws identity.WeChatSession) 
 	return r.toDomain(), nil
 }
 
-func (s Identity) SetShopperPhone(ctx context.Context, id int64, phone string) error {
-	_, err := s.ext().ExecContext(ctx, `UPDATE shoppers SET phone = $2, updated_at = now() WHERE id = $1`, id, phone)
+func (s Identity) SetShopperPhone(ctx context.Context, id int64, phone identity.Phone) error {
+	_, err := s.ext().ExecContext(ctx, `UPDATE shoppers SET phone = $2, phone_country_code = $3, updated_at = now() WHERE id = $1`,
+		id, phone.Number, phone.CountryCode)
 	if isUnique(err, "") {
 		return domain.E(domain.KindConflict, "phone_taken", "This phone number is already bound to another account.")
 	}

@@ -63,6 +63,7 @@ type Touch struct {
 	Touchpoints []Touchpoint
 	Scene       int
 	Code        string
+	Chat        Chat // a share opened in a group or a one-to-one chat, when known
 }
 
 // Model is how candidate touches share the credit for an order.

@@ -47,9 +47,18 @@ type WxaCoder interface {
 	Unlimited(ctx context.Context, scene, page string) ([]byte, error)
 }
 
-// GroupDecrypter decrypts group-enter data with a shopper's session_key and
-// returns the group's openGId.
-type GroupDecrypter func(sessionKey, encryptedData, iv string) (openGID string, err error)
+// GroupDecrypter decrypts group-enter data with a shopper's session_key,
+// checks it is this mini-program's, and returns the chat it names.
+type GroupDecrypter func(sessionKey, encryptedData, iv string) (GroupEnter, error)
+
+// GroupEnter is the decrypted group-enter data: a group's opengid, or a
+// one-to-one chat's open_single_roomid, and the chat type.
+type GroupEnter struct {
+	OpenGID      string
+	SingleRoomID string
+	GroupOpenID  string
+	ChatType     int // 1 one-to-one, 2 WeCom contact, 3 WeChat group, 4 WeCom group
+}
 
 // Service is the attribution use cases: touchpoints, share links, touches,
 // settings, attributing paid orders, reversing refunds and reports.

@@ -40,6 +40,7 @@ type TouchInput struct {
 	At      time.Time
 	OpenGID string
 	GroupID int64 // the group touchpoint, 0 when unknown
+	Chat    Chat  // where the share was opened: a group, a one-to-one chat, or unknown
 }
 
 // TrackResult says what became of a batch.
@@ -48,6 +49,8 @@ type TrackResult struct {
 	Duplicates int // event ids seen before
 	Unknown    int // stored, but the code is no share link
 	Groups     int // group-enter infos decrypted and linked
+	Singles    int // group-enter infos that named a one-to-one chat
+	Refused    int // group-enter infos that did not decrypt or were another mini-program's
 }
 
 // MaxTrackBatch is the most events one track call may carry.
@@ -109,6 +112,7 @@ func (s *Service) Track(ctx context.Context, v Visitor, events []Event) (TrackRe
 			at = lo
 		}
 		ti := TouchInput{EventID: e.ID, Code: e.Code, Scene: e.Scene, Path: e.Path, At: at}
+		var ge *GroupEnter
 		if e.Group != nil && v.ShopperID != 0 && s.DecryptGroup != nil {
 			if sessionKey == "" {
 				k, err := s.Store.SessionKey(ctx, v.ShopperID)
@@ -117,15 +121,24 @@ func (s *Service) Track(ctx context.Context, v Visitor, events []Event) (TrackRe
 				}
 				sessionKey = k
 			}
-			if gid, err := s.DecryptGroup(sessionKey, e.Group.EncryptedData, e.Group.IV); err == nil && gid != "" {
-				id, err := s.Store.EnsureGroup(ctx, gid)
+			g, err := s.DecryptGroup(sessionKey, e.Group.EncryptedData, e.Group.IV)
+			switch {
+			case err != nil:
+				res.Refused++
+			case g.OpenGID != "":
+				id, err := s.Store.EnsureGroup(ctx, g.OpenGID)
 				if err != nil {
 					return TrackResult{}, fmt.Errorf("attribution: track: %w", err)
 				}
-				ti.OpenGID, ti.GroupID = gid, id
+				ti.OpenGID, ti.GroupID = g.OpenGID, id
 				res.Groups++
+				ge = &g
+			case g.SingleRoomID != "":
+				res.Singles++
+				ge = &g
 			}
 		}
+		ti.Chat = ChatOf(e.Scene, ge)
 		ins = append(ins, ti)
 	}
 	r, err := s.Store.InsertTouches(ctx, v, ins, now)
@@ -136,6 +149,44 @@ func (s *Service) Track(ctx context.Context, v Visitor, events []Event) (TrackRe
 	res.Duplicates += r.Duplicates
 	res.Unknown = r.Unknown
 	return res, nil
+}
+
+// Chat is where a shared card was opened: the touch's kind of sharing, so
+// that "shared to a friend" and "shared into a group" can be told apart.
+type Chat string
+
+// The chats.
+const (
+	ChatUnknown Chat = ""       // not a chat share, or not known
+	ChatGroup   Chat = "group"  // a WeChat (or WeCom) group
+	ChatSingle  Chat = "single" // a one-to-one chat
+)
+
+// ChatOf is the chat of a touch: from decrypted group-enter data when there
+// is some (its chat_type, else which id it carries), else from the scene
+// (1007 a card in a one-to-one chat; 1008 and 1044 a card in a group).
+func ChatOf(scene int, g *GroupEnter) Chat {
+	if g != nil {
+		switch g.ChatType {
+		case 1, 2:
+			return ChatSingle
+		case 3, 4:
+			return ChatGroup
+		}
+		if g.OpenGID != "" {
+			return ChatGroup
+		}
+		if g.SingleRoomID != "" {
+			return ChatSingle
+		}
+	}
+	switch scene {
+	case 1007:
+		return ChatSingle
+	case 1008, 1044:
+		return ChatGroup
+	}
+	return ChatUnknown
 }
 
 // Stitch gives an anonymous visitor's touches (of the longest possible

@@ -97,7 +97,16 @@ type WeChatSession struct {
 // WeChat is the part of the mini-program server API identity needs.
 type WeChat interface {
 	Code2Session(ctx context.Context, code string) (WeChatSession, error)
-	PhoneNumber(ctx context.Context, code string) (string, error)
+	PhoneNumber(ctx context.Context, code string) (Phone, error)
+}
+
+// Phone is a phone number as WeChat gives it: the number without its
+// country code (purePhoneNumber) and the country code ("86" for mainland
+// China), kept apart so that a number from Hong Kong or abroad is not
+// mistaken for a mainland one.
+type Phone struct {
+	Number      string
+	CountryCode string
 }
 
 // Errors.

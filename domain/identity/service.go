@@ -17,7 +17,7 @@ type Store interface {
 	// RaiseSignedIn runs the SignedIn handlers in the transaction.
 	RaiseSignedIn(ctx context.Context, e SignedIn) error
 	UpsertShopper(ctx context.Context, ws WeChatSession) (Shopper, error)
-	SetShopperPhone(ctx context.Context, shopperID int64, phone string) error
+	SetShopperPhone(ctx context.Context, shopperID int64, phone Phone) error
 	Shopper(ctx context.Context, id int64) (Shopper, error)
 	StitchAnon(ctx context.Context, anonID string, shopperID int64, at time.Time) error
 	StaffByUsername(ctx context.Context, username string) (Staff, error)

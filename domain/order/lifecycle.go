@@ -9,8 +9,8 @@ import (
 
 // The life of an order, and how other areas take part in it.
 //
-// An order's life has five moments: it is placed, cancelled, paid, has lines
-// refunded, and is completed. The use cases that make these changes (order
+// An order's life has six moments: it is placed, cancelled, paid, shipped,
+// has lines refunded, and is completed. The use cases that make these changes (order
 // placement and cancellation here, payment and refunds in the cashier,
 // after-sales) raise an Event through their store, inside the transaction
 // that makes the change. The program subscribes each area's handlers to a
@@ -31,6 +31,7 @@ const (
 	MomentPlaced    Moment = "placed"
 	MomentCancelled Moment = "cancelled"
 	MomentPaid      Moment = "paid"
+	MomentShipped   Moment = "shipped" // a delivery order left the warehouse (Service.Ship)
 	MomentRefunded  Moment = "lines_refunded"
 	MomentCompleted Moment = "completed"
 )
@@ -77,6 +78,12 @@ type Event struct {
 	// MomentRefunded: the refund, its lines and how it went back to each
 	// tender. Lines is empty for the return of a whole payment that arrived
 	// for a cancelled order (the order was never paid by it).
+	// MomentShipped: how it was sent, the carrier (a delivery_id of
+	// WeChat's carrier list) and the tracking number.
+	ShipMethod ShipMethod
+	Carrier    string
+	TrackingNo string
+
 	RefundID    int64
 	OutRefundNo string
 	Freight     domain.Fen
@@ -97,6 +104,7 @@ type Lifecycle[T any] struct {
 	Placed    domain.Handlers[T, Event]
 	Cancelled domain.Handlers[T, Event]
 	Paid      domain.Handlers[T, Event]
+	Shipped   domain.Handlers[T, Event]
 	Refunded  domain.Handlers[T, Event]
 	Completed domain.Handlers[T, Event]
 }
@@ -127,6 +135,8 @@ func (l *Lifecycle[T]) handlers(m Moment) *domain.Handlers[T, Event] {
 		return &l.Cancelled
 	case MomentPaid:
 		return &l.Paid
+	case MomentShipped:
+		return &l.Shipped
 	case MomentRefunded:
 		return &l.Refunded
 	case MomentCompleted:

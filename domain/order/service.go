@@ -516,15 +516,8 @@ func (s *Service) Confirm(ctx context.Context, shopperID int64, number string) (
 		if o.Fulfillment != FulfillmentDelivery {
 			return ErrInvalidTransition.WithMessage("A pickup order is completed when the store hands it over.")
 		}
-		if err := o.Status.Transition(StatusCompleted, o.Fulfillment); err != nil {
-			return err
-		}
-		o.Status, o.CompletedAt = StatusCompleted, s.now()
-		out = o
-		if err := tx.UpdateStatus(ctx, o); err != nil {
-			return err
-		}
-		return tx.Raise(ctx, o.event(MomentCompleted, CauseConfirmed, domain.Actor{Kind: "shopper", ID: shopperID}, o.CompletedAt))
+		out, err = s.complete(ctx, tx, o, CauseConfirmed, domain.Actor{Kind: "shopper", ID: shopperID})
+		return err
 	})
 	if err != nil {
 		return Order{}, fmt.Errorf("order: confirm: %w", err)
@@ -532,9 +525,33 @@ func (s *Service) Confirm(ctx context.Context, shopperID int64, number string) (
 	return out, nil
 }
 
+// complete moves a locked order to completed and raises the moment.
+func (s *Service) complete(ctx context.Context, tx Store, o Order, cause Cause, by domain.Actor) (Order, error) {
+	if err := o.Status.Transition(StatusCompleted, o.Fulfillment); err != nil {
+		return Order{}, err
+	}
+	o.Status, o.CompletedAt = StatusCompleted, s.now()
+	if err := tx.UpdateStatus(ctx, o); err != nil {
+		return Order{}, err
+	}
+	return o, tx.Raise(ctx, o.event(MomentCompleted, cause, by, o.CompletedAt))
+}
+
+// ShipMethod is how a delivery order is sent.
+type ShipMethod string
+
+// The ship methods. Express needs a carrier and a tracking number; a
+// same-city courier or virtual goods need neither.
+const (
+	ShipExpress  ShipMethod = "express"
+	ShipSameCity ShipMethod = "same_city"
+	ShipVirtual  ShipMethod = "virtual"
+)
+
 // ShipInput is the back office marking an order shipped.
 type ShipInput struct {
 	Number     string
+	Method     ShipMethod // default express
 	Carrier    string
 	TrackingNo string
 	By         domain.Actor
@@ -544,10 +561,19 @@ type ShipInput struct {
 // Ship marks a paid delivery order shipped, audited.
 func (s *Service) Ship(ctx context.Context, in ShipInput) (Order, error) {
 	var fe []domain.FieldError
-	if l := len([]rune(in.Carrier)); l < 1 || l > 50 {
+	if in.Method == "" {
+		in.Method = ShipExpress
+	}
+	switch in.Method {
+	case ShipExpress, ShipSameCity, ShipVirtual:
+	default:
+		fe = append(fe, domain.FieldError{Field: "method", Code: "oneof", Message: "must be one of: express same_city virtual"})
+	}
+	optional := in.Method != ShipExpress && in.Carrier == "" && in.TrackingNo == ""
+	if l := len([]rune(in.Carrier)); !optional && (l < 1 || l > 50) {
 		fe = append(fe, domain.FieldError{Field: "carrier", Code: "range", Message: "must have 1 to 50 characters"})
 	}
-	if l := len(in.TrackingNo); l < 4 || l > 40 || !trackingOK(in.TrackingNo) {
+	if l := len(in.TrackingNo); !optional && (l < 4 || l > 40 || !trackingOK(in.TrackingNo)) {
 		fe = append(fe, domain.FieldError{Field: "tracking_no", Code: "format", Message: "must be 4 to 40 letters, digits or -"})
 	}
 	if len(fe) > 0 {
@@ -555,6 +581,11 @@ func (s *Service) Ship(ctx context.Context, in ShipInput) (Order, error) {
 	}
 	if !ValidNumber(in.Number) {
 		return Order{}, ErrOrderNotFound
+	}
+	if optional {
+		// A same-city courier or virtual goods may have neither: the order
+		// names the method, and "-" stands for no tracking number.
+		in.Carrier, in.TrackingNo = string(in.Method), "-"
 	}
 	now := s.now()
 	var out Order
@@ -572,9 +603,14 @@ func (s *Service) Ship(ctx context.Context, in ShipInput) (Order, error) {
 			return err
 		}
 		out = o
-		return tx.Audit(ctx, domain.AuditEntry{Actor: in.By, Action: "order.ship", Entity: "order", EntityID: o.Number,
-			Before: before, After: map[string]any{"status": o.Status, "carrier": o.Carrier, "tracking_no": o.TrackingNo},
-			RequestID: in.RequestID, At: now})
+		if err := tx.Audit(ctx, domain.AuditEntry{Actor: in.By, Action: "order.ship", Entity: "order", EntityID: o.Number,
+			Before: before, After: map[string]any{"status": o.Status, "method": in.Method, "carrier": o.Carrier, "tracking_no": o.TrackingNo},
+			RequestID: in.RequestID, At: now}); err != nil {
+			return err
+		}
+		e := o.event(MomentShipped, "", in.By, now)
+		e.ShipMethod, e.Carrier, e.TrackingNo = in.Method, o.Carrier, o.TrackingNo
+		return tx.Raise(ctx, e)
 	})
 	if err != nil {
 		return Order{}, fmt.Errorf("order: ship: %w", err)
@@ -589,6 +625,33 @@ func trackingOK(s string) bool {
 		}
 	}
 	return true
+}
+
+// ConfirmedAtWeChat completes a shipped delivery order whose receipt the
+// shopper confirmed at WeChat (the platform's confirm-receipt notification):
+// like Confirm, by the system. An order already completed is answered as
+// it is, so a repeated notification changes nothing.
+func (s *Service) ConfirmedAtWeChat(ctx context.Context, number string) (Order, error) {
+	if !ValidNumber(number) {
+		return Order{}, ErrOrderNotFound
+	}
+	var out Order
+	err := s.Store.InTx(ctx, func(tx Store) error {
+		o, err := tx.Order(ctx, number, 0, true)
+		if err != nil {
+			return err
+		}
+		out = o
+		if o.Status == StatusCompleted {
+			return nil
+		}
+		out, err = s.complete(ctx, tx, o, CauseConfirmed, domain.System)
+		return err
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("order: confirmed at wechat: %w", err)
+	}
+	return out, nil
 }
 
 // AdminGet returns any order by number.
