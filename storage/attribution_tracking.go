@@ -172,6 +172,12 @@ GROUP BY t.id, t.at, t.scene, t.code
 ORDER BY t.at, t.id`
 
 func (a Attribution) BuyerTouches(ctx context.Context, shopperID int64, from, to time.Time) ([]attribution.Touch, error) {
+	return selectTouches(ctx, a.ext(), buyerTouchesSQL, shopperID, from, to)
+}
+
+// selectTouches runs a query answering id, at, scene, code and the
+// touchpoints' kinds and ids (as buyerTouchesSQL does).
+func selectTouches(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) ([]attribution.Touch, error) {
 	var rows []struct {
 		ID    int64          `db:"id"`
 		At    time.Time      `db:"at"`
@@ -180,7 +186,7 @@ func (a Attribution) BuyerTouches(ctx context.Context, shopperID int64, from, to
 		Kinds pq.StringArray `db:"kinds"`
 		IDs   pq.Int64Array  `db:"ids"`
 	}
-	if err := sqlx.SelectContext(ctx, a.ext(), &rows, buyerTouchesSQL, shopperID, from, to); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
 		return nil, fmt.Errorf("storage: buyer touches: %w", mapErr(err))
 	}
 	out := make([]attribution.Touch, len(rows))

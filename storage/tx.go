@@ -128,3 +128,5 @@ func (d *DB) Identity() Identity       { return Identity{d.scope()} }
 func (t *Tx) Identity() Identity       { return Identity{t.scope()} }
 func (d *DB) Audit() Audit             { return Audit{d.scope()} }
 func (t *Tx) Audit() Audit             { return Audit{t.scope()} }
+func (d *DB) KOCs() KOCs               { return KOCs{d.scope()} }
+func (t *Tx) KOCs() KOCs               { return KOCs{t.scope()} }
