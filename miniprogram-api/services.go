@@ -11,6 +11,7 @@ import (
 	"github.com/yutang/yutang/domain/cashier"
 	"github.com/yutang/yutang/domain/catalog"
 	"github.com/yutang/yutang/domain/clerk"
+	"github.com/yutang/yutang/domain/commission"
 	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/domain/order"
 	"github.com/yutang/yutang/domain/store"
@@ -36,6 +37,8 @@ type Services struct {
 	Attribution *attribution.Service // routes:attribution
 
 	Clerks *clerk.Service // routes:clerks
+
+	KOC *commission.Service // routes:koc
 }
 
 // AuditReader reads the audit log.

@@ -135,7 +135,11 @@ func (a *app) wire(ctx context.Context) error {
 		return aftersales.Settle(ctx, tx.AfterSales(), e)
 	})
 	a.wireClerks()
-	return a.wireAttribution(ctx, wx)
+	if err := a.wireAttribution(ctx, wx); err != nil {
+		return err
+	}
+	a.wireKOC() // after attribution: its paid handler reads the attribution
+	return nil
 }
 
 func (a *app) close() {
