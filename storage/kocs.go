@@ -624,7 +624,7 @@ WITH lines AS (
     SELECT koc_id, sum(s) AS total FROM lines GROUP BY koc_id HAVING sum(s) > 0
 ), items AS (
     INSERT INTO settlement_items (batch_id, koc_id, amount_fen, status, out_bill_no)
-    SELECT $1, koc_id, total, 'settled', 'KOCS' || $1 || 'K' || koc_id FROM per ORDER BY koc_id
+    SELECT $1::bigint, koc_id, total, 'settled', 'KOCS' || $1::bigint || 'K' || koc_id FROM per ORDER BY koc_id
     RETURNING id, koc_id
 ), moved AS (
     INSERT INTO commission_entries (koc_id, order_id, item_id, level, kind, bucket, amount_fen, item_ref, at)
@@ -633,7 +633,7 @@ WITH lines AS (
     ORDER BY l.koc_id, l.order_id, l.item_id, l.level
 )
 UPDATE settlement_batches SET total_fen = (SELECT COALESCE(sum(total), 0) FROM per), kocs = (SELECT count(*) FROM per)
-WHERE id = $1 RETURNING kocs`
+WHERE id = $1::bigint RETURNING kocs`
 
 func (k KOCs) CreateBatch(ctx context.Context, b commission.Batch, at time.Time) (commission.Batch, error) {
 	// One batch at a time: two could otherwise settle the same entries.
