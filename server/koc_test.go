@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/attribution"
+	"github.com/yutang/yutang/domain/commission"
 	"github.com/yutang/yutang/domain/identity"
 )
 
@@ -302,4 +305,36 @@ func splitLines(s string) []string {
 		}
 	}
 	return append(out, s[start:])
+}
+
+// benchKOC makes an active KOC whose share link the buyer touched, so every
+// order of the buyer earns them commission.
+func benchKOC(b *testing.B, a *app, buyer, sku int64) {
+	ctx := context.Background()
+	_, k, err := a.svc.Identity.ShopperSignIn(ctx, "bench-koc", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	lvl, err := a.svc.KOC.SaveLevel(ctx, domain.System, "", commission.Level{Name: "bench", RateBP: 1000, OverrideBP: 100})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := a.svc.KOC.Apply(ctx, k.ID, 0, "", ""); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := a.svc.KOC.Decide(ctx, domain.System, "", k.ID, commission.Approve, lvl.ID); err != nil {
+		b.Fatal(err)
+	}
+	var product int64
+	if err := a.db.Get(&product, `SELECT product_id FROM skus WHERE id = $1`, sku); err != nil {
+		b.Fatal(err)
+	}
+	l, err := a.svc.Attribution.Share(ctx, attribution.ShareRequest{By: attribution.Sharer{ShopperID: k.ID}, ProductID: product})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := a.svc.Attribution.Track(ctx, attribution.Visitor{ShopperID: buyer},
+		[]attribution.Event{{ID: "bench-touch", Code: l.Code, Scene: 1007, At: time.Now().Add(-time.Minute)}}); err != nil {
+		b.Fatal(err)
+	}
 }

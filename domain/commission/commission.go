@@ -84,7 +84,7 @@ type Balances struct {
 
 // Errors of the programme.
 var (
-	ErrNotKOC = domain.E(domain.KindNotFound, "koc_not_found", "No such KOC.")
+	ErrNotKOC     = domain.E(domain.KindNotFound, "koc_not_found", "No such KOC.")
 	ErrThirdLevel = domain.E(domain.KindConflict, "koc_third_level",
 		"The recruiter was recruited by another KOC: the programme has at most two levels.")
 	ErrRecruiterInactive = domain.E(domain.KindConflict, "koc_recruiter_inactive", "The recruiter is not an active KOC.")

@@ -665,7 +665,9 @@ func (s *Service) CreateBatch(ctx context.Context, by domain.Actor, reqID string
 }
 
 // Batch returns a batch with its items.
-func (s *Service) Batch(ctx context.Context, id int64) (Batch, error) { return s.Store.Batch(ctx, id, false) }
+func (s *Service) Batch(ctx context.Context, id int64) (Batch, error) {
+	return s.Store.Batch(ctx, id, false)
+}
 
 // Batches lists batches, newest first.
 func (s *Service) Batches(ctx context.Context, page domain.Page) ([]Batch, string, error) {
