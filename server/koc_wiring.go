@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/commission"
 	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/domain/order"
@@ -32,11 +31,7 @@ func (a *app) wireKOC() {
 		if len(e.Lines) == 0 {
 			return nil
 		}
-		lines := map[int64]domain.Fen{}
-		for _, l := range e.Lines {
-			lines[l.ItemID] += l.Amount
-		}
-		return svc.Reverse(ctx, tx.KOCs(), e.OrderID, lines)
+		return svc.Reverse(ctx, tx.KOCs(), e.OrderID, refundedLines(e))
 	})
 	a.store.Lifecycle.On(order.MomentCompleted, "koc", func(ctx context.Context, tx *storage.Tx, e order.Event) error {
 		return svc.Completed(ctx, tx.KOCs(), e.OrderID, e.At)

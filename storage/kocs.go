@@ -146,16 +146,21 @@ WHERE k.shopper_id < $1 AND ($2 = '' OR k.status = $2) ORDER BY k.shopper_id DES
 }
 
 func pageKOCs(rows []kocRow, limit int) ([]commission.KOC, string, error) {
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[limit-1].ShopperID, 10)
-	}
+	rows, next := pageDesc(rows, limit, func(i int) int64 { return rows[i].ShopperID })
 	out := make([]commission.KOC, len(rows))
 	for i, r := range rows {
 		out[i] = r.koc()
 	}
 	return out, next, nil
+}
+
+// pageDesc trims rows fetched with limit+1 (newest first by id) to the
+// page and returns the cursor of the next page ("" on the last).
+func pageDesc[T any](rows []T, limit int, id func(i int) int64) ([]T, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	return rows[:limit], strconv.FormatInt(id(limit-1), 10)
 }
 
 func (k KOCs) kocsWhere(ctx context.Context, where string, ids []int64, key func(commission.KOC) int64) (map[int64]commission.KOC, error) {
@@ -307,13 +312,7 @@ ON CONFLICT (shopper_id) DO UPDATE SET referrer_kind = EXCLUDED.referrer_kind, r
 
 // firstReferrerTouchSQL is the visitor's earliest touch through a link with
 // a KOC or a clerk on it (as buyerTouchesSQL answers touches).
-const firstReferrerTouchSQL = `
-SELECT t.id, t.at, t.scene, t.code,
-       array_agg(tp.kind ORDER BY u.ord) AS kinds, array_agg(tp.id ORDER BY u.ord) AS ids
-FROM touches t
-CROSS JOIN LATERAL unnest(t.touchpoint_ids) WITH ORDINALITY AS u(id, ord)
-JOIN touchpoints tp ON tp.id = u.id
-WHERE (t.shopper_id = $1 OR t.anon_id = ANY (ARRAY(SELECT anon_id FROM anon_visitors WHERE shopper_id = $1)))
+const firstReferrerTouchSQL = visitorTouchesSQL + `
   AND t.at <= $2
   AND EXISTS (SELECT 1 FROM touchpoints x WHERE x.id = ANY (t.touchpoint_ids) AND x.kind IN ('koc', 'clerk'))
 GROUP BY t.id, t.at, t.scene, t.code
@@ -359,11 +358,7 @@ FROM koc_bindings b JOIN shoppers s ON s.id = b.shopper_id
 WHERE b.referrer_tp_id = $1 AND b.shopper_id < $2 ORDER BY b.shopper_id DESC LIMIT $3`, referrerTP, before, page.Limit+1); err != nil {
 		return nil, "", fmt.Errorf("storage: bindings: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > page.Limit {
-		rows = rows[:page.Limit]
-		next = strconv.FormatInt(rows[page.Limit-1].ID, 10)
-	}
+	rows, next := pageDesc(rows, page.Limit, func(i int) int64 { return rows[i].ID })
 	out := make([]commission.Customer, len(rows))
 	for i, r := range rows {
 		out[i] = commission.Customer{Name: r.Name, From: r.From, Until: r.Until, Orders: r.Orders}
@@ -575,11 +570,7 @@ FROM commission_entries e JOIN orders o ON o.id = e.order_id LEFT JOIN shoppers 
 WHERE e.koc_id = $1 AND e.id < $2 ORDER BY e.id DESC LIMIT $3`, kocID, before, page.Limit+1); err != nil {
 		return nil, "", fmt.Errorf("storage: commission entries: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > page.Limit {
-		rows = rows[:page.Limit]
-		next = strconv.FormatInt(rows[page.Limit-1].ID, 10)
-	}
+	rows, next := pageDesc(rows, page.Limit, func(i int) int64 { return rows[i].ID })
 	out := make([]commission.Entry, len(rows))
 	for i, r := range rows {
 		out[i] = commission.Entry{ID: r.ID, KOCID: kocID, OrderID: r.OrderID, OrderNumber: r.OrderNo, ItemID: r.ItemID, Level: r.Level,
@@ -715,11 +706,7 @@ func (k KOCs) Batches(ctx context.Context, page domain.Page) ([]commission.Batch
 FROM settlement_batches WHERE id < $1 ORDER BY id DESC LIMIT $2`, before, page.Limit+1); err != nil {
 		return nil, "", fmt.Errorf("storage: batches: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > page.Limit {
-		rows = rows[:page.Limit]
-		next = strconv.FormatInt(rows[page.Limit-1].ID, 10)
-	}
+	rows, next := pageDesc(rows, page.Limit, func(i int) int64 { return rows[i].ID })
 	out := make([]commission.Batch, len(rows))
 	for i, r := range rows {
 		out[i] = r.batch()

@@ -52,7 +52,9 @@ func TestRecruitable(t *testing.T) {
 }
 
 func TestAccrue(t *testing.T) {
-	koc := func(id int64) attribution.Touchpoint { return attribution.Touchpoint{Kind: attribution.KindKOC, ID: id} }
+	koc := func(id int64) attribution.Touchpoint {
+		return attribution.Touchpoint{Kind: attribution.KindKOC, ID: id}
+	}
 	lines := []Line{{ItemID: 1, ProductID: 10, CategoryID: 100, Paid: 1000}, {ItemID: 2, ProductID: 20, CategoryID: 200, Paid: 3000}}
 	whole := attribution.Earner{Referrer: koc(501), Lines: []attribution.LineAmount{{ItemID: 1, Amount: 1000}, {ItemID: 2, Amount: 3000}}}
 	kocs := map[int64]KOC{
