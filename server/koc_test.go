@@ -307,9 +307,10 @@ func splitLines(s string) []string {
 	return append(out, s[start:])
 }
 
-// benchKOC makes an active KOC whose share link the buyer touched, so every
-// order of the buyer earns them commission.
-func benchKOC(b *testing.B, a *app, buyer, sku int64) {
+// benchKOC makes a shopper whose share link the buyer touched, and with
+// active makes them an active KOC, so every order of the buyer earns them
+// commission.
+func benchKOC(b *testing.B, a *app, buyer, sku int64, active bool) {
 	ctx := context.Background()
 	_, k, err := a.svc.Identity.ShopperSignIn(ctx, "bench-koc", "")
 	if err != nil {
@@ -319,11 +320,13 @@ func benchKOC(b *testing.B, a *app, buyer, sku int64) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := a.svc.KOC.Apply(ctx, k.ID, 0, "", ""); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := a.svc.KOC.Decide(ctx, domain.System, "", k.ID, commission.Approve, lvl.ID); err != nil {
-		b.Fatal(err)
+	if active {
+		if _, err := a.svc.KOC.Apply(ctx, k.ID, 0, "", ""); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := a.svc.KOC.Decide(ctx, domain.System, "", k.ID, commission.Approve, lvl.ID); err != nil {
+			b.Fatal(err)
+		}
 	}
 	var product int64
 	if err := a.db.Get(&product, `SELECT product_id FROM skus WHERE id = $1`, sku); err != nil {
