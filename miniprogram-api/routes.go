@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/yutang/yutang/domain/commission"
 	"github.com/yutang/yutang/domain/identity"
 )
 
@@ -186,6 +187,32 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	// leniently (WeChat adds fields).
 	hooks.GET("/weapp", a.weappPushVerify)
 	hooks.POST("/weapp", a.weappPush)
+
+	// --- KOC programme (routes:koc) ---
+	// POST /shop/koc/coupon-grants waits for the coupon area.
+	shop.POST("/koc/apply", a.kocApply, asShopper...)
+	shop.GET("/koc/dashboard", a.kocDashboard, asShopper...)
+	shop.GET("/koc/commissions", a.kocCommissions, asShopper...)
+	shop.GET("/koc/customers", a.kocCustomers, asShopper...)
+	admin.GET("/kocs", a.adminKOCs, asAdmin(backOffice...)...)
+	admin.GET("/kocs/:id", a.adminKOC, asAdmin(backOffice...)...)
+	admin.POST("/kocs/:id/approve", a.kocDecide(commission.Approve), asAdmin(operators...)...)
+	admin.POST("/kocs/:id/reject", a.kocDecide(commission.Reject), asAdmin(operators...)...)
+	admin.POST("/kocs/:id/suspend", a.kocDecide(commission.Suspend), asAdmin(operators...)...)
+	admin.POST("/kocs/:id/resume", a.kocDecide(commission.Resume), asAdmin(operators...)...)
+	admin.GET("/koc-levels", a.kocLevels, asAdmin(backOffice...)...)
+	admin.POST("/koc-levels", a.saveKOCLevel, asAdmin(adminOnly...)...)
+	admin.PUT("/koc-levels/:id", a.saveKOCLevel, asAdmin(adminOnly...)...)
+	admin.PUT("/koc-levels/:id/rates", a.setKOCLevelRate, asAdmin(adminOnly...)...)
+	admin.GET("/koc/settings", a.kocSettings, asAdmin(backOffice...)...)
+	admin.PUT("/koc/settings", a.putKOCSettings, asAdmin(adminOnly...)...)
+	admin.GET("/bindings/:shopper_id", a.adminBinding, asAdmin(backOffice...)...)
+	admin.POST("/bindings/:shopper_id/rebind", a.rebind, asAdmin(operators...)...)
+	admin.POST("/commission-orders/:order_id/release", a.releaseCommission, asAdmin(adminOnly...)...)
+	admin.GET("/settlements", a.listSettlements, asAdmin(adminOnly...)...)
+	admin.POST("/settlements", a.createSettlement, asAdmin(adminOnly...)...)
+	admin.GET("/settlements/:id", a.getSettlement, asAdmin(adminOnly...)...)
+	admin.POST("/settlements/:id/review", a.reviewSettlement, asAdmin(adminOnly...)...)
 
 	// Development stand-ins (absent with real credentials).
 	if a.deps.Dev != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/yutang/yutang/domain/cashier"
 	"github.com/yutang/yutang/domain/catalog"
 	"github.com/yutang/yutang/domain/clerk"
+	"github.com/yutang/yutang/domain/commission"
 	"github.com/yutang/yutang/domain/coupon"
 	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/domain/member"
@@ -39,11 +40,12 @@ type Services struct {
 
 	Attribution *attribution.Service // routes:attribution
 
-	Clerks    *clerk.Service    // routes:clerks
-	Members   *member.Service   // routes:membership
-	Coupons   *coupon.Service   // routes:coupons
-	Campaigns *campaign.Service // routes:coupons
-	Platform  *platform.Service // routes:platform
+	Clerks    *clerk.Service      // routes:clerks
+	Members   *member.Service     // routes:membership
+	Coupons   *coupon.Service     // routes:coupons
+	Campaigns *campaign.Service   // routes:coupons
+	Platform  *platform.Service   // routes:platform
+	KOC       *commission.Service // routes:koc
 }
 
 // AuditReader reads the audit log.

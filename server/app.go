@@ -136,7 +136,11 @@ func (a *app) wire(ctx context.Context) error {
 	a.wireClerks()
 	a.wireMembers()
 	a.wirePlatform(wx)
-	return a.wireAttribution(ctx, wx)
+	if err := a.wireAttribution(ctx, wx); err != nil {
+		return err
+	}
+	a.wireKOC() // after attribution: its paid handler reads the attribution
+	return nil
 }
 
 func (a *app) close() {

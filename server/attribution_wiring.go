@@ -36,11 +36,7 @@ func (a *app) wireAttribution(ctx context.Context, wx any) error {
 		if len(e.Lines) == 0 {
 			return nil
 		}
-		lines := map[int64]domain.Fen{}
-		for _, l := range e.Lines {
-			lines[l.ItemID] += l.Amount
-		}
-		return svc.ReverseOrderCredits(ctx, tx.Attribution(), e.OrderID, lines)
+		return svc.ReverseOrderCredits(ctx, tx.Attribution(), e.OrderID, refundedLines(e))
 	})
 	partitions := func(ctx context.Context) error {
 		_, err := st.EnsureTouchPartitions(ctx, a.now().AddDate(0, -1, 0), 5)
@@ -61,6 +57,16 @@ func (a *app) wireAttribution(ctx context.Context, wx any) error {
 			return err
 		}))
 	return nil
+}
+
+// refundedLines is what a refund event took back of each line (ItemID →
+// amount).
+func refundedLines(e order.Event) map[int64]domain.Fen {
+	lines := make(map[int64]domain.Fen, len(e.Lines))
+	for _, l := range e.Lines {
+		lines[l.ItemID] += l.Amount
+	}
+	return lines
 }
 
 // pruneTouches drops the touch partitions older than the retention and

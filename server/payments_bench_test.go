@@ -27,11 +27,17 @@ import (
 //	go run ./storage/pglocal/pgrun -- go test -run '^$' -bench PaymentNotification -benchtime 1000x ./server/
 func BenchmarkPaymentNotification(b *testing.B) {
 	for _, workers := range []int{1, 8} {
-		b.Run(fmt.Sprintf("senders=%d", workers), func(b *testing.B) { benchNotifications(b, workers) })
+		for _, koc := range []bool{false, true} {
+			b.Run(fmt.Sprintf("senders=%d/commission=%t", workers, koc), func(b *testing.B) { benchNotifications(b, workers, koc) })
+		}
 	}
 }
 
-func benchNotifications(b *testing.B, workers int) {
+// benchNotifications applies b.N payment notifications. Every order's buyer
+// arrived through a shopper's share link, so applying the payment
+// attributes the order to them; with koc that shopper is an active KOC and
+// the payment also accrues commission (the difference is the accrual).
+func benchNotifications(b *testing.B, workers int, koc bool) {
 	ctx := context.Background()
 	pa := &payApp{}
 	url, h := pa.listen(b)
@@ -65,6 +71,7 @@ INSERT INTO skus (product_id, code, specs, price_fen, stock) SELECT id, 'B-1', '
 	must(err)
 	_, sh, err := a.svc.Identity.ShopperSignIn(ctx, "bench-shopper", "")
 	must(err)
+	benchKOC(b, a, sh.ID, sku, koc)
 	for i := 0; i < b.N; i++ {
 		o, err := a.svc.Orders.Place(ctx, order.PlaceInput{ShopperID: sh.ID, Items: []order.LineRequest{{SKUID: sku, Quantity: 1}},
 			Fulfillment: order.FulfillmentRequest{Type: order.FulfillmentPickup, StoreID: storeID}, IdempotencyKey: fmt.Sprint("bench-", i)})
@@ -122,6 +129,13 @@ INSERT INTO skus (product_id, code, specs, price_fen, stock) SELECT id, 'B-1', '
 	must(a.db.Get(&paid, `SELECT count(*) FROM orders WHERE status = 'paid'`))
 	if paid != b.N {
 		b.Fatalf("%d orders paid, want %d", paid, b.N)
+	}
+	if koc {
+		var earned int
+		must(a.db.Get(&earned, `SELECT count(*) FROM commission_orders`))
+		if earned != b.N {
+			b.Fatalf("%d orders earned commission, want %d", earned, b.N)
+		}
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "notifications/s")
 }

@@ -160,18 +160,29 @@ UPDATE touches SET shopper_id = $2 WHERE anon_id = $1 AND shopper_id IS NULL AND
 // buyerTouchesSQL reads a buyer's touches that carry a touchpoint (an
 // unknown code drove nothing we can credit), as the shopper or as any
 // anonymous visitor stitched to them, in [from, to].
-const buyerTouchesSQL = `
+const buyerTouchesSQL = visitorTouchesSQL + `
+  AND t.at >= $2 AND t.at <= $3
+GROUP BY t.id, t.at, t.scene, t.code, t.chat
+ORDER BY t.at, t.id`
+
+// visitorTouchesSQL selects the touches of shopper $1 (and of the anonymous
+// visitors stitched to them) with their touchpoints; callers add to its
+// WHERE clause, then group by t.id, t.at, t.scene, t.code, t.chat.
+const visitorTouchesSQL = `
 SELECT t.id, t.at, t.scene, t.code, COALESCE(t.chat, '') AS chat,
        array_agg(tp.kind ORDER BY u.ord) AS kinds, array_agg(tp.id ORDER BY u.ord) AS ids
 FROM touches t
 CROSS JOIN LATERAL unnest(t.touchpoint_ids) WITH ORDINALITY AS u(id, ord)
 JOIN touchpoints tp ON tp.id = u.id
-WHERE (t.shopper_id = $1 OR t.anon_id = ANY (ARRAY(SELECT anon_id FROM anon_visitors WHERE shopper_id = $1)))
-  AND t.at >= $2 AND t.at <= $3
-GROUP BY t.id, t.at, t.scene, t.code, t.chat
-ORDER BY t.at, t.id`
+WHERE (t.shopper_id = $1 OR t.anon_id = ANY (ARRAY(SELECT anon_id FROM anon_visitors WHERE shopper_id = $1)))`
 
 func (a Attribution) BuyerTouches(ctx context.Context, shopperID int64, from, to time.Time) ([]attribution.Touch, error) {
+	return selectTouches(ctx, a.ext(), buyerTouchesSQL, shopperID, from, to)
+}
+
+// selectTouches runs a query answering id, at, scene, code and the
+// touchpoints' kinds and ids (as buyerTouchesSQL does).
+func selectTouches(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) ([]attribution.Touch, error) {
 	var rows []struct {
 		ID    int64          `db:"id"`
 		At    time.Time      `db:"at"`
@@ -181,7 +192,7 @@ func (a Attribution) BuyerTouches(ctx context.Context, shopperID int64, from, to
 		Kinds pq.StringArray `db:"kinds"`
 		IDs   pq.Int64Array  `db:"ids"`
 	}
-	if err := sqlx.SelectContext(ctx, a.ext(), &rows, buyerTouchesSQL, shopperID, from, to); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
 		return nil, fmt.Errorf("storage: buyer touches: %w", mapErr(err))
 	}
 	out := make([]attribution.Touch, len(rows))

@@ -267,6 +267,57 @@ GROUP BY a.id HAVING (a.used_at IS NOT NULL) <> (count(m.id) = 1)`},
 SELECT 'order ' || o.order_no || ' (' || o.status || '): shipping upload ' || u.state
 FROM shipping_uploads u JOIN orders o ON o.id = u.order_id
 WHERE o.status NOT IN ('shipped', 'completed')`},
+	// KOC programme
+	{"every KOC's balances are the sums of their ledger entries (pending + settleable + settled + paid = accrued − reversed = Σ entries)", `
+SELECT 'koc ' || k.shopper_id || ': pending/settleable/settled/paid/reversed ' || k.pending_fen || '/' || k.settleable_fen || '/' ||
+       k.settled_fen || '/' || k.paid_fen || '/' || k.reversed_fen || ' but entries say ' || COALESCE(e.p, 0) || '/' ||
+       COALESCE(e.sa, 0) || '/' || COALESCE(e.sd, 0) || '/' || COALESCE(e.pd, 0) || '/' || COALESCE(e.r, 0) ||
+       ' (accrued ' || COALESCE(e.a, 0) || ', total ' || COALESCE(e.t, 0) || ')'
+FROM kocs k LEFT JOIN (SELECT koc_id,
+        sum(amount_fen) FILTER (WHERE bucket = 'pending') p, sum(amount_fen) FILTER (WHERE bucket = 'settleable') sa,
+        sum(amount_fen) FILTER (WHERE bucket = 'settled') sd, sum(amount_fen) FILTER (WHERE bucket = 'paid') pd,
+        -sum(amount_fen) FILTER (WHERE kind IN ('reverse', 'carry')) r, sum(amount_fen) FILTER (WHERE kind = 'accrue') a,
+        sum(amount_fen) t
+    FROM commission_entries GROUP BY koc_id) e ON e.koc_id = k.shopper_id
+WHERE k.pending_fen <> COALESCE(e.p, 0) OR k.settleable_fen <> COALESCE(e.sa, 0) OR k.settled_fen <> COALESCE(e.sd, 0)
+   OR k.paid_fen <> COALESCE(e.pd, 0) OR k.reversed_fen <> COALESCE(e.r, 0)
+   OR k.pending_fen + k.settleable_fen + k.settled_fen + k.paid_fen <> COALESCE(e.a, 0) - COALESCE(e.r, 0)
+   OR k.pending_fen + k.settleable_fen + k.settled_fen + k.paid_fen <> COALESCE(e.t, 0)`},
+	{"every commission entry traces to an order line (and a settlement entry to its batch item), and no line reverses more than it earned", `
+SELECT 'commission entry ' || e.id || ' (' || e.kind || '): ' ||
+       CASE WHEN i.id IS NULL THEN 'no order line ' || e.item_id || ' on order ' || e.order_id
+            ELSE 'settlement item ' || COALESCE(e.item_ref::text, '-') || ' of koc ' || COALESCE(si.koc_id::text, '-') END
+FROM commission_entries e LEFT JOIN order_items i ON i.id = e.item_id AND i.order_id = e.order_id
+LEFT JOIN settlement_items si ON si.id = e.item_ref
+WHERE i.id IS NULL OR (e.item_ref IS NOT NULL AND si.koc_id <> e.koc_id)
+UNION ALL
+SELECT 'commission line order ' || l.order_id || ' item ' || l.item_id || ' koc ' || l.koc_id || ': earned ' || l.amount_fen ||
+       ' but entries total ' || s.t
+FROM commission_lines l JOIN (SELECT order_id, item_id, koc_id, level, sum(amount_fen) t FROM commission_entries
+     GROUP BY 1, 2, 3, 4) s USING (order_id, item_id, koc_id, level)
+WHERE s.t < 0 OR s.t > l.amount_fen`},
+	{"a settlement item's amount is what its settle entries moved; a batch's total is its items'; no transfer is paid twice", `
+SELECT 'settlement item ' || i.id || ': amount ' || i.amount_fen || ' but settled entries ' || COALESCE(e.s, 0)
+FROM settlement_items i LEFT JOIN (SELECT item_ref, sum(amount_fen) s FROM commission_entries
+     WHERE kind = 'settle' AND bucket = 'settled' GROUP BY item_ref) e ON e.item_ref = i.id
+WHERE i.amount_fen <> COALESCE(e.s, 0)
+UNION ALL
+SELECT 'settlement batch ' || b.id || ': total ' || b.total_fen || ' but items ' || COALESCE(sum(i.amount_fen), 0)
+FROM settlement_batches b LEFT JOIN settlement_items i ON i.batch_id = b.id GROUP BY b.id HAVING b.total_fen <> COALESCE(sum(i.amount_fen), 0)
+UNION ALL
+SELECT 'settlement item ' || item_ref || ' paid ' || count(*) || ' times'
+FROM (SELECT DISTINCT item_ref, at FROM commission_entries WHERE kind = 'pay') p GROUP BY item_ref HAVING count(*) > 1
+UNION ALL
+SELECT 'settlement item ' || i.id || ' is ' || i.status || ' but its paid entries total ' || COALESCE(p.s, 0)
+FROM settlement_items i LEFT JOIN (SELECT item_ref, sum(amount_fen) s FROM commission_entries
+     WHERE kind = 'pay' AND bucket = 'paid' GROUP BY item_ref) p ON p.item_ref = i.id
+WHERE (i.status = 'paid') <> (COALESCE(p.s, 0) = i.amount_fen AND i.amount_fen > 0)
+UNION ALL
+SELECT 'transfers paid ' || t.paid || ' but paid batches total ' || t.batches
+FROM (SELECT (SELECT COALESCE(sum(amount_fen), 0) FROM settlement_items i JOIN settlement_batches b ON b.id = i.batch_id
+              WHERE i.status = 'paid' AND b.status = 'paid') paid,
+             (SELECT COALESCE(sum(total_fen), 0) FROM settlement_batches WHERE status = 'paid') batches) t
+WHERE t.paid <> t.batches`},
 }
 
 func rollupMatches(table, cols string) Invariant {

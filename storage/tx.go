@@ -134,3 +134,5 @@ func (d *DB) Coupons() Coupons         { return Coupons{d.scope()} }
 func (t *Tx) Coupons() Coupons         { return Coupons{t.scope()} }
 func (d *DB) Campaigns() Campaigns     { return Campaigns{d.scope()} }
 func (t *Tx) Campaigns() Campaigns     { return Campaigns{t.scope()} }
+func (d *DB) KOCs() KOCs               { return KOCs{d.scope()} }
+func (t *Tx) KOCs() KOCs               { return KOCs{t.scope()} }
