@@ -508,6 +508,26 @@ func TestDemoDataIsIdempotent(t *testing.T) {
 	if len(rep.Items) != 3 || rep.Items[0].Touches == 0 || rep.Items[0].UniqueVisitors == 0 {
 		t.Fatalf("demo attribution report %+v", rep)
 	}
+	// The coupon centre has the demo coupons (and the pre-heating drop), the
+	// card its tiers and top-up packages, once each after two loads.
+	var centre struct {
+		Items []struct {
+			Name      string `json:"name"`
+			Claimable bool   `json:"claimable"`
+		} `json:"items"`
+	}
+	ta.must(200, req{Method: "GET", Path: "/api/v1/shop/coupon-center"}).Decode(t, &centre)
+	if len(centre.Items) < 2 {
+		t.Fatalf("demo coupon centre %+v", centre)
+	}
+	var tiers, pkgs struct {
+		Items []any `json:"items"`
+	}
+	ta.must(200, req{Method: "GET", Path: "/api/v1/admin/member-tiers", Token: admin}).Decode(t, &tiers)
+	ta.must(200, req{Method: "GET", Path: "/api/v1/admin/topup-packages", Token: admin}).Decode(t, &pkgs)
+	if len(tiers.Items) != 3 || len(pkgs.Items) != 2 {
+		t.Fatalf("demo tiers %d, packages %d", len(tiers.Items), len(pkgs.Items))
+	}
 }
 
 // Parallel stock adjustments over HTTP keep stock = ledger and never < 0.

@@ -37,6 +37,7 @@ func (a *app) loadDemo(ctx context.Context, out io.Writer) error {
 		a.loadDemoStaff,
 		a.loadDemoCatalog,
 		a.loadDemoAttribution,
+		a.loadDemoPromotions,
 	} {
 		if err := load(ctx); err != nil {
 			return err
