@@ -213,6 +213,11 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	admin.POST("/settlements", a.createSettlement, asAdmin(adminOnly...)...)
 	admin.GET("/settlements/:id", a.getSettlement, asAdmin(adminOnly...)...)
 	admin.POST("/settlements/:id/review", a.reviewSettlement, asAdmin(adminOnly...)...)
+	admin.POST("/settlements/:id/pay", a.paySettlement, asAdmin(adminOnly...)...)
+	admin.GET("/koc/payout-settings", a.payoutSettings, asAdmin(adminOnly...)...)
+	admin.PUT("/koc/payout-settings", a.putPayoutSettings, asAdmin(adminOnly...)...)
+	shop.GET("/koc/transfers", a.kocTransfers, asShopper...)
+	hooks.POST("/wechatpay/transfers", a.wechatPayTransfers)
 
 	// Development stand-ins (absent with real credentials).
 	if a.deps.Dev != nil {

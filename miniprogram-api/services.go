@@ -46,6 +46,9 @@ type Services struct {
 	Campaigns *campaign.Service   // routes:coupons
 	Platform  *platform.Service   // routes:platform
 	KOC       *commission.Service // routes:koc
+	Payout    *commission.Payout  // routes:koc (payout)
+
+	TransferNotices TransferNotifications // routes:koc (webhooks)
 }
 
 // AuditReader reads the audit log.

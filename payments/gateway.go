@@ -39,6 +39,7 @@ type Gateway struct {
 	native  native.NativeApiService
 	refunds refunddomestic.RefundsApiService
 	notify  *notify.Handler
+	client  *core.Client // for APIs without an SDK service (merchant transfers)
 }
 
 var _ payment.Gateway = (*Gateway)(nil)
@@ -93,6 +94,7 @@ func New(cfg Config) (*Gateway, error) {
 		native:          native.NativeApiService{Client: client},
 		refunds:         refunddomestic.RefundsApiService{Client: client},
 		notify:          handler,
+		client:          client,
 	}, nil
 }
 

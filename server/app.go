@@ -140,7 +140,7 @@ func (a *app) wire(ctx context.Context) error {
 		return err
 	}
 	a.wireKOC() // after attribution: its paid handler reads the attribution
-	return nil
+	return a.wirePayout()
 }
 
 func (a *app) close() {

@@ -313,11 +313,36 @@ FROM settlement_items i LEFT JOIN (SELECT item_ref, sum(amount_fen) s FROM commi
      WHERE kind = 'pay' AND bucket = 'paid' GROUP BY item_ref) p ON p.item_ref = i.id
 WHERE (i.status = 'paid') <> (COALESCE(p.s, 0) = i.amount_fen AND i.amount_fen > 0)
 UNION ALL
-SELECT 'transfers paid ' || t.paid || ' but paid batches total ' || t.batches
-FROM (SELECT (SELECT COALESCE(sum(amount_fen), 0) FROM settlement_items i JOIN settlement_batches b ON b.id = i.batch_id
-              WHERE i.status = 'paid' AND b.status = 'paid') paid,
-             (SELECT COALESCE(sum(total_fen), 0) FROM settlement_batches WHERE status = 'paid') batches) t
-WHERE t.paid <> t.batches`},
+SELECT 'settlement item ' || i.id || ' shares WeChat bill ' || i.bill_no || ' with another'
+FROM settlement_items i WHERE i.bill_no IS NOT NULL AND EXISTS (SELECT 1 FROM settlement_items j WHERE j.bill_no = i.bill_no AND j.id <> i.id)`},
+	{"Σ transfers paid = Σ paid entries = Σ paid by the batches; an item holds its amount settled exactly while its transfer is open, and a failed one returned it", `
+SELECT 'transfers paid ' || t.paid || ' but paid entries total ' || t.entries || ' and paying or paid batches paid ' || t.batches
+FROM (SELECT (SELECT COALESCE(sum(amount_fen), 0) FROM settlement_items WHERE status = 'paid') paid,
+             (SELECT COALESCE(sum(amount_fen), 0) FROM commission_entries WHERE bucket = 'paid') entries,
+             (SELECT COALESCE(sum(i.amount_fen), 0) FROM settlement_items i JOIN settlement_batches b ON b.id = i.batch_id
+              WHERE i.status = 'paid' AND b.status IN ('paying', 'paid')) batches) t
+WHERE t.paid <> t.entries OR t.paid <> t.batches
+UNION ALL
+SELECT 'settlement batch ' || b.id || ' is paid but has ' || count(*) FILTER (WHERE i.status IN ('settled', 'transferring')) ||
+       ' open items, and its paid and failed items total ' || COALESCE(sum(i.amount_fen) FILTER (WHERE i.status IN ('paid', 'failed')), 0) ||
+       ' of ' || b.total_fen
+FROM settlement_batches b JOIN settlement_items i ON i.batch_id = b.id WHERE b.status = 'paid'
+GROUP BY b.id HAVING count(*) FILTER (WHERE i.status IN ('settled', 'transferring')) > 0
+    OR b.total_fen <> COALESCE(sum(i.amount_fen) FILTER (WHERE i.status IN ('paid', 'failed')), 0)
+UNION ALL
+SELECT 'settlement item ' || i.id || ' is ' || i.status || ' but holds ' || COALESCE(e.s, 0) || ' settled of ' || i.amount_fen
+FROM settlement_items i LEFT JOIN (SELECT item_ref, sum(amount_fen) s FROM commission_entries
+     WHERE bucket = 'settled' GROUP BY item_ref) e ON e.item_ref = i.id
+WHERE COALESCE(e.s, 0) <> CASE WHEN i.status IN ('settled', 'transferring') THEN i.amount_fen ELSE 0 END
+UNION ALL
+SELECT 'settlement item ' || i.id || ' is ' || i.status || ' but returned ' || COALESCE(r.s, 0) || ' to settleable'
+FROM settlement_items i LEFT JOIN (SELECT item_ref, sum(amount_fen) s FROM commission_entries
+     WHERE kind = 'return' AND bucket = 'settleable' GROUP BY item_ref) r ON r.item_ref = i.id
+WHERE COALESCE(r.s, 0) <> CASE WHEN i.status = 'failed' THEN i.amount_fen ELSE 0 END
+UNION ALL
+SELECT 'settlement item ' || i.id || ' is ' || i.status || ' in a ' || b.status || ' batch'
+FROM settlement_items i JOIN settlement_batches b ON b.id = i.batch_id
+WHERE i.status <> 'settled' AND b.status IN ('draft', 'reviewed')`},
 }
 
 func rollupMatches(table, cols string) Invariant {

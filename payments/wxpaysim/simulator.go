@@ -88,6 +88,7 @@ type Simulator struct {
 	apiFailures  int
 	apiFailCode  int
 	deliveries   []Delivery
+	transfers    map[string]*transfer // by out_bill_no (transfers.go)
 }
 
 // New starts a simulator. Call Close when done.
@@ -180,6 +181,7 @@ func (s *Simulator) routes() *http.ServeMux {
 	m.Handle("POST /v3/pay/transactions/out-trade-no/{no}/close", s.api(s.close))
 	m.Handle("POST /v3/refund/domestic/refunds", s.api(s.createRefund))
 	m.Handle("GET /v3/refund/domestic/refunds/{no}", s.api(s.queryRefund))
+	s.transferRoutes(m)
 	m.Handle("/v3/", s.api(func(*http.Request, []byte) (int, any, *apiError) {
 		return 0, nil, errf(http.StatusNotFound, "NOT_FOUND", "接口不存在")
 	}))
