@@ -1,7 +1,6 @@
 package mpapi
 
 import (
-	"net/http"
 
 	"github.com/labstack/echo/v4"
 
@@ -214,8 +213,9 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	admin.GET("/settlements/:id", a.getSettlement, asAdmin(adminOnly...)...)
 	admin.POST("/settlements/:id/review", a.reviewSettlement, asAdmin(adminOnly...)...)
 
-	// Development stand-ins (absent with real credentials).
+	// Development stand-ins (absent with real credentials and in
+	// production), answered only on a loopback connection.
 	if a.deps.Dev != nil {
-		e.Any("/_dev/*", echo.WrapHandler(http.StripPrefix("", a.deps.Dev)))
+		e.Any("/_dev/*", echo.WrapHandler(LoopbackOnly(a.deps.Dev)))
 	}
 }

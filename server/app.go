@@ -140,6 +140,11 @@ func (a *app) wire(ctx context.Context) error {
 		return err
 	}
 	a.wireKOC() // after attribution: its paid handler reads the attribution
+	// Configuration refuses production with a stand-in; this holds the
+	// wiring to it too.
+	if a.cfg.Production() && (a.pay.sim != nil || a.weappStandin != nil || a.dev != nil) {
+		return errors.New("production: a stand-in was wired (simulator or weapp stand-in); refusing to start")
+	}
 	return nil
 }
 
@@ -167,13 +172,17 @@ func withApp(ctx context.Context, cfg Config, logOut io.Writer, fn func(*app) er
 }
 
 func (a *app) api() *mpapi.API {
+	dev := a.dev
+	if a.cfg.Production() {
+		dev = nil // development routes never exist in production
+	}
 	return mpapi.New(mpapi.Deps{
 		Log:       a.log,
 		Ready:     func(ctx context.Context) error { return a.db.PingContext(ctx) },
 		Registry:  a.reg,
 		BodyLimit: a.cfg.BodyLimit,
 		Services:  a.svc,
-		Dev:       a.dev,
+		Dev:       dev,
 	})
 }
 
