@@ -1,7 +1,6 @@
 package mpapi
 
 import (
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/yutang/yutang/domain/commission"
