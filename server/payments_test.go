@@ -325,7 +325,7 @@ func TestPayNotificationDroppedReconciled(t *testing.T) {
 		t.Fatalf("status %s before reconciling", s)
 	}
 	ctx := context.Background()
-	// Too early: a prepay younger than a minute is left to the notification.
+	// Too early: a prepay younger than QueryAfter (10 s) is left to the notification.
 	if n, err := pa.app.svc.Cashier.Reconcile(ctx, 10); err != nil || n != 0 {
 		t.Fatalf("early reconcile: %d, %v", n, err)
 	}

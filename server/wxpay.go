@@ -100,7 +100,7 @@ func (a *app) wireWxPay() error {
 	a.svc.PayNotices = gw
 	c := a.svc.Cashier
 	a.workers = append(a.workers,
-		every(20*time.Second, a.log, "payments.reconcile", func(ctx context.Context) error {
+		every(5*time.Second, a.log, "payments.reconcile", func(ctx context.Context) error {
 			_, err := c.Reconcile(ctx, 200)
 			return err
 		}),

@@ -87,6 +87,8 @@ type Simulator struct {
 	notifyFaults map[string][]notifyFault
 	apiFailures  int
 	apiFailCode  int
+	// afterEffect: the next calls do their work, then answer this failure.
+	afterEffect []int
 	deliveries   []Delivery
 }
 
