@@ -89,7 +89,7 @@ type Simulator struct {
 	apiFailCode  int
 	// afterEffect: the next calls do their work, then answer this failure.
 	afterEffect []int
-	deliveries   []Delivery
+	deliveries  []Delivery
 }
 
 // New starts a simulator. Call Close when done.
