@@ -15,13 +15,8 @@ import (
 func TestCancelPaidBetweenQueryAndClose(t *testing.T) {
 	t.Parallel()
 	pa := newPayApp(t, 1000)
-	sku := pa.sku(10)
-	tok, _ := pa.shopper("paid-before-close")
-	o := pa.placeOrder(tok, sku, 1)
-	pa.pay(tok, o.OrderNo)
-	_ = pa.sim().InjectNotificationFault(o.OrderNo+"-1", wxpaysim.FaultDrop)
-	pa.shopperPays(o.OrderNo)
-	pa.waitIdle()
+	tok, o := pa.prepaid("paid-before-close")
+	pa.paysUnheard(o.OrderNo)
 	r := pa.do(req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/cancel", Token: tok, Body: map[string]string{}})
 	if r.Status != http.StatusConflict || r.ErrCode(t) != "order_already_paid" {
 		t.Fatalf("cancel: %d %s", r.Status, r.Body)
@@ -37,10 +32,7 @@ func TestCancelPaidBetweenQueryAndClose(t *testing.T) {
 func TestCancelCloseAcceptedThen5xx(t *testing.T) {
 	t.Parallel()
 	pa := newPayApp(t, 1000)
-	sku := pa.sku(10)
-	tok, _ := pa.shopper("close-5xx")
-	o := pa.placeOrder(tok, sku, 1)
-	pa.pay(tok, o.OrderNo)
+	tok, o := pa.prepaid("close-5xx")
 	pa.sim().FailNextAPICallsAfterEffect(1, http.StatusInternalServerError)
 	pa.must(200, req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/cancel", Token: tok, Body: map[string]string{}})
 	if tr, _ := pa.sim().Trade(o.OrderNo + "-1"); tr.State != "CLOSED" {
@@ -58,10 +50,7 @@ func TestCancelCloseAcceptedThen5xx(t *testing.T) {
 func TestExpireKeepsOrderWhenCloseFails(t *testing.T) {
 	t.Parallel()
 	pa := newPayApp(t, 1000)
-	sku := pa.sku(10)
-	tok, _ := pa.shopper("expire-fail")
-	o := pa.placeOrder(tok, sku, 1)
-	pa.pay(tok, o.OrderNo)
+	_, o := pa.prepaid("expire-fail")
 	pa.sql(`UPDATE orders SET expires_at = now() - interval '1 minute' WHERE order_no = $1`, o.OrderNo)
 	ctx := context.Background()
 	pa.sim().FailNextAPICalls(10, http.StatusServiceUnavailable)
@@ -92,13 +81,8 @@ func TestExpireKeepsOrderWhenCloseFails(t *testing.T) {
 func TestLostNotificationCancelledOrderRefunded(t *testing.T) {
 	t.Parallel()
 	pa := newPayApp(t, 1000)
-	sku := pa.sku(10)
-	tok, _ := pa.shopper("lost-cancelled")
-	o := pa.placeOrder(tok, sku, 1)
-	pa.pay(tok, o.OrderNo)
-	_ = pa.sim().InjectNotificationFault(o.OrderNo+"-1", wxpaysim.FaultDrop)
-	pa.shopperPays(o.OrderNo)
-	pa.waitIdle()
+	tok, o := pa.prepaid("lost-cancelled")
+	pa.paysUnheard(o.OrderNo)
 	pa.sql(`UPDATE payment_attempts SET status = 'closed', closed_at = now() WHERE out_trade_no = $1`, o.OrderNo+"-1")
 	pa.must(200, req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/cancel", Token: tok, Body: map[string]string{}})
 	if n, err := pa.cashierAt(time.Minute).Reconcile(context.Background(), 10); err != nil || n != 1 {
@@ -111,4 +95,23 @@ func TestLostNotificationCancelledOrderRefunded(t *testing.T) {
 		t.Fatalf("status %s", s)
 	}
 	pa.checkInvariants()
+}
+
+// prepaid is a shopper's order of one unit, its payment asked for.
+func (pa *payApp) prepaid(code string) (string, orderAnswer) {
+	pa.t.Helper()
+	sku := pa.sku(10)
+	tok, _ := pa.shopper(code)
+	o := pa.placeOrder(tok, sku, 1)
+	pa.pay(tok, o.OrderNo)
+	return tok, o
+}
+
+// paysUnheard pays the order's first attempt at the simulator, its
+// notification lost.
+func (pa *payApp) paysUnheard(no string) {
+	pa.t.Helper()
+	_ = pa.sim().InjectNotificationFault(no+"-1", wxpaysim.FaultDrop)
+	pa.shopperPays(no)
+	pa.waitIdle()
 }
