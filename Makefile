@@ -8,7 +8,7 @@ BIN   := var/bin/yutang
 # Start the whole mall. Without DATABASE_URL a private PostgreSQL is started
 # under ./var/pg (and stopped again on Ctrl-C). The environment passes through.
 run: build
-	@exec ./$(BIN) serve
+	@YUTANG_ENV=$${YUTANG_ENV:-development} exec ./$(BIN) serve
 
 build:
 	@mkdir -p var/bin

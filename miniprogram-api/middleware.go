@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -140,4 +142,37 @@ func (a *API) withMetrics(next echo.HandlerFunc) echo.HandlerFunc {
 // notifications are a few KB).
 func (a *API) bodyLimit() echo.MiddlewareFunc {
 	return middleware.BodyLimit(a.deps.BodyLimit)
+}
+
+// LoopbackOnly serves h only to a request that arrived on a loopback
+// listener from a loopback peer (the development routes: whoever can reach
+// them can mark orders paid); any other gets 404, as if they did not exist.
+func LoopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !Loopback(r) {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Loopback reports whether r came over a loopback connection: the listener's
+// address and the peer's are both loopback. A request with no listener
+// address (not from a net/http server) is not.
+func Loopback(r *http.Request) bool {
+	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok || !loopbackAddr(la.String()) {
+		return false
+	}
+	return loopbackAddr(r.RemoteAddr)
+}
+
+func loopbackAddr(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }

@@ -1,8 +1,6 @@
 package mpapi
 
 import (
-	"net/http"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/yutang/yutang/domain/commission"
@@ -219,8 +217,9 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	shop.GET("/koc/transfers", a.kocTransfers, asShopper...)
 	hooks.POST("/wechatpay/transfers", a.wechatPayTransfers)
 
-	// Development stand-ins (absent with real credentials).
+	// Development stand-ins (absent with real credentials and in
+	// production), answered only on a loopback connection.
 	if a.deps.Dev != nil {
-		e.Any("/_dev/*", echo.WrapHandler(http.StripPrefix("", a.deps.Dev)))
+		e.Any("/_dev/*", echo.WrapHandler(LoopbackOnly(a.deps.Dev)))
 	}
 }

@@ -128,6 +128,7 @@ func (a *app) wire(ctx context.Context) error {
 	if err := a.wireWxPay(); err != nil {
 		return err
 	}
+	a.svc.Orders.Payments = a.svc.Cashier // a shopper's cancel closes at WeChat Pay first
 	// After-sales asks the cashier for refunds and hears when they end.
 	a.svc.AfterSales = &aftersales.Service{Store: st.AfterSales(), Cashier: a.svc.Cashier, Now: a.now}
 	st.RefundSettled.On("after-sales", func(ctx context.Context, tx *storage.Tx, e cashier.RefundSettled) error {
@@ -140,7 +141,15 @@ func (a *app) wire(ctx context.Context) error {
 		return err
 	}
 	a.wireKOC() // after attribution: its paid handler reads the attribution
-	return a.wirePayout()
+	if err := a.wirePayout(); err != nil {
+		return err
+	}
+	// Configuration refuses production with a stand-in; this holds the
+	// wiring to it too.
+	if a.cfg.Production() && (a.pay.sim != nil || a.weappStandin != nil || a.dev != nil) {
+		return errors.New("production: a stand-in was wired (simulator or weapp stand-in); refusing to start")
+	}
+	return nil
 }
 
 func (a *app) close() {
@@ -167,13 +176,17 @@ func withApp(ctx context.Context, cfg Config, logOut io.Writer, fn func(*app) er
 }
 
 func (a *app) api() *mpapi.API {
+	dev := a.dev
+	if a.cfg.Production() {
+		dev = nil // development routes never exist in production
+	}
 	return mpapi.New(mpapi.Deps{
 		Log:       a.log,
 		Ready:     func(ctx context.Context) error { return a.db.PingContext(ctx) },
 		Registry:  a.reg,
 		BodyLimit: a.cfg.BodyLimit,
 		Services:  a.svc,
-		Dev:       a.dev,
+		Dev:       dev,
 	})
 }
 

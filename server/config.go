@@ -20,6 +20,10 @@ import (
 // validated in one place. Secrets come from files named by *_FILE variables
 // and are never logged (see Masked).
 type Config struct {
+	// Env is YUTANG_ENV: development (the default; `make run`) or
+	// production, which refuses to start while any stand-in would run (see
+	// StandIns) and never mounts the development routes (/_dev/…).
+	Env          string
 	HTTPAddr     string        // YUTANG_HTTP_ADDR, default 127.0.0.1:8080
 	DatabaseURL  string        // DATABASE_URL; empty: a private PostgreSQL under DataDir
 	DataDir      string        // YUTANG_DATA_DIR, default ./var
@@ -126,6 +130,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return n
 	}
 	c := Config{
+		Env:          str("YUTANG_ENV", EnvDevelopment),
 		HTTPAddr:     str("YUTANG_HTTP_ADDR", "127.0.0.1:8080"),
 		DatabaseURL:  str("DATABASE_URL", ""),
 		DataDir:      str("YUTANG_DATA_DIR", "var"),
@@ -134,10 +139,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		PublicURL:    strings.TrimRight(str("YUTANG_PUBLIC_URL", ""), "/"),
 		OrderTTL:     dur("YUTANG_ORDER_TTL", 15*time.Minute),
 		ShutdownWait: dur("YUTANG_SHUTDOWN_TIMEOUT", 15*time.Second),
-		WeAppID:      str("YUTANG_WEAPP_APPID", "wxdemo000000000000"),
+		WeAppID:      str("YUTANG_WEAPP_APPID", demoAppID),
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("YUTANG_HTTP_ADDR: %q is not host:port", c.HTTPAddr))
+	}
+	if c.Env != EnvDevelopment && c.Env != EnvProduction {
+		errs = append(errs, fmt.Errorf("YUTANG_ENV: %q is not development or production", c.Env))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -147,7 +155,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.DBMaxConns = integer("YUTANG_DB_MAX_CONNS", 20, 1, 500)
 	switch v := getenv("YUTANG_DEMO"); v {
 	case "":
-		c.Demo = c.DatabaseURL == ""
+		c.Demo = c.DatabaseURL == "" && c.Env != EnvProduction
 	case "1", "true", "yes":
 		c.Demo = true
 	case "0", "false", "no":
@@ -197,6 +205,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	w.NotifyURL = str("YUTANG_WXPAY_NOTIFY_URL", "")
 	w.RefundNotifyURL = str("YUTANG_WXPAY_REFUND_NOTIFY_URL", "")
 	w.SimSpeedup = 1
+	simSpeedupSet := getenv("YUTANG_WXPAY_SIM_SPEEDUP") != ""
 	if v := getenv("YUTANG_WXPAY_SIM_SPEEDUP"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 || n > 100000 {
@@ -218,10 +227,50 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			errs = append(errs, errors.New("YUTANG_WXPAY_NOTIFY_URL: required with YUTANG_WXPAY_MCHID"))
 		}
 	}
+	if c.Env == EnvProduction {
+		for _, s := range c.StandIns() {
+			errs = append(errs, fmt.Errorf("YUTANG_ENV=production: %s", s))
+		}
+		if simSpeedupSet {
+			errs = append(errs, errors.New("YUTANG_ENV=production: YUTANG_WXPAY_SIM_SPEEDUP is for the simulator only: unset it"))
+		}
+	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// The environments (YUTANG_ENV).
+const (
+	EnvDevelopment = "development"
+	EnvProduction  = "production"
+)
+
+// Production reports whether the program runs for real shoppers and money.
+func (c Config) Production() bool { return c.Env == EnvProduction }
+
+// demoAppID is the mini-program AppID used when none is configured.
+const demoAppID = "wxdemo000000000000"
+
+// StandIns lists, one line each naming the setting that turns it off, every
+// stand-in this configuration would run in place of WeChat or real data.
+// Production refuses to start unless it is empty.
+func (c Config) StandIns() []string {
+	var out []string
+	if c.WxPay.Simulated() {
+		out = append(out, "YUTANG_WXPAY_MCHID is not set: the WeChat Pay simulator would take payments (set the merchant: YUTANG_WXPAY_MCHID, _CERT_SERIAL, _PRIVATE_KEY_FILE, _APIV3_KEY_FILE, _NOTIFY_URL)")
+	}
+	if c.WeAppSecret == "" {
+		out = append(out, "YUTANG_WEAPP_SECRET_FILE is not set: the code2session stand-in would accept any code as a shopper")
+	}
+	if c.WeAppID == demoAppID {
+		out = append(out, "YUTANG_WEAPP_APPID is not set: the demo AppID "+demoAppID+" would be used")
+	}
+	if c.Demo {
+		out = append(out, "YUTANG_DEMO is true: demo data would be loaded")
+	}
+	return out
 }
 
 // Masked returns the configuration as log attributes, secrets masked.
@@ -238,7 +287,7 @@ func (c Config) Masked() []any {
 	if c.WeAppSecret != "" {
 		secret = "****"
 	}
-	return []any{"http_addr", c.HTTPAddr, "database", db, "public_url", c.PublicURL, "demo", c.Demo,
+	return []any{"env", c.Env, "http_addr", c.HTTPAddr, "database", db, "public_url", c.PublicURL, "demo", c.Demo,
 		"order_ttl", c.OrderTTL.String(), "weapp_appid", c.WeAppID, "weapp_secret", secret, "wechat_pay", wx,
 		"password_hash", c.PasswordParams.String()}
 }

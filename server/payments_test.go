@@ -325,7 +325,7 @@ func TestPayNotificationDroppedReconciled(t *testing.T) {
 		t.Fatalf("status %s before reconciling", s)
 	}
 	ctx := context.Background()
-	// Too early: a prepay younger than a minute is left to the notification.
+	// Too early: a prepay younger than QueryAfter (10 s) is left to the notification.
 	if n, err := pa.app.svc.Cashier.Reconcile(ctx, 10); err != nil || n != 0 {
 		t.Fatalf("early reconcile: %d, %v", n, err)
 	}
@@ -449,8 +449,14 @@ func TestPaidAfterCancelRefunded(t *testing.T) {
 	tok, _ := pa.shopper("cancelled")
 	o := pa.placeOrder(tok, sku, 1)
 	pa.pay(tok, o.OrderNo)
+	// The attempt was closed here without WeChat Pay's word (a cancel now
+	// closes at WeChat Pay first, so only such a close lets a payment
+	// through), and the shopper had the payment sheet open.
+	pa.sql(`UPDATE payment_attempts SET status = 'closed', closed_at = now() WHERE out_trade_no = $1`, o.OrderNo+"-1")
 	pa.must(200, req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/cancel", Token: tok})
-	pa.shopperPays(o.OrderNo) // the shopper had the payment sheet open
+	if err := pa.sim().Pay(o.OrderNo+"-1", ""); err != nil {
+		t.Fatal(err)
+	}
 	pa.waitIdle()
 	if s := pa.orderStatus(o.OrderNo); s != "cancelled" {
 		t.Fatalf("status %s", s)

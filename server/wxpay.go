@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -72,7 +74,7 @@ func (a *app) wireWxPay() error {
 			PlatformPublicKeyID: w.sim.PublicKeyID(), PlatformPublicKeyPEM: w.sim.PlatformPublicKeyPEM(),
 			NotifyURL: notify, RefundNotifyURL: refundNotify, AllowInsecureNotifyURL: true,
 			HTTPClient: &http.Client{Timeout: payments.DefaultTimeout,
-				Transport: payments.RewriteTransport(a.cfg.PublicURL+"/_dev/wechatpay", nil)},
+				Transport: payments.RewriteTransport(loopbackURL(a.cfg)+"/_dev/wechatpay", nil)},
 		}
 		a.dev = w.devHandler(a, a.dev)
 	} else {
@@ -98,7 +100,7 @@ func (a *app) wireWxPay() error {
 	a.svc.PayNotices = gw
 	c := a.svc.Cashier
 	a.workers = append(a.workers,
-		every(20*time.Second, a.log, "payments.reconcile", func(ctx context.Context) error {
+		every(5*time.Second, a.log, "payments.reconcile", func(ctx context.Context) error {
 			_, err := c.Reconcile(ctx, 200)
 			return err
 		}),
@@ -189,4 +191,17 @@ func randomAlnum(n int) (string, error) {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b), nil
+}
+
+// loopbackURL is how the program reaches its own development routes, which
+// answer on loopback only: PublicURL when it is a loopback address (tests
+// put a proxy there), else the listener's port on 127.0.0.1.
+func loopbackURL(c Config) string {
+	if u, err := url.Parse(c.PublicURL); err == nil {
+		if ip := net.ParseIP(u.Hostname()); (ip != nil && ip.IsLoopback()) || u.Hostname() == "localhost" {
+			return c.PublicURL
+		}
+	}
+	_, port, _ := net.SplitHostPort(c.HTTPAddr)
+	return "http://127.0.0.1:" + port
 }

@@ -550,11 +550,15 @@ WHERE status = 'shipped' AND shipped_at < $1 ORDER BY shipped_at LIMIT $2 FOR UP
 	return withItems(ctx, s.ext(), rows)
 }
 
-// PendingExpired implements order.Store.
+// PendingExpired implements order.Store. An order with a payment attempt
+// still open is left alone: its attempt must be closed at WeChat Pay first
+// (cashier.Expire), or a payment could land on a cancelled order unseen.
 func (s Orders) PendingExpired(ctx context.Context, now time.Time, limit int) ([]order.Order, error) {
 	var rows []orderRow
 	err := sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT `+orderCols+` FROM orders
-WHERE status = 'pending_payment' AND expires_at < $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit)
+WHERE status = 'pending_payment' AND expires_at < $1
+    AND NOT EXISTS (SELECT 1 FROM payment_attempts a WHERE a.order_id = orders.id AND a.status = 'open')
+ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`, now, limit)
 	if err != nil {
 		return nil, fmt.Errorf("storage: expired orders: %w", mapErr(err))
 	}

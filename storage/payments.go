@@ -300,18 +300,33 @@ WHERE id = $1 AND status = 'open'`, attemptID, codeURL, validUntil, now)
 	return nil
 }
 
+// CloseAttempt marks an open attempt closed here without WeChat Pay's
+// word: it is queried again soon (next_check_at) until WeChat Pay confirms.
 func (s Payments) CloseAttempt(ctx context.Context, attemptID int64, at time.Time) error {
 	_, err := s.ext().ExecContext(ctx, `
-UPDATE payment_attempts SET status = 'closed', closed_at = $2, updated_at = $2 WHERE id = $1 AND status = 'open'`, attemptID, at)
+UPDATE payment_attempts SET status = 'closed', closed_at = $2, updated_at = $2, next_check_at = $2, checks = 0
+WHERE id = $1 AND status = 'open'`, attemptID, at)
 	if err != nil {
 		return fmt.Errorf("storage: close attempt: %w", mapErr(err))
 	}
 	return nil
 }
 
+// FinalizeAttempt marks an open or closed attempt closed for good: WeChat
+// Pay said its trade is closed. It is not queried again.
+func (s Payments) FinalizeAttempt(ctx context.Context, attemptID int64, at time.Time) error {
+	_, err := s.ext().ExecContext(ctx, `
+UPDATE payment_attempts SET status = 'closed', closed_at = COALESCE(closed_at, $2), updated_at = $2, wx_final = true
+WHERE id = $1 AND status IN ('open', 'closed')`, attemptID, at)
+	if err != nil {
+		return fmt.Errorf("storage: finalize attempt: %w", mapErr(err))
+	}
+	return nil
+}
+
 func (s Payments) MarkAttemptPaid(ctx context.Context, attemptID int64, transactionID string, at time.Time) error {
 	_, err := s.ext().ExecContext(ctx, `
-UPDATE payment_attempts SET status = 'paid', transaction_id = $2, closed_at = NULL, updated_at = $3 WHERE id = $1`,
+UPDATE payment_attempts SET status = 'paid', transaction_id = $2, closed_at = NULL, wx_final = true, updated_at = $3 WHERE id = $1`,
 		attemptID, transactionID, at)
 	if err != nil {
 		return fmt.Errorf("storage: mark attempt paid: %w", mapErr(err))
@@ -320,13 +335,15 @@ UPDATE payment_attempts SET status = 'paid', transaction_id = $2, closed_at = NU
 }
 
 // claimQueryWhere selects open attempts of unpaid orders with a prepay (or
-// code_url) old enough and due for a query; claimCloseWhere open attempts
+// code_url) old enough and due for a query, and attempts closed here that
+// WeChat Pay has not confirmed closed, for a day after closing; claimCloseWhere open attempts
 // of orders that were cancelled, expired, or paid by another attempt.
 const (
-	claimQueryWhere = `(a.prepay_id IS NOT NULL OR a.code_url IS NOT NULL)
-    AND a.created_at <= $1::timestamptz - make_interval(secs => $4)
-    AND a.next_check_at <= $1 AND o.status = 'pending_payment'`
-	claimCloseWhere = `(o.status <> 'pending_payment' OR o.expires_at <= $1)
+	claimQueryWhere = `a.next_check_at <= $1 AND (
+        (a.status = 'open' AND (a.prepay_id IS NOT NULL OR a.code_url IS NOT NULL)
+         AND a.created_at <= $1::timestamptz - make_interval(secs => $4) AND o.status = 'pending_payment')
+     OR (a.status = 'closed' AND NOT a.wx_final AND a.closed_at > $1::timestamptz - interval '25 hours'))`
+	claimCloseWhere = `a.status = 'open' AND (o.status <> 'pending_payment' OR o.expires_at <= $1)
     AND $4::float8 >= 0` // ($4, the minimum age, only counts for queries)
 )
 
@@ -336,7 +353,7 @@ const (
 const claimAttemptsSQL = `
 WITH c AS (
     SELECT a.id FROM payment_attempts a JOIN orders o ON o.id = a.order_id
-    WHERE a.status = 'open' AND a.lease_until <= $1 AND %s
+    WHERE a.status IN ('open', 'closed') AND a.lease_until <= $1 AND %s
     ORDER BY a.next_check_at LIMIT $3
     FOR UPDATE OF a SKIP LOCKED
 ), u AS (

@@ -54,8 +54,13 @@ type PayStore interface {
 	SavePrepay(ctx context.Context, attemptID int64, rp payment.RequestPayment, validUntil, now time.Time) error
 	// SaveCodeURL records a Native prepay's code_url on an open attempt.
 	SaveCodeURL(ctx context.Context, attemptID int64, codeURL string, validUntil, now time.Time) error
-	// CloseAttempt marks an open attempt closed (no-op when it is not open).
+	// CloseAttempt marks an open attempt closed here without WeChat Pay's
+	// word (no-op when it is not open): ClaimQuery claims it again for a day
+	// until FinalizeAttempt.
 	CloseAttempt(ctx context.Context, attemptID int64, at time.Time) error
+	// FinalizeAttempt marks an open or closed attempt closed for good:
+	// WeChat Pay said its trade is closed.
+	FinalizeAttempt(ctx context.Context, attemptID int64, at time.Time) error
 	// ClaimAttempts leases up to c.Limit open attempts for a worker
 	// (FOR UPDATE SKIP LOCKED): those due for a query (ClaimQuery) or whose
 	// order is cancelled or expired (ClaimClose).
@@ -139,7 +144,7 @@ type ClaimKind int
 
 // The claim kinds.
 const (
-	ClaimQuery ClaimKind = iota // open attempts with a prepay, older than MinAge, due for a query
+	ClaimQuery ClaimKind = iota // open attempts with a prepay, older than MinAge, and attempts closed unconfirmed, due for a query
 	ClaimClose                  // open attempts whose order is cancelled or expired
 )
 
@@ -166,7 +171,8 @@ type Service struct {
 	// 100 minutes: WeChat's prepay_id lasts two hours).
 	PrepayValidFor time.Duration
 	// QueryAfter is how long after a prepay without news the reconciler
-	// asks WeChat Pay (default one minute).
+	// asks WeChat Pay (default 10 s; with the program's 5 s tick the first
+	// query comes within 15 s, then after 1, 2, 4, 4 … leases).
 	QueryAfter time.Duration
 	// Lease is how long a worker holds what it claimed (default one minute).
 	Lease time.Duration
@@ -310,21 +316,42 @@ func (s *Service) newAttempt(o Order, tradeType string, now time.Time) Attempt {
 	}
 }
 
-// closeAttempt closes an open attempt at WeChat Pay, then here. When WeChat
-// Pay says it was paid, the payment is applied instead (and the caller
-// learns ErrAlreadyPaid).
+// closeAttempt closes an open attempt at WeChat Pay, then asks WeChat Pay
+// what became of it, whatever the close answered (204, ORDER_CLOSED, "paid",
+// a timeout): a payment that landed between the last query and the close
+// is applied (or refunded, the order being cancelled) and the caller learns
+// ErrAlreadyPaid; only a trade WeChat Pay reports CLOSED is closed here for
+// good. When WeChat Pay cannot be asked, the attempt stays open and the
+// error is returned: the caller must not cancel the order.
 func (s *Service) closeAttempt(ctx context.Context, a Attempt) error {
-	err := s.Gateway.Close(ctx, a.OutTradeNo)
+	cerr := s.Gateway.Close(ctx, a.OutTradeNo)
 	switch {
-	case err == nil, errors.Is(err, payment.ErrOrderClosed), errors.Is(err, payment.ErrOrderNotExist):
+	case cerr == nil, errors.Is(cerr, payment.ErrOrderClosed), errors.Is(cerr, payment.ErrOrderPaid),
+		errors.Is(cerr, payment.ErrOrderNotExist):
+		cerr = nil
+	}
+	t, err := s.Gateway.QueryByOutTradeNo(ctx, a.OutTradeNo)
+	switch {
+	case errors.Is(err, payment.ErrOrderNotExist):
+		// Never reached WeChat Pay (or not visible yet): closed here, and
+		// queried again for a while in case it was.
+		if cerr != nil {
+			return fmt.Errorf("close %s: %w", a.OutTradeNo, cerr)
+		}
 		return s.Store.CloseAttempt(ctx, a.ID, s.now())
-	case errors.Is(err, payment.ErrOrderPaid):
-		if _, err := s.queryAndApply(ctx, a); err != nil {
+	case err != nil:
+		return fmt.Errorf("close %s: not confirmed: %w", a.OutTradeNo, errors.Join(cerr, err))
+	case t.TradeState.Paid():
+		if _, err := s.applyQueried(ctx, t); err != nil {
 			return err
 		}
 		return ErrAlreadyPaid
+	case t.TradeState.Final():
+		return s.Store.FinalizeAttempt(ctx, a.ID, s.now())
+	case cerr != nil:
+		return fmt.Errorf("close %s: %w", a.OutTradeNo, cerr)
 	}
-	return err
+	return fmt.Errorf("close %s: WeChat Pay accepted the close but reports %s: %w", a.OutTradeNo, t.TradeState, domain.ErrUnavailable)
 }
 
 // CurrentAttempt returns the open attempt of any order, JSAPI first (the
@@ -642,10 +669,15 @@ func refundReason(k RefundKind) string {
 }
 
 // queryAndApply asks WeChat Pay about an attempt and applies a payment, or
-// closes the attempt here when WeChat Pay closed it.
+// closes the attempt here for good when WeChat Pay closed it. An attempt
+// closed here that WeChat Pay still reports NOTPAY is closed there again.
 func (s *Service) queryAndApply(ctx context.Context, a Attempt) (Outcome, error) {
 	t, err := s.Gateway.QueryByOutTradeNo(ctx, a.OutTradeNo)
 	if errors.Is(err, payment.ErrOrderNotExist) {
+		if a.Status == AttemptClosed && a.Checks >= 3 {
+			// Asked three times over minutes: it never reached WeChat Pay.
+			return OutcomeIgnored, s.Store.FinalizeAttempt(ctx, a.ID, s.now())
+		}
 		return OutcomeIgnored, nil
 	}
 	if err != nil {
@@ -653,23 +685,33 @@ func (s *Service) queryAndApply(ctx context.Context, a Attempt) (Outcome, error)
 	}
 	switch {
 	case t.TradeState.Paid():
-		out, detail, err := s.Apply(ctx, t, SourceQuery)
-		if err != nil {
+		return s.applyQueried(ctx, t)
+	case t.TradeState.Final():
+		return OutcomeIgnored, s.Store.FinalizeAttempt(ctx, a.ID, s.now())
+	case a.Status == AttemptClosed:
+		if err := s.closeAttempt(ctx, a); err != nil && !errors.Is(err, ErrAlreadyPaid) {
 			return "", err
 		}
-		if out != OutcomeDuplicate {
-			rec := Notification{EventID: "query", EventType: string(t.TradeState), Resource: "transaction",
-				Source: SourceQuery, OutNo: t.OutTradeNo, WxID: t.TransactionID, Amount: t.Total,
-				Outcome: out, Detail: detail, ReceivedAt: s.now()}
-			if err := s.Store.RecordNotification(ctx, rec); err != nil {
-				return "", err
-			}
-		}
-		return out, nil
-	case t.TradeState.Final():
-		return OutcomeIgnored, s.Store.CloseAttempt(ctx, a.ID, s.now())
 	}
 	return OutcomeIgnored, nil
+}
+
+// applyQueried applies a paid transaction learned by a query and records it
+// in the notification log (unless it was applied already).
+func (s *Service) applyQueried(ctx context.Context, t payment.Transaction) (Outcome, error) {
+	out, detail, err := s.Apply(ctx, t, SourceQuery)
+	if err != nil {
+		return "", err
+	}
+	if out != OutcomeDuplicate {
+		rec := Notification{EventID: "query", EventType: string(t.TradeState), Resource: "transaction",
+			Source: SourceQuery, OutNo: t.OutTradeNo, WxID: t.TransactionID, Amount: t.Total,
+			Outcome: out, Detail: detail, ReceivedAt: s.now()}
+		if err := s.Store.RecordNotification(ctx, rec); err != nil {
+			return "", err
+		}
+	}
+	return out, nil
 }
 
 // Reconcile asks WeChat Pay about open attempts prepaid more than QueryAfter
@@ -678,7 +720,7 @@ func (s *Service) queryAndApply(ctx context.Context, a Attempt) (Outcome, error)
 // Several instances may run it at once: each claims different attempts.
 func (s *Service) Reconcile(ctx context.Context, limit int) (int, error) {
 	as, err := s.Store.ClaimAttempts(ctx, Claim{Kind: ClaimQuery, Now: s.now(),
-		MinAge: orDefault(s.QueryAfter, time.Minute), Lease: orDefault(s.Lease, time.Minute), Limit: limit})
+		MinAge: orDefault(s.QueryAfter, 10*time.Second), Lease: orDefault(s.Lease, time.Minute), Limit: limit})
 	if err != nil {
 		return 0, fmt.Errorf("cashier: reconcile: %w", err)
 	}

@@ -93,6 +93,16 @@ type Service struct {
 	// Promotions gives the checkout its campaign prices and the shopper's
 	// coupons (nil: none; coupons are refused).
 	Promotions Promotions
+	// Payments closes an unpaid order's payment attempts at the provider
+	// before a shopper's cancel (nil: nothing to close). When it reports the
+	// order paid meanwhile, the cancel fails with that error.
+	Payments PaymentCloser
+}
+
+// PaymentCloser closes an order's open payment attempts at the provider and
+// confirms it there (cashier.Service.CloseAttempts).
+type PaymentCloser interface {
+	CloseAttempts(ctx context.Context, number string) error
 }
 
 // Membership is what a quote learns of the shopper's membership: their
@@ -464,6 +474,19 @@ func (s *Service) Cancel(ctx context.Context, shopperID int64, number, reason st
 	by := domain.Actor{Kind: "shopper", ID: shopperID}
 	if shopperID <= 0 {
 		return Order{}, ErrOrderNotFound
+	}
+	if s.Payments != nil {
+		// Close at WeChat Pay first: a payment that lands meanwhile pays the
+		// order (the cancel then fails) rather than a cancelled one.
+		o, err := s.Store.Order(ctx, number, shopperID, false)
+		if err != nil {
+			return Order{}, fmt.Errorf("order: cancel: %w", err)
+		}
+		if o.Status == StatusPendingPayment {
+			if err := s.Payments.CloseAttempts(ctx, number); err != nil {
+				return Order{}, fmt.Errorf("order: cancel: %w", err)
+			}
+		}
 	}
 	var out Order
 	err := s.Store.InTx(ctx, func(tx Store) error {

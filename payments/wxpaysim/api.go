@@ -49,6 +49,10 @@ func (s *Simulator) api(h apiHandler) http.Handler {
 			writeError(w, e)
 			return
 		}
+		if e := s.failureAfterEffect(); e != nil {
+			writeError(w, e)
+			return
+		}
 		var out []byte
 		if v != nil {
 			if out, err = json.Marshal(v); err != nil {

@@ -87,8 +87,10 @@ type Simulator struct {
 	notifyFaults map[string][]notifyFault
 	apiFailures  int
 	apiFailCode  int
-	deliveries   []Delivery
-	transfers    map[string]*transfer // by out_bill_no (transfers.go)
+	// afterEffect: the next calls do their work, then answer this failure.
+	afterEffect []int
+	deliveries  []Delivery
+	transfers   map[string]*transfer // by out_bill_no (transfers.go)
 }
 
 // New starts a simulator. Call Close when done.
