@@ -30,7 +30,7 @@ import (
 // issue jobs.
 func (a *app) wireCoupons() {
 	st := a.store
-	coupons := &coupon.Service{Store: st.Coupons(), Issuing: st.Coupons(), Now: a.now}
+	coupons := &coupon.Service{Store: st.Coupons(), Issuing: st.Coupons(), Members: st.Members(), Now: a.now}
 	campaigns := &campaign.Service{Store: st.Campaigns(), Now: a.now}
 	a.svc.Coupons, a.svc.Campaigns = coupons, campaigns
 	a.svc.Orders.Promotions = promotions{coupons: coupons, campaigns: campaigns}

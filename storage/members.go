@@ -727,3 +727,27 @@ func prefixCols(p, cols string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// TiersOf implements coupon.Membership: the tiers at or below the
+// shopper's card's tier (by threshold); none without a card.
+func (s Members) TiersOf(ctx context.Context, shopperID int64) ([]int64, error) {
+	ids := []int64{}
+	if err := sqlx.SelectContext(ctx, s.ext(), &ids, `
+SELECT t.id FROM member_cards c JOIN member_tiers ct ON ct.id = c.tier_id
+JOIN member_tiers t ON t.threshold <= ct.threshold WHERE c.shopper_id = $1 ORDER BY t.threshold`, shopperID); err != nil {
+		return nil, fmt.Errorf("storage: member tiers: %w", mapErr(err))
+	}
+	return ids, nil
+}
+
+// TierShoppers implements coupon.Membership: the holders of cards at tier
+// tierID or above (none for an unknown tier).
+func (s Members) TierShoppers(ctx context.Context, tierID int64) ([]int64, error) {
+	ids := []int64{}
+	if err := sqlx.SelectContext(ctx, s.ext(), &ids, `
+SELECT c.shopper_id FROM member_cards c JOIN member_tiers ct ON ct.id = c.tier_id
+WHERE ct.threshold >= (SELECT threshold FROM member_tiers WHERE id = $1) ORDER BY c.shopper_id`, tierID); err != nil {
+		return nil, fmt.Errorf("storage: tier shoppers: %w", mapErr(err))
+	}
+	return ids, nil
+}
