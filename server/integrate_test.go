@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/identity"
 )
 
@@ -58,6 +61,46 @@ func TestCouponTierAudience(t *testing.T) {
 	var holders []int64
 	if err := ta.app.db.Select(&holders, `SELECT shopper_id FROM coupons WHERE template_id = $1`, bulk); err != nil || len(holders) != 1 || holders[0] != goldID {
 		t.Fatalf("bulk holders %v (%v)", holders, err)
+	}
+	ta.checkInvariants()
+}
+
+// The birthday worker gives a member born this month the tier's birthday
+// coupon, in the transaction that records the year's grant; a re-run
+// grants nothing, and a member born in another month gets nothing.
+func TestMemberBirthdayCoupon(t *testing.T) {
+	t.Parallel()
+	ta := newTestApp(t)
+	pa := &payApp{testApp: ta}
+	merch := ta.staff(identity.RoleMerchandiser, "")
+	tpl := ta.template(merch, map[string]any{"name": "生日礼", "kind": "no_threshold", "amount_off_fen": 2000, "total": 10})
+	ta.app.db.MustExec(`UPDATE member_tiers SET birthday_template_id = $1`, tpl)
+	_, may := pa.member("bday-may") // born 1990-05-20
+	_, june := pa.member("bday-june")
+	ta.app.db.MustExec(`UPDATE member_cards SET birthday = '1991-06-02' WHERE shopper_id = $1`, june)
+
+	svc := pa.memberSvc(time.Date(2026, 5, 1, 0, 30, 0, 0, domain.Shanghai))
+	ctx := context.Background()
+	for run, want := range []int{1, 0} {
+		if n, err := svc.GrantBirthdays(ctx, birthdayCoupons{ta.app.svc.Coupons}, 10); err != nil || n != want {
+			t.Fatalf("run %d: %d %v", run, n, err)
+		}
+	}
+	var got []struct {
+		Shopper int64  `db:"shopper_id"`
+		Source  string `db:"source"`
+		Ref     int64  `db:"source_ref"`
+	}
+	if err := ta.app.db.Select(&got, `SELECT shopper_id, source, source_ref FROM coupons WHERE template_id = $1`, tpl); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Shopper != may || got[0].Source != "birthday" || got[0].Ref != 2026 {
+		t.Fatalf("birthday coupons %+v", got)
+	}
+	var ref string
+	if err := ta.app.db.Get(&ref, `SELECT g.coupon_ref FROM member_birthday_grants g JOIN member_cards c ON c.id = g.card_id
+WHERE c.shopper_id = $1 AND g.year = 2026`, may); err != nil || !strings.HasPrefix(ref, "coupon ") {
+		t.Fatalf("grant record %q (%v)", ref, err)
 	}
 	ta.checkInvariants()
 }

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
+	"strconv"
 	"time"
 
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/coupon"
 	"github.com/yutang/yutang/domain/member"
 	"github.com/yutang/yutang/domain/order"
 	"github.com/yutang/yutang/storage"
@@ -14,9 +18,9 @@ import (
 // moments freeze, spend and return points and stored value, earn and
 // reverse points and growth; the cashier hands top-up payments to it
 // (cashier.TradeApplier); workers reconcile top-ups, expire points and
-// review tiers. The birthday worker (svc.GrantBirthdays) needs the coupons
-// area, which this tree does not have yet: it is started here, with the
-// coupons area's member.CouponGranter, when that lands.
+// review tiers; the birthday worker grants the tier's birthday coupon
+// through the coupons area (birthdayCoupons), in its own transaction. It
+// must be called after wireCoupons.
 func (a *app) wireMembers() {
 	st := a.store
 	svc := &member.Service{Store: st.Members(), Gateway: a.pay.gw, MchID: a.svc.Cashier.MchID, AppID: a.svc.Cashier.AppID,
@@ -49,5 +53,33 @@ func (a *app) wireMembers() {
 		every(time.Hour, a.log, "members.tier_review", func(ctx context.Context) error {
 			_, err := svc.ReviewTiers(ctx, 500)
 			return err
+		}),
+		every(time.Hour, a.log, "members.birthdays", func(ctx context.Context) error {
+			_, err := svc.GrantBirthdays(ctx, birthdayCoupons{a.svc.Coupons}, 200)
+			return err
 		}))
+}
+
+// birthdayCoupons is the coupons area as membership's birthday worker sees
+// it (member.CouponGranter): the coupon is issued in the worker's own
+// transaction, the one that records the card's grant for the year.
+type birthdayCoupons struct{ coupons *coupon.Service }
+
+// Grant implements member.CouponGranter. A template that cannot be given
+// (not active, sold out, gone) records the year as skipped with the reason
+// rather than holding back every other card of the batch each hour.
+func (b birthdayCoupons) Grant(ctx context.Context, tx member.Store, shopperID, templateID int64, year int, at time.Time) (string, error) {
+	st, ok := tx.(storage.Members)
+	if !ok || st.Tx() == nil {
+		return "", errors.New("birthday coupons: not inside a storage transaction")
+	}
+	c, err := b.coupons.GiveBirthday(ctx, st.Tx().Coupons(), templateID, shopperID, year, at)
+	var de *domain.Error
+	switch {
+	case err == nil:
+		return "coupon " + strconv.FormatInt(c.ID, 10), nil
+	case errors.As(err, &de) && de.Kind != domain.KindInternal:
+		return "skipped: " + de.Code, nil
+	}
+	return "", err
 }

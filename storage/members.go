@@ -28,6 +28,10 @@ func (s Members) InTx(ctx context.Context, fn func(member.Store) error) error {
 	return s.inTx(ctx, func(tx *Tx) error { return fn(tx.Members()) })
 }
 
+// Tx is the transaction the store runs in (nil on the pool): the birthday
+// worker hands it to the coupons area, which issues in the same one.
+func (s Members) Tx() *Tx { return s.tx }
+
 // Audit implements member.Store.
 func (s Members) Audit(ctx context.Context, e domain.AuditEntry) error {
 	return WriteAudit(ctx, s.ext(), e)

@@ -354,6 +354,8 @@ const (
 	SourceCode  Source = "code"
 	SourceBulk  Source = "bulk"
 	SourceGrant Source = "grant"
+	// SourceBirthday: membership's birthday gift (its ref is the year).
+	SourceBirthday Source = "birthday"
 )
 
 // Coupon is a coupon a shopper holds, with its template.

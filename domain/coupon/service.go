@@ -329,3 +329,23 @@ func (s *Service) Checkout(ctx context.Context, shopperID int64, now time.Time) 
 	}
 	return ok, bad, nil
 }
+
+// GiveBirthday issues the shopper's birthday coupon of a template for a
+// year inside the caller's transaction (tx: the coupons store of the
+// transaction that records the gift): no audience or per-shopper limit,
+// the template's total still holds, and a shopper gets one per year.
+func (s *Service) GiveBirthday(ctx context.Context, tx Store, templateID, shopperID int64, year int, at time.Time) (Coupon, error) {
+	t, err := tx.Template(ctx, templateID, false)
+	if err != nil {
+		return Coupon{}, fmt.Errorf("coupon: birthday: %w", err)
+	}
+	if t.Status != StatusActive {
+		return Coupon{}, fmt.Errorf("coupon: birthday: %w", ErrNotClaimable.WithMessage("This coupon is not active."))
+	}
+	from, until := t.Validity(at)
+	c, err := tx.Issue(ctx, t, shopperID, SourceBirthday, int64(year), false, from, until, at)
+	if err != nil {
+		return Coupon{}, fmt.Errorf("coupon: birthday: %w", err)
+	}
+	return c, nil
+}

@@ -109,10 +109,13 @@ type Store interface {
 	Audit(ctx context.Context, e domain.AuditEntry) error
 }
 
-// CouponGranter gives a shopper a coupon of a template in the transaction
-// (the coupons area); it returns a reference to what it granted.
+// CouponGranter gives a shopper their birthday coupon of a template for a
+// year (the coupons area), inside the transaction of tx — the Store the
+// birthday worker's transaction gave it — so that the coupon and the
+// card's grant record commit or roll back together. It returns a
+// reference to what it granted; an error rolls the batch back.
 type CouponGranter interface {
-	Grant(ctx context.Context, shopperID, templateID int64, reason string, at time.Time) (string, error)
+	Grant(ctx context.Context, tx Store, shopperID, templateID int64, year int, at time.Time) (string, error)
 }
 
 // Service is membership's use cases.
