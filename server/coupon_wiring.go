@@ -116,6 +116,10 @@ func (p promotions) CampaignPrices(ctx context.Context, shopperID int64, skuIDs 
 	return out, nil
 }
 
+func (p promotions) MemberDayBoost(ctx context.Context, now time.Time) (int64, error) {
+	return p.campaigns.MemberDay(ctx, now)
+}
+
 func (p promotions) Coupons(ctx context.Context, shopperID int64, now time.Time) ([]pricing.Coupon, []pricing.CouponProblem, error) {
 	return p.coupons.Checkout(ctx, shopperID, now)
 }

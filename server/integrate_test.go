@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/campaign"
 	"github.com/yutang/yutang/domain/identity"
 )
 
@@ -103,4 +104,53 @@ WHERE c.shopper_id = $1 AND g.year = 2026`, may); err != nil || !strings.HasPref
 		t.Fatalf("grant record %q (%v)", ref, err)
 	}
 	ta.checkInvariants()
+}
+
+// A member day running today adds its boost to the member's tier discount
+// at checkout (the member adjustment); on another weekday it does nothing.
+func TestMemberDayBoost(t *testing.T) {
+	t.Parallel()
+	pa := newPayApp(t, 1000)
+	sku := pa.sku(10)
+	ops := pa.staff(identity.RoleOperator, "")
+	silver := pa.tier(ops, map[string]any{"name": "银卡", "threshold": 30, "discount_bp": 500})
+	tok, id := pa.member("memberday")
+	pa.app.db.MustExec(`UPDATE member_cards SET tier_id = $1 WHERE shopper_id = $2`, silver, id)
+	if o := pa.placeOrder(tok, sku, 1); o.PayableFen != 950+1000 {
+		t.Fatalf("silver, no member day: %d", o.PayableFen)
+	}
+	ctx := context.Background()
+	now := time.Now()
+	memberDay := func(weekday time.Weekday, boost int) {
+		wd := int(weekday)
+		if _, err := pa.app.svc.Campaigns.Create(ctx, domain.System, "", campaign.Campaign{Kind: campaign.KindMemberDay,
+			Name: "会员日", Status: campaign.StatusScheduled, StartsAt: now.Add(-time.Minute), EndsAt: now.Add(time.Hour),
+			Weekday: &wd, BoostBP: boost}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pa.app.svc.Campaigns.Advance(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	today := now.In(domain.Shanghai).Weekday()
+	memberDay((today+1)%7, 2000) // tomorrow's: no effect today
+	if o := pa.placeOrder(tok, sku, 1); o.PayableFen != 950+1000 {
+		t.Fatalf("another day's member day applied: %d", o.PayableFen)
+	}
+	memberDay(today, 300)
+	o := pa.placeOrder(tok, sku, 1)
+	if o.PayableFen != 920+1000 {
+		t.Fatalf("member day: %d", o.PayableFen)
+	}
+	var member int64
+	if err := pa.app.db.Get(&member, `SELECT sum(a.amount_fen) FROM order_adjustments a JOIN orders o ON o.id = a.order_id
+WHERE o.order_no = $1 AND a.source = 'member'`, o.OrderNo); err != nil || member != 80 {
+		t.Fatalf("member adjustment %d (%v)", member, err)
+	}
+	// A shopper without a card gets no boost.
+	guest, _ := pa.shopper("memberday-guest")
+	if o := pa.placeOrder(guest, sku, 1); o.PayableFen != 1000+1000 {
+		t.Fatalf("non-member on member day: %d", o.PayableFen)
+	}
+	pa.checkInvariants()
 }
