@@ -154,3 +154,61 @@ WHERE o.order_no = $1 AND a.source = 'member'`, o.OrderNo); err != nil || member
 	}
 	pa.checkInvariants()
 }
+
+// memberCode is GET /shop/member/code's code.
+func (pa *payApp) memberCode(tok string) string {
+	pa.t.Helper()
+	var code struct {
+		Code string `json:"code"`
+	}
+	pa.must(200, req{Method: "GET", Path: "/api/v1/shop/member/code", Token: tok}).Decode(pa.t, &code)
+	return code.Code
+}
+
+// A clerk takes an in-store order for a member by scanning their member
+// code (the preview only checks it; placing uses it up), and the lookup
+// lists the member's usable coupons.
+func TestClerkOrderByMemberCode(t *testing.T) {
+	t.Parallel()
+	pa := newPayApp(t, 1000)
+	sku := pa.sku(10)
+	d := newDesk(pa, "SH-MCODE")
+	merch := pa.staff(identity.RoleMerchandiser, "")
+	tok, _ := pa.member("mcode")
+	tpl := pa.template(merch, map[string]any{"name": "满100减10", "kind": "amount_off", "threshold_fen": 10000, "amount_off_fen": 1000,
+		"total": 10, "claimable": true})
+	cid := pa.claim(tok, tpl)
+
+	var l struct {
+		Coupons []struct {
+			ID           int64  `json:"id"`
+			Name         string `json:"name"`
+			AmountOffFen int64  `json:"amount_off_fen"`
+		} `json:"coupons"`
+	}
+	pa.must(200, req{Method: "GET", Path: "/api/v1/clerk/members/lookup?code=" + pa.memberCode(tok), Token: d.clerk}).Decode(t, &l)
+	if len(l.Coupons) != 1 || l.Coupons[0].ID != cid || l.Coupons[0].Name != "满100减10" || l.Coupons[0].AmountOffFen != 1000 {
+		t.Fatalf("lookup coupons %+v", l.Coupons)
+	}
+
+	code := pa.memberCode(tok)
+	items := []map[string]any{{"sku_id": sku, "quantity": 1}}
+	if r := pa.do(req{Method: "POST", Path: "/api/v1/clerk/orders/preview", Token: d.clerk,
+		Body: map[string]any{"items": items, "member_code": code, "member_phone": "13800000000"}}); r.Status != 400 {
+		t.Fatalf("code and phone: %d %s", r.Status, r.Body)
+	}
+	o := d.placeBody(map[string]any{"items": items, "member_code": code}, "mcode-1")
+	if !o.HasMember {
+		t.Fatalf("order %+v", o)
+	}
+	pa.seesInStore(tok, o.OrderNo)
+	if r := pa.do(req{Method: "POST", Path: "/api/v1/clerk/orders", Token: d.clerk, Header: map[string]string{"Idempotency-Key": "mcode-2"},
+		Body: map[string]any{"items": items, "member_code": code, "expected_payable_fen": o.PayableFen}}); r.Status != 409 || r.ErrCode(t) != "member_code_used" {
+		t.Fatalf("code used twice: %d %s", r.Status, r.Body)
+	}
+	if r := pa.do(req{Method: "POST", Path: "/api/v1/clerk/orders/preview", Token: d.clerk,
+		Body: map[string]any{"items": items, "member_code": "123456789012345678"}}); r.Status != 404 || r.ErrCode(t) != "member_code_invalid" {
+		t.Fatalf("forged code: %d %s", r.Status, r.Body)
+	}
+	pa.checkInvariants()
+}

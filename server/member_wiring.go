@@ -26,6 +26,8 @@ func (a *app) wireMembers() {
 	svc := &member.Service{Store: st.Members(), Gateway: a.pay.gw, MchID: a.svc.Cashier.MchID, AppID: a.svc.Cashier.AppID,
 		Now: func() time.Time { return a.now() }}
 	a.svc.Members = svc
+	svc.Coupons = memberCoupons{a.svc.Coupons}
+	a.svc.Clerks.Members = svc // in-store orders identify members by their code
 	a.svc.Orders.Membership = svc
 	a.svc.Cashier.Trades = append(a.svc.Cashier.Trades, svc)
 	lc := &st.Lifecycle
@@ -58,6 +60,25 @@ func (a *app) wireMembers() {
 			_, err := svc.GrantBirthdays(ctx, birthdayCoupons{a.svc.Coupons}, 200)
 			return err
 		}))
+}
+
+// memberCoupons is the coupons area as the clerk's member lookup sees it
+// (member.CouponLister): the member's usable coupons.
+type memberCoupons struct{ coupons *coupon.Service }
+
+// Usable implements member.CouponLister.
+func (m memberCoupons) Usable(ctx context.Context, shopperID int64) ([]member.HeldCoupon, error) {
+	cs, _, err := m.coupons.Mine(ctx, shopperID, coupon.CouponUsable, domain.Page{Limit: 100})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]member.HeldCoupon, len(cs))
+	for i, c := range cs {
+		t := c.Template
+		out[i] = member.HeldCoupon{ID: c.ID, Name: t.Name, Kind: string(t.Kind), Threshold: t.Threshold, AmountOff: t.AmountOff,
+			PercentOffBP: t.PercentOffBP, ValidUntil: c.ValidUntil}
+	}
+	return out, nil
 }
 
 // birthdayCoupons is the coupons area as membership's birthday worker sees

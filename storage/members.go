@@ -478,17 +478,36 @@ WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING card_id`,
 	if !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("storage: use member code: %w", mapErr(err))
 	}
+	return 0, s.codeProblem(ctx, hash)
+}
+
+// LiveCode implements member.Store.
+func (s Members) LiveCode(ctx context.Context, hash []byte, now time.Time) (int64, error) {
+	var cardID int64
+	err := sqlx.GetContext(ctx, s.ext(), &cardID, `SELECT card_id FROM member_codes
+WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2`, hash, now)
+	if err == nil {
+		return cardID, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("storage: member code: %w", mapErr(err))
+	}
+	return 0, s.codeProblem(ctx, hash)
+}
+
+// codeProblem says why a code is not live: unknown, used or expired.
+func (s Members) codeProblem(ctx context.Context, hash []byte) error {
 	var r struct {
 		Expires time.Time    `db:"expires_at"`
 		Used    sql.NullTime `db:"used_at"`
 	}
 	if err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT expires_at, used_at FROM member_codes WHERE code_hash = $1`, hash); err != nil {
-		return 0, mapErrNotFound(err, member.ErrCodeInvalid)
+		return mapErrNotFound(err, member.ErrCodeInvalid)
 	}
 	if r.Used.Valid {
-		return 0, member.ErrCodeUsed
+		return member.ErrCodeUsed
 	}
-	return 0, member.ErrCodeExpired
+	return member.ErrCodeExpired
 }
 
 const packageCols = `id, name, pay_fen, bonus_fen, active, created_at, updated_at`
