@@ -229,8 +229,8 @@ const CodeTTL = 60 * time.Second
 type Lookup struct {
 	Card    Card
 	Tier    Tier
-	Name    string // masked
-	Phone   string // masked
+	Name    string       // masked
+	Phone   string       // masked
 	Coupons []HeldCoupon // usable now
 }
 

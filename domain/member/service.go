@@ -129,7 +129,7 @@ type CouponLister interface {
 
 // Service is membership's use cases.
 type Service struct {
-	Store   Store
+	Store Store
 	// Coupons lists a looked-up member's usable coupons (nil: none).
 	Coupons CouponLister
 	Gateway payment.Gateway
