@@ -46,7 +46,10 @@ type clerkOrderRequest struct {
 	Items []orderLineRequest `json:"items" validate:"required,min=1,max=50,dive"`
 	// MemberPhone is the phone number bound to the member's account; empty
 	// for a walk-in.
-	MemberPhone        string  `json:"member_phone" validate:"omitempty,min=5,max=20"`
+	MemberPhone string `json:"member_phone" validate:"omitempty,min=5,max=20"`
+	// MemberCode is the member's dynamic code (GET /shop/member/code),
+	// scanned: the alternative to member_phone. Placing uses it up.
+	MemberCode         string  `json:"member_code" validate:"omitempty,max=32"`
 	CouponIDs          []int64 `json:"coupon_ids" validate:"omitempty,max=20,dive,gt=0"`
 	Points             int64   `json:"points" validate:"gte=0"`
 	ExpectedPayableFen *int64  `json:"expected_payable_fen" validate:"omitempty,gte=0"`
@@ -54,7 +57,7 @@ type clerkOrderRequest struct {
 }
 
 func (r clerkOrderRequest) toInput(key string) clerk.OrderInput {
-	in := clerk.OrderInput{MemberPhone: r.MemberPhone, CouponIDs: r.CouponIDs, Points: r.Points, Note: r.Note, IdempotencyKey: key}
+	in := clerk.OrderInput{MemberPhone: r.MemberPhone, MemberCode: r.MemberCode, CouponIDs: r.CouponIDs, Points: r.Points, Note: r.Note, IdempotencyKey: key}
 	for _, it := range r.Items {
 		in.Items = append(in.Items, order.LineRequest{SKUID: it.SKUID, Quantity: it.Quantity})
 	}

@@ -205,7 +205,27 @@ func (a *API) lookUpMember(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"card_no": l.Card.Number, "name": l.Name, "phone": l.Phone,
-		"tier": toTierDTO(l.Tier), "points": l.Card.Points, "balance_fen": int64(l.Card.Balance()), "coupons": l.Coupons})
+		"tier": toTierDTO(l.Tier), "points": l.Card.Points, "balance_fen": int64(l.Card.Balance()), "coupons": toHeldCouponDTOs(l.Coupons)})
+}
+
+// heldCouponDTO is a member's usable coupon in the clerk's lookup.
+type heldCouponDTO struct {
+	ID           int64  `json:"id"`
+	Name         string `json:"name"`
+	Kind         string `json:"kind"`
+	ThresholdFen int64  `json:"threshold_fen"`
+	AmountOffFen int64  `json:"amount_off_fen,omitempty"`
+	PercentOffBP int64  `json:"percent_off_bp,omitempty"`
+	ValidUntil   string `json:"valid_until"`
+}
+
+func toHeldCouponDTOs(cs []member.HeldCoupon) []heldCouponDTO {
+	out := make([]heldCouponDTO, len(cs))
+	for i, c := range cs {
+		out[i] = heldCouponDTO{ID: c.ID, Name: c.Name, Kind: c.Kind, ThresholdFen: int64(c.Threshold), AmountOffFen: int64(c.AmountOff),
+			PercentOffBP: c.PercentOffBP, ValidUntil: c.ValidUntil.UTC().Format(time.RFC3339)}
+	}
+	return out
 }
 
 // GET /api/v1/admin/member-tiers

@@ -45,6 +45,12 @@ func (d desk) place(sku int64, qty int, phone, key string) clerkOrder {
 	if phone != "" {
 		body["member_phone"] = phone
 	}
+	return d.placeBody(body, key)
+}
+
+// placeBody previews and places the in-store order of body.
+func (d desk) placeBody(body map[string]any, key string) clerkOrder {
+	d.pa.t.Helper()
 	var q struct {
 		PayableFen int64 `json:"payable_fen"`
 	}

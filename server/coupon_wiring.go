@@ -30,7 +30,7 @@ import (
 // issue jobs.
 func (a *app) wireCoupons() {
 	st := a.store
-	coupons := &coupon.Service{Store: st.Coupons(), Issuing: st.Coupons(), Now: a.now}
+	coupons := &coupon.Service{Store: st.Coupons(), Issuing: st.Coupons(), Members: st.Members(), Now: a.now}
 	campaigns := &campaign.Service{Store: st.Campaigns(), Now: a.now}
 	a.svc.Coupons, a.svc.Campaigns = coupons, campaigns
 	a.svc.Orders.Promotions = promotions{coupons: coupons, campaigns: campaigns}
@@ -114,6 +114,10 @@ func (p promotions) CampaignPrices(ctx context.Context, shopperID int64, skuIDs 
 		out[sku] = order.CampaignPrice{CampaignID: o.CampaignID, Price: o.Price, Left: o.Left, ShopperLeft: o.ShopperLeft}
 	}
 	return out, nil
+}
+
+func (p promotions) MemberDayBoost(ctx context.Context, now time.Time) (int64, error) {
+	return p.campaigns.MemberDay(ctx, now)
 }
 
 func (p promotions) Coupons(ctx context.Context, shopperID int64, now time.Time) ([]pricing.Coupon, []pricing.CouponProblem, error) {

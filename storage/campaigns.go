@@ -202,6 +202,16 @@ WHERE ($1 = '' OR status = $1) AND id < $2 ORDER BY id DESC LIMIT $3`, string(st
 	return out, next, err
 }
 
+// Running implements campaign.Store.
+func (s Campaigns) Running(ctx context.Context, kind campaign.Kind) ([]campaign.Campaign, error) {
+	var rows []campaignRow
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT `+campaignCols+` FROM campaigns
+WHERE kind = $1 AND status = 'running' ORDER BY id`, string(kind)); err != nil {
+		return nil, fmt.Errorf("storage: running campaigns: %w", mapErr(err))
+	}
+	return s.withSKUs(ctx, rows)
+}
+
 // DueCampaigns implements campaign.Store.
 func (s Campaigns) DueCampaigns(ctx context.Context, now time.Time, limit int) ([]campaign.Campaign, error) {
 	var rows []campaignRow

@@ -226,7 +226,7 @@ SELECT template_id, count(*) AS n FROM coupons WHERE shopper_id = $1 AND templat
 
 // Facts implements coupon.Store: a paid order is any order that reached
 // paid; a visit is a touch through the touchpoint (since AudienceSince).
-// There is no membership yet, so Tier stays nil.
+// Tiers are the service's (membership is read before the transaction).
 func (s Coupons) Facts(ctx context.Context, shopperID int64, t coupon.Template) (coupon.Facts, error) {
 	var f coupon.Facts
 	var err error
@@ -607,8 +607,12 @@ VALUES ($1, 'queued', jsonb_build_object('template_id', $2::bigint), NULLIF($3, 
 	var q string
 	var args []any
 	switch {
-	case len(seg.ShopperIDs) > 0:
-		q, args = `SELECT id FROM shoppers WHERE id = ANY($2)`, []any{pq.Array(seg.ShopperIDs)}
+	case seg.Tier > 0 || len(seg.ShopperIDs) > 0:
+		ids := seg.ShopperIDs
+		if seg.Tier > 0 { // membership listed the tier's shoppers
+			ids = seg.TierShoppers
+		}
+		q, args = `SELECT id FROM shoppers WHERE id = ANY($2)`, []any{pq.Array(ids)}
 	case seg.NewCustomers:
 		q = `SELECT s.id FROM shoppers s WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.shopper_id = s.id AND o.paid_at IS NOT NULL)`
 	case seg.TouchpointID > 0:

@@ -28,6 +28,10 @@ func (s Members) InTx(ctx context.Context, fn func(member.Store) error) error {
 	return s.inTx(ctx, func(tx *Tx) error { return fn(tx.Members()) })
 }
 
+// Tx is the transaction the store runs in (nil on the pool): the birthday
+// worker hands it to the coupons area, which issues in the same one.
+func (s Members) Tx() *Tx { return s.tx }
+
 // Audit implements member.Store.
 func (s Members) Audit(ctx context.Context, e domain.AuditEntry) error {
 	return WriteAudit(ctx, s.ext(), e)
@@ -474,17 +478,36 @@ WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING card_id`,
 	if !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("storage: use member code: %w", mapErr(err))
 	}
+	return 0, s.codeProblem(ctx, hash)
+}
+
+// LiveCode implements member.Store.
+func (s Members) LiveCode(ctx context.Context, hash []byte, now time.Time) (int64, error) {
+	var cardID int64
+	err := sqlx.GetContext(ctx, s.ext(), &cardID, `SELECT card_id FROM member_codes
+WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2`, hash, now)
+	if err == nil {
+		return cardID, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("storage: member code: %w", mapErr(err))
+	}
+	return 0, s.codeProblem(ctx, hash)
+}
+
+// codeProblem says why a code is not live: unknown, used or expired.
+func (s Members) codeProblem(ctx context.Context, hash []byte) error {
 	var r struct {
 		Expires time.Time    `db:"expires_at"`
 		Used    sql.NullTime `db:"used_at"`
 	}
 	if err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT expires_at, used_at FROM member_codes WHERE code_hash = $1`, hash); err != nil {
-		return 0, mapErrNotFound(err, member.ErrCodeInvalid)
+		return mapErrNotFound(err, member.ErrCodeInvalid)
 	}
 	if r.Used.Valid {
-		return 0, member.ErrCodeUsed
+		return member.ErrCodeUsed
 	}
-	return 0, member.ErrCodeExpired
+	return member.ErrCodeExpired
 }
 
 const packageCols = `id, name, pay_fen, bonus_fen, active, created_at, updated_at`
@@ -726,4 +749,28 @@ func prefixCols(p, cols string) string {
 		parts[i] = p + strings.TrimSpace(c)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// TiersOf implements coupon.Membership: the tiers at or below the
+// shopper's card's tier (by threshold); none without a card.
+func (s Members) TiersOf(ctx context.Context, shopperID int64) ([]int64, error) {
+	ids := []int64{}
+	if err := sqlx.SelectContext(ctx, s.ext(), &ids, `
+SELECT t.id FROM member_cards c JOIN member_tiers ct ON ct.id = c.tier_id
+JOIN member_tiers t ON t.threshold <= ct.threshold WHERE c.shopper_id = $1 ORDER BY t.threshold`, shopperID); err != nil {
+		return nil, fmt.Errorf("storage: member tiers: %w", mapErr(err))
+	}
+	return ids, nil
+}
+
+// TierShoppers implements coupon.Membership: the holders of cards at tier
+// tierID or above (none for an unknown tier).
+func (s Members) TierShoppers(ctx context.Context, tierID int64) ([]int64, error) {
+	ids := []int64{}
+	if err := sqlx.SelectContext(ctx, s.ext(), &ids, `
+SELECT c.shopper_id FROM member_cards c JOIN member_tiers ct ON ct.id = c.tier_id
+WHERE ct.threshold >= (SELECT threshold FROM member_tiers WHERE id = $1) ORDER BY c.shopper_id`, tierID); err != nil {
+		return nil, fmt.Errorf("storage: tier shoppers: %w", mapErr(err))
+	}
+	return ids, nil
 }

@@ -9,8 +9,10 @@
 // the per-shopper limit are taken when an order is placed (the placed
 // moment), with conditional updates, and given back when it is cancelled.
 //
-// Member days are stored and scheduled, but have no effect until the
-// membership area exists (there is no tier discount to boost).
+// A member day running on today's Shanghai date adds its boost to the
+// member tier discount at checkout (MemberDayBoost; the checkout reads it
+// through order.Promotions, and the member stage applies the boosted
+// discount as the member adjustment).
 package campaign
 
 import (
@@ -189,6 +191,18 @@ func (c Campaign) MemberDayAt(now time.Time) bool {
 	return c.Weekday != nil && int(d.Weekday()) == *c.Weekday || c.MonthDay != nil && d.Day() == *c.MonthDay
 }
 
+// MemberDayBoost is the boost, in basis points, of the member days among cs
+// that fall on now: the largest (member days do not add up).
+func MemberDayBoost(cs []Campaign, now time.Time) int64 {
+	var bp int64
+	for _, c := range cs {
+		if c.MemberDayAt(now) {
+			bp = max(bp, int64(c.BoostBP))
+		}
+	}
+	return bp
+}
+
 // Due is the status the worker moves a campaign to at now, and whether it
 // moves: scheduled campaigns run from StartsAt, scheduled, running and
 // paused ones end at EndsAt.
@@ -241,6 +255,8 @@ type Store interface {
 	// Prices returns the running and upcoming flash-sale prices of the SKUs
 	// or of the products' SKUs.
 	Prices(ctx context.Context, skuIDs, productIDs []int64, now time.Time) ([]Price, error)
+	// Running returns the running campaigns of a kind.
+	Running(ctx context.Context, kind Kind) ([]Campaign, error)
 	// ShopperTaken is how many units the shopper took in each campaign.
 	ShopperTaken(ctx context.Context, shopperID int64, campaignIDs []int64) (map[int64]int, error)
 }
@@ -429,6 +445,16 @@ type Offer struct {
 	Price       domain.Fen
 	Left        int
 	ShopperLeft int
+}
+
+// MemberDay is the member-day boost to the tier discount at now, in basis
+// points (0: no member day today).
+func (s *Service) MemberDay(ctx context.Context, now time.Time) (int64, error) {
+	cs, err := s.Store.Running(ctx, KindMemberDay)
+	if err != nil {
+		return 0, fmt.Errorf("campaign: member day: %w", err)
+	}
+	return MemberDayBoost(cs, now), nil
 }
 
 // Offers returns the running flash-sale offer of each SKU at now for the

@@ -86,11 +86,12 @@ const (
 )
 
 // OrderInput is an in-store order as the clerk enters it: the lines, the
-// member (by the phone number bound to their account, until membership
-// cards exist) or nobody (a walk-in), and the payable the clerk showed.
+// member (by their dynamic member code, scanned, or the phone number bound
+// to their account) or nobody (a walk-in), and the payable the clerk showed.
 type OrderInput struct {
 	Items           []order.LineRequest
 	MemberPhone     string // "" for a walk-in
+	MemberCode      string // the member's dynamic code: the alternative to MemberPhone
 	CouponIDs       []int64
 	Points          int64
 	ExpectedPayable *domain.Fen

@@ -19,6 +19,7 @@ import (
 // Service is the clerk's desk.
 type Service struct {
 	Store   Store
+	Members MemberCodes
 	Orders  *order.Service
 	Cashier *cashier.Service
 	// QR draws a QR code as a PNG (the Native code_url, a pickup code).
@@ -27,6 +28,15 @@ type Service struct {
 	Rand io.Reader // pickup codes; crypto/rand when nil
 }
 
+// MemberCodes resolves a member's dynamic code (the membership area): with
+// use it is used up by the clerk, without only checked live.
+type MemberCodes interface {
+	CodeShopper(ctx context.Context, by domain.Actor, code string, use bool) (int64, error)
+}
+
+// ErrMemberTwice: an order names its member by code or by phone, not both.
+var ErrMemberTwice = domain.Invalid(domain.FieldError{Field: "member_code", Code: "excluded_with", Message: "send member_code or member_phone, not both"})
+
 func (s *Service) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
@@ -34,8 +44,9 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
-// input is the in-store order of in, taken by st.
-func (s *Service) input(ctx context.Context, st Staff, in OrderInput) (order.PlaceInput, error) {
+// input is the in-store order of in, taken by st; placing uses the member
+// code up (a preview only checks it).
+func (s *Service) input(ctx context.Context, st Staff, in OrderInput, placing bool) (order.PlaceInput, error) {
 	if !st.Role.StoreBound() || st.StoreID == 0 {
 		return order.PlaceInput{}, ErrStoreStaffOnly
 	}
@@ -43,7 +54,21 @@ func (s *Service) input(ctx context.Context, st Staff, in OrderInput) (order.Pla
 		Fulfillment: order.FulfillmentRequest{Type: order.FulfillmentInStore}, CouponIDs: in.CouponIDs,
 		Points: in.Points, ExpectedPayable: in.ExpectedPayable, Note: strings.TrimSpace(in.Note),
 		IdempotencyKey: in.IdempotencyKey}
-	if phone := strings.TrimSpace(in.MemberPhone); phone != "" {
+	code, phone := strings.TrimSpace(in.MemberCode), strings.TrimSpace(in.MemberPhone)
+	if code != "" && phone != "" {
+		return order.PlaceInput{}, ErrMemberTwice
+	}
+	if code != "" {
+		if s.Members == nil {
+			return order.PlaceInput{}, ErrMemberNotFound
+		}
+		id, err := s.Members.CodeShopper(ctx, st.Actor(), code, placing)
+		if err != nil {
+			return order.PlaceInput{}, err
+		}
+		p.ShopperID = id
+	}
+	if phone != "" {
 		id, err := s.Store.ShopperByPhone(ctx, phone)
 		if err != nil {
 			return order.PlaceInput{}, err
@@ -55,7 +80,7 @@ func (s *Service) input(ctx context.Context, st Staff, in OrderInput) (order.Pla
 
 // Preview prices an in-store order exactly as Place would.
 func (s *Service) Preview(ctx context.Context, st Staff, in OrderInput) (order.Quote, error) {
-	p, err := s.input(ctx, st, in)
+	p, err := s.input(ctx, st, in, false)
 	if err != nil {
 		return order.Quote{}, err
 	}
@@ -66,7 +91,7 @@ func (s *Service) Preview(ctx context.Context, st Staff, in OrderInput) (order.Q
 // Place places an in-store order for a member or a walk-in, taken by st in
 // their store (idempotent by in.IdempotencyKey, the payable checked).
 func (s *Service) Place(ctx context.Context, st Staff, in OrderInput) (order.Order, error) {
-	p, err := s.input(ctx, st, in)
+	p, err := s.input(ctx, st, in, true)
 	if err != nil {
 		return order.Order{}, err
 	}

@@ -17,6 +17,7 @@ package coupon
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -64,7 +65,7 @@ type Audience string
 // The audiences.
 const (
 	AudienceAll          Audience = "all"
-	AudienceTier         Audience = "tier"          // members of tier ≥ AudienceTier (membership)
+	AudienceTier         Audience = "tier"          // members of tier AudienceTier (a member tier id) or above
 	AudienceNewCustomers Audience = "new_customers" // no paid order yet
 	AudienceTouchpoint   Audience = "touchpoint"    // arrived through AudienceTouchpoint (since AudienceSince)
 )
@@ -293,9 +294,9 @@ func (t Template) PhaseAt(now time.Time) Phase {
 
 // Facts are what the audience rules need to know of a shopper.
 type Facts struct {
-	// Tier is the shopper's membership tier; nil while there is no
-	// membership (then no tier audience admits anyone).
-	Tier *int
+	// Tiers are the membership tiers the shopper's card is at or above
+	// (empty without a card: then no tier audience admits them).
+	Tiers []int64
 	// HasPaidOrder: the shopper has paid at least one order.
 	HasPaidOrder bool
 	// VisitedTouchpoint: the shopper arrived through the template's
@@ -308,8 +309,8 @@ type Facts struct {
 func (t Template) Admits(f Facts) (bool, string) {
 	switch t.Audience {
 	case AudienceTier:
-		if f.Tier == nil || *f.Tier < t.AudienceTier {
-			return false, fmt.Sprintf("This coupon is for members of tier %d and above.", t.AudienceTier)
+		if !slices.Contains(f.Tiers, int64(t.AudienceTier)) {
+			return false, "This coupon is for members of a higher tier."
 		}
 	case AudienceNewCustomers:
 		if f.HasPaidOrder {
@@ -353,6 +354,8 @@ const (
 	SourceCode  Source = "code"
 	SourceBulk  Source = "bulk"
 	SourceGrant Source = "grant"
+	// SourceBirthday: membership's birthday gift (its ref is the year).
+	SourceBirthday Source = "birthday"
 )
 
 // Coupon is a coupon a shopper holds, with its template.

@@ -194,7 +194,6 @@ func TestTemplateValidityAndPhases(t *testing.T) {
 }
 
 func TestAudience(t *testing.T) {
-	tier := func(n int) *int { return &n }
 	cases := []struct {
 		t    coupon.Template
 		f    coupon.Facts
@@ -203,9 +202,10 @@ func TestAudience(t *testing.T) {
 		{coupon.Template{Audience: coupon.AudienceAll}, coupon.Facts{}, true},
 		{coupon.Template{Audience: coupon.AudienceNewCustomers}, coupon.Facts{}, true},
 		{coupon.Template{Audience: coupon.AudienceNewCustomers}, coupon.Facts{HasPaidOrder: true}, false},
-		{coupon.Template{Audience: coupon.AudienceTier, AudienceTier: 2}, coupon.Facts{}, false}, // no membership yet
-		{coupon.Template{Audience: coupon.AudienceTier, AudienceTier: 2}, coupon.Facts{Tier: tier(1)}, false},
-		{coupon.Template{Audience: coupon.AudienceTier, AudienceTier: 2}, coupon.Facts{Tier: tier(2)}, true},
+		{coupon.Template{Audience: coupon.AudienceTier, AudienceTier: 2}, coupon.Facts{}, false}, // no card
+		{coupon.Template{Audience: coupon.AudienceTier, AudienceTier: 2}, coupon.Facts{Tiers: []int64{1}}, false},
+		{coupon.Template{Audience: coupon.AudienceTier, AudienceTier: 2}, coupon.Facts{Tiers: []int64{1, 2}}, true},
+		{coupon.Template{Audience: coupon.AudienceTier, AudienceTier: 2}, coupon.Facts{Tiers: []int64{1, 2, 3}}, true},
 		{coupon.Template{Audience: coupon.AudienceTouchpoint, AudienceTouchpoint: 9}, coupon.Facts{}, false},
 		{coupon.Template{Audience: coupon.AudienceTouchpoint, AudienceTouchpoint: 9}, coupon.Facts{VisitedTouchpoint: true}, true},
 	}

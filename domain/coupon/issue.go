@@ -145,6 +145,10 @@ func (s *Service) Redeem(ctx context.Context, shopperID int64, code string) (Cou
 	if len(code) != CodeLen || strings.Trim(code, codeAlphabet) != "" {
 		return Coupon{}, ErrCodeInvalid
 	}
+	tiers, err := s.tiersOf(ctx, shopperID)
+	if err != nil {
+		return Coupon{}, err
+	}
 	var out Coupon
 	err = s.Issuing.InTx(ctx, func(tx Store) error {
 		ist := tx.(IssueStore)
@@ -162,7 +166,7 @@ func (s *Service) Redeem(ctx context.Context, shopperID int64, code string) (Cou
 		if t.Status != StatusActive {
 			return ErrNotClaimable.WithMessage("This coupon cannot be redeemed now.")
 		}
-		if out, err = s.issue(ctx, ist, t, shopperID, SourceCode, 0, true, now); err != nil {
+		if out, err = s.issue(ctx, ist, t, shopperID, tiers, SourceCode, 0, true, now); err != nil {
 			return err
 		}
 		return ist.SetCodeCoupon(ctx, code, out.ID)
@@ -209,14 +213,16 @@ type Job struct {
 }
 
 // Segment is who a bulk issue goes to: listed shoppers, or everyone who
-// matches (new customers; visitors of a touchpoint in [From, To); a tier
-// once membership exists).
+// matches (new customers; visitors of a touchpoint in [From, To); members
+// at tier Tier — a member tier id — or above).
 type Segment struct {
 	ShopperIDs   []int64
 	NewCustomers bool
 	TouchpointID int64
 	From, To     time.Time
 	Tier         int
+	// TierShoppers are the tier's members, read by StartBulkIssue.
+	TierShoppers []int64
 }
 
 // MaxListedShoppers is how many shoppers one bulk issue may list.
@@ -240,9 +246,6 @@ func (g Segment) Validate() []domain.FieldError {
 	if g.TouchpointID > 0 && (g.From.IsZero() || g.To.IsZero() || !g.From.Before(g.To)) {
 		fs = append(fs, domain.FieldError{Field: "to", Code: "gtfield", Message: "a touchpoint segment needs from < to"})
 	}
-	if g.Tier > 0 {
-		fs = append(fs, domain.FieldError{Field: "tier", Code: "unavailable", Message: "tiers arrive with membership"})
-	}
 	return fs
 }
 
@@ -252,6 +255,16 @@ func (g Segment) Validate() []domain.FieldError {
 func (s *Service) StartBulkIssue(ctx context.Context, by domain.Actor, reqID string, templateID int64, seg Segment) (Job, error) {
 	if fs := seg.Validate(); len(fs) > 0 {
 		return Job{}, domain.Invalid(fs...)
+	}
+	if seg.Tier > 0 {
+		if s.Members == nil {
+			return Job{}, domain.Invalid(domain.FieldError{Field: "tier", Code: "unavailable", Message: "there is no membership"})
+		}
+		ids, err := s.Members.TierShoppers(ctx, int64(seg.Tier))
+		if err != nil {
+			return Job{}, fmt.Errorf("coupon: bulk issue: %w", err)
+		}
+		seg.TierShoppers = ids
 	}
 	at := s.now()
 	var out Job

@@ -42,6 +42,30 @@ type Store interface {
 	Usable(ctx context.Context, shopperID int64, now time.Time) ([]Coupon, error)
 }
 
+// Membership is what the tier audience needs of the membership area. It
+// runs on its own connection, so it is read before a use case's
+// transaction opens (never while one holds a pooled connection).
+type Membership interface {
+	// TiersOf returns the ids of the tiers the shopper's card is at or
+	// above (by growth threshold); none without a card.
+	TiersOf(ctx context.Context, shopperID int64) ([]int64, error)
+	// TierShoppers returns the shoppers whose card is at tier tierID or
+	// above.
+	TierShoppers(ctx context.Context, tierID int64) ([]int64, error)
+}
+
+// tiersOf is Members.TiersOf, or none without membership.
+func (s *Service) tiersOf(ctx context.Context, shopperID int64) ([]int64, error) {
+	if s.Members == nil {
+		return nil, nil
+	}
+	ts, err := s.Members.TiersOf(ctx, shopperID)
+	if err != nil {
+		return nil, fmt.Errorf("coupon: member tiers: %w", err)
+	}
+	return ts, nil
+}
+
 // Service is the coupon use cases.
 type Service struct {
 	Store Store
@@ -49,6 +73,9 @@ type Service struct {
 	// Issuing is the store of codes, bulk jobs and budgets (the same
 	// database as Store).
 	Issuing IssueStore
+	// Members is the membership area, for the tier audience (nil: no
+	// tier audience admits anyone, and a tier segment is refused).
+	Members Membership
 	// Stackable lets shoppers combine coupons on one order (the brand's
 	// setting; default one coupon per order).
 	Stackable bool
@@ -211,8 +238,12 @@ func (s *Service) Centre(ctx context.Context, shopperID int64, page domain.Page)
 // allow).
 func (s *Service) Claim(ctx context.Context, shopperID, templateID int64) (Coupon, error) {
 	now := s.now()
+	tiers, err := s.tiersOf(ctx, shopperID)
+	if err != nil {
+		return Coupon{}, err
+	}
 	var out Coupon
-	err := s.Store.InTx(ctx, func(tx Store) error {
+	err = s.Store.InTx(ctx, func(tx Store) error {
 		t, err := tx.Template(ctx, templateID, false)
 		if err != nil {
 			return err
@@ -228,7 +259,7 @@ func (s *Service) Claim(ctx context.Context, shopperID, templateID int64) (Coupo
 		default:
 			return ErrNotClaimable
 		}
-		out, err = s.issue(ctx, tx, t, shopperID, SourceClaim, 0, true, now)
+		out, err = s.issue(ctx, tx, t, shopperID, tiers, SourceClaim, 0, true, now)
 		return err
 	})
 	if err != nil {
@@ -237,12 +268,14 @@ func (s *Service) Claim(ctx context.Context, shopperID, templateID int64) (Coupo
 	return out, nil
 }
 
-// issue checks the audience and issues one coupon of t in tx.
-func (s *Service) issue(ctx context.Context, tx Store, t Template, shopperID int64, src Source, ref int64, countClaim bool, now time.Time) (Coupon, error) {
+// issue checks the audience (tiers: the shopper's, read before tx) and
+// issues one coupon of t in tx.
+func (s *Service) issue(ctx context.Context, tx Store, t Template, shopperID int64, tiers []int64, src Source, ref int64, countClaim bool, now time.Time) (Coupon, error) {
 	f, err := tx.Facts(ctx, shopperID, t)
 	if err != nil {
 		return Coupon{}, err
 	}
+	f.Tiers = tiers
 	if ok, why := t.Admits(f); !ok {
 		return Coupon{}, ErrAudience.WithMessage("%s", why)
 	}
@@ -295,4 +328,24 @@ func (s *Service) Checkout(ctx context.Context, shopperID int64, now time.Time) 
 		ok = append(ok, c.Pricing(s.Stackable))
 	}
 	return ok, bad, nil
+}
+
+// GiveBirthday issues the shopper's birthday coupon of a template for a
+// year inside the caller's transaction (tx: the coupons store of the
+// transaction that records the gift): no audience or per-shopper limit,
+// the template's total still holds, and a shopper gets one per year.
+func (s *Service) GiveBirthday(ctx context.Context, tx Store, templateID, shopperID int64, year int, at time.Time) (Coupon, error) {
+	t, err := tx.Template(ctx, templateID, false)
+	if err != nil {
+		return Coupon{}, fmt.Errorf("coupon: birthday: %w", err)
+	}
+	if t.Status != StatusActive {
+		return Coupon{}, fmt.Errorf("coupon: birthday: %w", ErrNotClaimable.WithMessage("This coupon is not active."))
+	}
+	from, until := t.Validity(at)
+	c, err := tx.Issue(ctx, t, shopperID, SourceBirthday, int64(year), false, from, until, at)
+	if err != nil {
+		return Coupon{}, fmt.Errorf("coupon: birthday: %w", err)
+	}
+	return c, nil
 }

@@ -229,9 +229,20 @@ const CodeTTL = 60 * time.Second
 type Lookup struct {
 	Card    Card
 	Tier    Tier
-	Name    string // masked
-	Phone   string // masked
-	Coupons []string
+	Name    string       // masked
+	Phone   string       // masked
+	Coupons []HeldCoupon // usable now
+}
+
+// HeldCoupon is a coupon a member holds, as the clerk's lookup shows it.
+type HeldCoupon struct {
+	ID           int64
+	Name         string
+	Kind         string
+	Threshold    domain.Fen
+	AmountOff    domain.Fen
+	PercentOffBP int64
+	ValidUntil   time.Time
 }
 
 // Errors of membership.

@@ -70,6 +70,9 @@ type Store interface {
 	// UseCode marks a live, unused code used and returns its card id;
 	// ErrCodeInvalid, ErrCodeExpired or ErrCodeUsed otherwise.
 	UseCode(ctx context.Context, hash []byte, by string, now time.Time) (int64, error)
+	// LiveCode returns the card of a live, unused code without using it;
+	// the same errors as UseCode.
+	LiveCode(ctx context.Context, hash []byte, now time.Time) (int64, error)
 
 	Packages(ctx context.Context, activeOnly bool, page domain.Page) ([]Package, string, error)
 	Package(ctx context.Context, id int64) (Package, error)
@@ -109,15 +112,26 @@ type Store interface {
 	Audit(ctx context.Context, e domain.AuditEntry) error
 }
 
-// CouponGranter gives a shopper a coupon of a template in the transaction
-// (the coupons area); it returns a reference to what it granted.
+// CouponGranter gives a shopper their birthday coupon of a template for a
+// year (the coupons area), inside the transaction of tx — the Store the
+// birthday worker's transaction gave it — so that the coupon and the
+// card's grant record commit or roll back together. It returns a
+// reference to what it granted; an error rolls the batch back.
 type CouponGranter interface {
-	Grant(ctx context.Context, shopperID, templateID int64, reason string, at time.Time) (string, error)
+	Grant(ctx context.Context, tx Store, shopperID, templateID int64, year int, at time.Time) (string, error)
+}
+
+// CouponLister lists a member's usable coupons for the clerk's lookup (the
+// coupons area).
+type CouponLister interface {
+	Usable(ctx context.Context, shopperID int64) ([]HeldCoupon, error)
 }
 
 // Service is membership's use cases.
 type Service struct {
-	Store   Store
+	Store Store
+	// Coupons lists a looked-up member's usable coupons (nil: none).
+	Coupons CouponLister
 	Gateway payment.Gateway
 	// MchID and AppID are checked against every top-up payment.
 	MchID, AppID string
@@ -257,7 +271,7 @@ func (s *Service) NewCode(ctx context.Context, shopperID int64) (Code, error) {
 
 // LookUp resolves a member code a clerk scanned, using it up.
 func (s *Service) LookUp(ctx context.Context, by domain.Actor, code string) (Lookup, error) {
-	if len(code) != 18 || strings.Trim(code, "0123456789") != "" {
+	if !codeShape(code) {
 		return Lookup{}, ErrCodeInvalid
 	}
 	var out Lookup
@@ -278,13 +292,49 @@ func (s *Service) LookUp(ctx context.Context, by domain.Actor, code string) (Loo
 		if err != nil {
 			return err
 		}
-		out = Lookup{Card: c, Tier: v.Tier, Name: MaskName(name), Phone: MaskPhone(phone), Coupons: []string{}}
+		out = Lookup{Card: c, Tier: v.Tier, Name: MaskName(name), Phone: MaskPhone(phone), Coupons: []HeldCoupon{}}
 		return nil
 	})
 	if err != nil {
 		return Lookup{}, fmt.Errorf("member: look up: %w", err)
 	}
+	if s.Coupons != nil {
+		if out.Coupons, err = s.Coupons.Usable(ctx, out.Card.ShopperID); err != nil {
+			return Lookup{}, fmt.Errorf("member: look up coupons: %w", err)
+		}
+	}
 	return out, nil
+}
+
+func codeShape(code string) bool { return len(code) == 18 && strings.Trim(code, "0123456789") == "" }
+
+// CodeShopper resolves a member code to its card holder, for an in-store
+// order: with use, the code is used up by by (as LookUp does); without, it
+// is only checked live (a preview, before the order that uses it).
+func (s *Service) CodeShopper(ctx context.Context, by domain.Actor, code string, use bool) (int64, error) {
+	if !codeShape(code) {
+		return 0, ErrCodeInvalid
+	}
+	var shopper int64
+	err := s.Store.InTx(ctx, func(tx Store) error {
+		var id int64
+		var err error
+		if use {
+			id, err = tx.UseCode(ctx, hashCode(code), by.String(), s.now())
+		} else {
+			id, err = tx.LiveCode(ctx, hashCode(code), s.now())
+		}
+		if err != nil {
+			return err
+		}
+		c, err := tx.CardByID(ctx, id, false)
+		shopper = c.ShopperID
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("member: code: %w", err)
+	}
+	return shopper, nil
 }
 
 // Ledger lists the shopper's points or stored-value entries, newest first.

@@ -114,7 +114,9 @@ var ErrNoCoupons = errors.New("member: no coupon granter (the coupons area is no
 
 // GrantBirthdays gives each card whose holder is born in the current
 // (Asia/Shanghai) month its tier's birthday coupon, once a year, through
-// coupons, in batches. It returns how many it granted.
+// coupons, in batches: the coupon and the card's grant record are written
+// in one transaction, so a re-run grants nothing twice. It returns how
+// many cards it went through.
 func (s *Service) GrantBirthdays(ctx context.Context, coupons CouponGranter, limit int) (int, error) {
 	if coupons == nil {
 		return 0, ErrNoCoupons
@@ -134,7 +136,7 @@ func (s *Service) GrantBirthdays(ctx context.Context, coupons CouponGranter, lim
 						t = x
 					}
 				}
-				ref, err := coupons.Grant(ctx, c.ShopperID, t.BirthdayTemplate, fmt.Sprintf("birthday %d", local.Year()), now)
+				ref, err := coupons.Grant(ctx, tx, c.ShopperID, t.BirthdayTemplate, local.Year(), now)
 				if err != nil {
 					return err
 				}

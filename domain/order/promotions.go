@@ -21,6 +21,9 @@ type Promotions interface {
 	// Coupons returns the shopper's coupons that pricing may consider at
 	// now, and those held but refused for reasons outside pricing.
 	Coupons(ctx context.Context, shopperID int64, now time.Time) ([]pricing.Coupon, []pricing.CouponProblem, error)
+	// MemberDayBoost is what a member day running at now adds to a
+	// member's tier discount, in basis points (0: none).
+	MemberDayBoost(ctx context.Context, now time.Time) (int64, error)
 }
 
 // CampaignPrice is a SKU's running campaign price for one shopper.
@@ -92,6 +95,14 @@ func (s *Service) offers(ctx context.Context, st Store, in PlaceInput, preview b
 	}
 	if s.Promotions == nil {
 		return o, nil
+	}
+	if o.member != nil {
+		boost, err := s.Promotions.MemberDayBoost(ctx, now)
+		if err != nil {
+			return o, err
+		}
+		m := o.member.Boosted(boost)
+		o.member = &m
 	}
 	if o.prices, err = s.Promotions.CampaignPrices(ctx, in.ShopperID, ids, now); err != nil {
 		return o, err

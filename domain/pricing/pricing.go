@@ -63,6 +63,19 @@ type Member struct {
 	FreeShipping bool
 }
 
+// MaxMemberDiscountBP is the most a member discount takes off, a member
+// day's boost included.
+const MaxMemberDiscountBP = 9000
+
+// Boosted is the member's discount with a member day's boost added (basis
+// points, at most MaxMemberDiscountBP).
+func (m Member) Boosted(bp int64) Member {
+	if bp > 0 {
+		m.DiscountBP = min(m.DiscountBP+bp, max(m.DiscountBP, MaxMemberDiscountBP))
+	}
+	return m
+}
+
 // Points is the shopper's request to pay with points, and the brand's rule.
 type Points struct {
 	// Requested is how many points the shopper offers; the engine uses at
