@@ -488,3 +488,81 @@ func TestPlacedOrderAnswersRealLineIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestLifecycleLinesRefundedRefused: a handler of the lines-refunded moment
+// runs in the transaction that applies the refund's success (it sees the
+// line refunded there, and not from outside), and while it refuses the
+// refund is not applied: WeChat Pay's notice is answered with a failure and
+// the line stays unrefunded; once it accepts, the refund lands.
+func TestLifecycleLinesRefundedRefused(t *testing.T) {
+	t.Parallel()
+	pa := newPayApp(t, 1000)
+	var refuse atomic.Bool
+	type seen struct{ inTx, outside int64 }
+	var mu sync.Mutex
+	var got []seen
+	pa.app.store.Lifecycle.On(order.MomentRefunded, "probe", func(ctx context.Context, tx *storage.Tx, e order.Event) error {
+		if len(e.Lines) != 1 {
+			return fmt.Errorf("refunded event with %d lines", len(e.Lines))
+		}
+		var s seen
+		q := `SELECT refunded_fen FROM order_items WHERE id = $1`
+		if err := tx.SQL().GetContext(ctx, &s.inTx, q, e.Lines[0].ItemID); err != nil {
+			return err
+		}
+		if err := pa.app.db.GetContext(ctx, &s.outside, q, e.Lines[0].ItemID); err != nil {
+			return err
+		}
+		mu.Lock()
+		got = append(got, s)
+		mu.Unlock()
+		if refuse.Load() {
+			return errRefused
+		}
+		return nil
+	})
+	sku := pa.sku(10)
+	tok, _ := pa.shopper("lifecycle-refunded")
+	o := pa.placeOrder(tok, sku, 2)
+	pa.pay(tok, o.OrderNo)
+	pa.shopperPays(o.OrderNo)
+	pa.waitIdle()
+	var itemID int64
+	if err := pa.app.db.Get(&itemID, `SELECT i.id FROM order_items i JOIN orders o ON o.id = i.order_id WHERE o.order_no = $1`, o.OrderNo); err != nil {
+		t.Fatal(err)
+	}
+	admin := pa.staff(identity.RoleOperator, "")
+	var as afterSalesAnswer
+	pa.must(201, req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/after-sales", Token: tok,
+		Body: map[string]any{"lines": []map[string]any{{"item_id": itemID, "quantity": 1}}, "reason": "不想要了"}}).Decode(t, &as)
+	refuse.Store(true)
+	pa.must(200, req{Method: "POST", Path: fmt.Sprintf("/api/v1/admin/after-sales/%d/approve", as.ID), Token: admin,
+		Body: map[string]any{"goods_returned": true}}).Decode(t, &as)
+	no := as.Refund.OutRefundNo
+	eventually(t, 10*time.Second, "the refunded handler runs", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) > 0
+	})
+	mu.Lock()
+	first := got[0]
+	mu.Unlock()
+	if first.inTx != 1000 || first.outside != 0 {
+		t.Fatalf("the handler saw the line refunded %d in its transaction, %d outside; want 1000, 0", first.inTx, first.outside)
+	}
+	if n := pa.count(`SELECT count(*) FROM refunds WHERE out_refund_no = $1 AND status = 'succeeded'`, no); n != 0 {
+		t.Fatal("a refused refund was applied")
+	}
+	if n := pa.count(`SELECT refunded_fen FROM order_items WHERE id = $1`, itemID); n != 0 {
+		t.Fatalf("line refunded %d while refused", n)
+	}
+	refuse.Store(false)
+	eventually(t, 15*time.Second, "the refund is applied", func() bool {
+		_, _ = pa.cashierAt(time.Hour).SyncRefunds(context.Background(), 10)
+		return pa.count(`SELECT count(*) FROM refunds WHERE out_refund_no = $1 AND status = 'succeeded'`, no) == 1
+	})
+	if n := pa.count(`SELECT refunded_fen FROM order_items WHERE id = $1`, itemID); n != 1000 {
+		t.Fatalf("line refunded %d", n)
+	}
+	pa.checkInvariants()
+}
