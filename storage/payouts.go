@@ -91,6 +91,11 @@ func (k KOCs) PayoutItems(ctx context.Context, batchID int64, status string) ([]
 func (k KOCs) PayoutItem(ctx context.Context, id int64, forUpdate bool) (commission.PayoutItem, error) {
 	q := payoutItemSelect + ` WHERE i.id = $1`
 	if forUpdate {
+		// Batch before item, as paying a batch locks them: an item's end
+		// and its batch's finish are then one at a time per batch.
+		if err := k.lockItemBatch(ctx, id); err != nil {
+			return commission.PayoutItem{}, err
+		}
 		q += ` FOR UPDATE OF i`
 	}
 	var r payoutItemRow
@@ -174,11 +179,26 @@ func (k KOCs) EndTransfer(ctx context.Context, id int64, status, reason string, 
 	if status != commission.ItemPaid && status != commission.ItemFailed {
 		return false, fmt.Errorf("storage: end transfer: status %q", status)
 	}
+	if err := k.lockItemBatch(ctx, id); err != nil {
+		return false, err
+	}
 	var n int
 	if err := sqlx.GetContext(ctx, k.ext(), &n, endTransferSQL, id, status, reason, at); err != nil {
 		return false, fmt.Errorf("storage: end transfer: %w", mapErr(err))
 	}
 	return n == 1, nil
+}
+
+// lockItemBatch locks the batch of settlement item id, so items of one
+// batch end one at a time and FinishBatch (in the same transaction) sees
+// the others' outcomes: two transfers ending at once would otherwise each
+// see the other still open, and the batch would stay paying.
+func (k KOCs) lockItemBatch(ctx context.Context, id int64) error {
+	if _, err := k.ext().ExecContext(ctx, `SELECT 1 FROM settlement_batches
+WHERE id = (SELECT batch_id FROM settlement_items WHERE id = $1) FOR UPDATE`, id); err != nil {
+		return fmt.Errorf("storage: lock batch of item %d: %w", id, mapErr(err))
+	}
+	return nil
 }
 
 func (k KOCs) FinishBatch(ctx context.Context, id int64, at time.Time) error {
