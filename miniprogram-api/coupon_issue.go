@@ -235,10 +235,38 @@ func (a *API) grantCoupon(c echo.Context) error {
 		return err
 	}
 	p, _ := principal(c)
-	g, err := a.deps.Coupons.GrantCoupon(c.Request().Context(), p.ID, p.StoreID, req.TemplateID, req.ShopperID)
+	g, err := a.deps.Coupons.GrantCoupon(c.Request().Context(), actor(c), requestID(c), p.ID, p.StoreID, req.TemplateID, req.ShopperID)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, map[string]any{"id": g.ID, "budget_id": g.BudgetID, "shopper_id": g.ShopperID,
-		"granted_by": g.GrantedBy, "granted_at": g.GrantedAt, "coupon": toCouponDTO(g.Coupon, time.Now())})
+	return c.JSON(http.StatusCreated, toGrantDTO(g))
+}
+
+// POST /api/v1/shop/koc/coupon-grants
+func (a *API) kocGrantCoupon(c echo.Context) error {
+	var req grantRequest
+	if err := a.bindJSON(c, &req); err != nil {
+		return err
+	}
+	p, _ := principal(c)
+	g, err := a.deps.Coupons.GrantAsKOC(c.Request().Context(), actor(c), requestID(c), p.ID, req.TemplateID, req.ShopperID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, toGrantDTO(g))
+}
+
+type grantDTO struct {
+	ID        int64     `json:"id"`
+	BudgetID  int64     `json:"budget_id"`
+	ShopperID int64     `json:"shopper_id"`
+	GrantedBy int64     `json:"granted_by,omitempty"` // staff
+	KOCID     int64     `json:"koc_id,omitempty"`
+	GrantedAt time.Time `json:"granted_at"`
+	Coupon    couponDTO `json:"coupon"`
+}
+
+func toGrantDTO(g coupon.Grant) grantDTO {
+	return grantDTO{ID: g.ID, BudgetID: g.BudgetID, ShopperID: g.ShopperID, GrantedBy: g.GrantedBy, KOCID: g.KOCID,
+		GrantedAt: g.GrantedAt, Coupon: toCouponDTO(g.Coupon, time.Now())}
 }

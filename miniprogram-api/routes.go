@@ -187,8 +187,8 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	hooks.POST("/weapp", a.weappPush)
 
 	// --- KOC programme (routes:koc) ---
-	// POST /shop/koc/coupon-grants waits for the coupon area.
 	shop.POST("/koc/apply", a.kocApply, asShopper...)
+	shop.POST("/koc/coupon-grants", a.kocGrantCoupon, asShopper...)
 	shop.GET("/koc/dashboard", a.kocDashboard, asShopper...)
 	shop.GET("/koc/commissions", a.kocCommissions, asShopper...)
 	shop.GET("/koc/customers", a.kocCustomers, asShopper...)

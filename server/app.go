@@ -141,6 +141,7 @@ func (a *app) wire(ctx context.Context) error {
 		return err
 	}
 	a.wireKOC() // after attribution: its paid handler reads the attribution
+	a.wireGrants()
 	if err := a.wirePayout(); err != nil {
 		return err
 	}

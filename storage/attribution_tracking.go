@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -77,12 +79,14 @@ func (a Attribution) SessionKey(ctx context.Context, shopperID int64) (string, e
 // anonymous visitor already stitched to a shopper, appends the touches and
 // maintains the rollups: touch_daily (per visitor and day), the visitor's
 // latest day with each touchpoint, and touch_tp_daily (per day and
-// touchpoint; see migration 00006). Rows are upserted in key order so
+// touchpoint; see migration 00006). A touch that carries its touchpoints
+// (a coupon grant; $12, array literals) takes them instead of a share
+// link's. Rows are upserted in key order so
 // concurrent batches never wait on each other in a cycle.
 const insertTouchesSQL = `
 WITH ev AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::text[], $7::bigint[], $11::text[])
-        AS e(event_id, code, scene, path, at, opengid, group_id, chat)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::text[], $7::bigint[], $11::text[], $12::text[])
+        AS e(event_id, code, scene, path, at, opengid, group_id, chat, tps)
 ), fresh AS (
     INSERT INTO touch_events (event_id, received_at) SELECT event_id, $8 FROM ev
     ON CONFLICT (event_id) DO NOTHING
@@ -91,10 +95,10 @@ WITH ev AS (
     SELECT COALESCE($9::bigint, (SELECT shopper_id FROM anon_visitors WHERE anon_id = $10)) AS shopper_id
 ), ins AS (
     INSERT INTO touches (event_id, at, received_at, shopper_id, anon_id, code, known, touchpoint_ids, scene, path, opengid, chat)
-    SELECT ev.event_id, ev.at, $8, (SELECT shopper_id FROM visitor), NULLIF($10, ''), ev.code, l.code IS NOT NULL,
-           COALESCE(l.touchpoint_ids, '{}') || CASE WHEN ev.group_id > 0 THEN ARRAY[ev.group_id] ELSE '{}'::bigint[] END,
+    SELECT ev.event_id, ev.at, $8, (SELECT shopper_id FROM visitor), NULLIF($10, ''), ev.code, l.code IS NOT NULL OR ev.tps <> '',
+           COALESCE(NULLIF(ev.tps, '')::bigint[], l.touchpoint_ids, '{}') || CASE WHEN ev.group_id > 0 THEN ARRAY[ev.group_id] ELSE '{}'::bigint[] END,
            ev.scene, ev.path, NULLIF(ev.opengid, ''), NULLIF(ev.chat, '')
-    FROM ev JOIN fresh USING (event_id) LEFT JOIN share_links l ON l.code = ev.code
+    FROM ev JOIN fresh USING (event_id) LEFT JOIN share_links l ON l.code = ev.code AND ev.tps = ''
     RETURNING at, touchpoint_ids, known, shopper_id, anon_id
 ), tt AS (
     SELECT tp.kind, (i.at AT TIME ZONE 'Asia/Shanghai')::date AS day, tp.id AS touchpoint_id,
@@ -129,8 +133,11 @@ func (a Attribution) InsertTouches(ctx context.Context, v attribution.Visitor, t
 	n := len(ts)
 	ids, codes, paths, gids, chats := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	scenes, groups := make([]int64, n), make([]int64, n)
-	ats := make([]string, n)
+	ats, tps := make([]string, n), make([]string, n)
 	for i, t := range ts {
+		if len(t.Touchpoints) > 0 {
+			tps[i] = int64ArrayLiteral(t.Touchpoints)
+		}
 		ids[i], codes[i], paths[i], gids[i], chats[i] = t.EventID, t.Code, t.Path, t.OpenGID, string(t.Chat)
 		scenes[i], groups[i] = int64(t.Scene), t.GroupID
 		ats[i] = t.At.UTC().Format(time.RFC3339Nano)
@@ -141,7 +148,7 @@ func (a Attribution) InsertTouches(ctx context.Context, v attribution.Visitor, t
 	}
 	err := sqlx.GetContext(ctx, a.ext(), &r, insertTouchesSQL, pq.StringArray(ids), pq.StringArray(codes), pq.Int64Array(scenes),
 		pq.StringArray(paths), pq.StringArray(ats), pq.StringArray(gids), pq.Int64Array(groups), receivedAt,
-		attrNullID(v.ShopperID), v.AnonID, pq.StringArray(chats))
+		attrNullID(v.ShopperID), v.AnonID, pq.StringArray(chats), pq.StringArray(tps))
 	if err != nil {
 		return attribution.TrackResult{}, fmt.Errorf("storage: insert touches: %w", mapErr(err))
 	}
@@ -204,4 +211,13 @@ func selectTouches(ctx context.Context, q sqlx.QueryerContext, query string, arg
 		out[i] = t
 	}
 	return out, nil
+}
+
+// int64ArrayLiteral is ids as a PostgreSQL array literal ("{1,2}").
+func int64ArrayLiteral(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return "{" + strings.Join(parts, ",") + "}"
 }

@@ -27,6 +27,10 @@ func (s Coupons) InTx(ctx context.Context, fn func(coupon.Store) error) error {
 	return s.inTx(ctx, func(tx *Tx) error { return fn(tx.Coupons()) })
 }
 
+// Tx is the transaction the store runs in (nil on the pool): a grant hands
+// it to the KOC programme and attribution, which work in the same one.
+func (s Coupons) Tx() *Tx { return s.tx }
+
 // Audit records an admin write in the current transaction.
 func (s Coupons) Audit(ctx context.Context, e domain.AuditEntry) error {
 	return WriteAudit(ctx, s.ext(), e)
@@ -766,11 +770,33 @@ RETURNING id`, templateID, clerkID, storeID)
 	return id, nil
 }
 
-// RecordGrant implements coupon.IssueStore.
+// TakeFromKOCBudget implements coupon.IssueStore: the KOC's own budget (a
+// 'koc' budget whose holder is their shopper id), a conditional update.
+func (s Coupons) TakeFromKOCBudget(ctx context.Context, templateID, kocID int64) (int64, error) {
+	var id int64
+	err := sqlx.GetContext(ctx, s.ext(), &id, `
+UPDATE coupon_budgets SET used = used + 1
+WHERE id = (SELECT id FROM coupon_budgets
+            WHERE template_id = $1 AND used < total AND holder_kind = 'koc' AND holder_id = $2
+            ORDER BY id LIMIT 1 FOR UPDATE)
+  AND used < total
+RETURNING id`, templateID, kocID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, coupon.ErrNoBudget
+	}
+	if err != nil {
+		return 0, fmt.Errorf("storage: take from koc budget: %w", mapErr(err))
+	}
+	return id, nil
+}
+
+// RecordGrant implements coupon.IssueStore: granted by staff (with their
+// store) or by a KOC.
 func (s Coupons) RecordGrant(ctx context.Context, g coupon.Grant) (coupon.Grant, error) {
 	err := sqlx.GetContext(ctx, s.ext(), &g.ID, `
-INSERT INTO coupon_grants (budget_id, coupon_id, shopper_id, granted_by, store_id, granted_at)
-VALUES ($1, $2, $3, $4, NULLIF($5, 0), $6) RETURNING id`, g.BudgetID, g.CouponID, g.ShopperID, g.GrantedBy, g.StoreID, g.GrantedAt)
+INSERT INTO coupon_grants (budget_id, coupon_id, shopper_id, granted_by, store_id, koc_id, granted_at)
+VALUES ($1, $2, $3, NULLIF($4, 0), NULLIF($5, 0), NULLIF($6, 0), $7) RETURNING id`,
+		g.BudgetID, g.CouponID, g.ShopperID, g.GrantedBy, g.StoreID, g.KOCID, g.GrantedAt)
 	if err != nil {
 		return coupon.Grant{}, fmt.Errorf("storage: record grant: %w", mapErr(err))
 	}

@@ -41,6 +41,9 @@ type TouchInput struct {
 	OpenGID string
 	GroupID int64 // the group touchpoint, 0 when unknown
 	Chat    Chat  // where the share was opened: a group, a one-to-one chat, or unknown
+	// Touchpoints, when set, are the touch's touchpoints themselves (a
+	// coupon grant): Code then names no share link.
+	Touchpoints []int64
 }
 
 // TrackResult says what became of a batch.
@@ -149,6 +152,54 @@ func (s *Service) Track(ctx context.Context, v Visitor, events []Event) (TrackRe
 	res.Duplicates += r.Duplicates
 	res.Unknown = r.Unknown
 	return res, nil
+}
+
+// Grant is a coupon handed to a shopper by a clerk (StaffID) or a KOC
+// (KOCShopperID): the shopper met the granter, so attribution sees the
+// grant as a touch of the granter's touchpoint (the clerk's and their
+// store's, or the KOC's), at the time of the grant.
+type Grant struct {
+	GrantID      int64
+	ShopperID    int64
+	StaffID      int64
+	KOCShopperID int64
+	At           time.Time
+}
+
+// GrantCode is the code of a grant's touch (it names no share link).
+const GrantCode = "coupon_grant"
+
+// RecordGrant stores a coupon grant as a touch of the shopper, in st (the
+// grant's transaction). It is stored once per grant (its event id is the
+// grant's), through the same statement as tracked touches, so reports and
+// rollups count it as any other touch.
+func (s *Service) RecordGrant(ctx context.Context, st Store, g Grant) error {
+	if g.ShopperID == 0 || g.GrantID == 0 || (g.StaffID == 0) == (g.KOCShopperID == 0) {
+		return fmt.Errorf("attribution: record grant: a grant needs its shopper and exactly one granter")
+	}
+	var tps []int64
+	if g.KOCShopperID != 0 {
+		koc, err := st.EnsureKOC(ctx, g.KOCShopperID)
+		if err != nil {
+			return fmt.Errorf("attribution: record grant: %w", err)
+		}
+		tps = []int64{koc}
+	} else {
+		clerk, store, err := st.EnsureClerk(ctx, g.StaffID)
+		if err != nil {
+			return fmt.Errorf("attribution: record grant: %w", err)
+		}
+		tps = []int64{clerk, store}
+	}
+	at := g.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	ti := TouchInput{EventID: fmt.Sprintf("%s:%d", GrantCode, g.GrantID), Code: GrantCode, At: at, Touchpoints: tps}
+	if _, err := st.InsertTouches(ctx, Visitor{ShopperID: g.ShopperID}, []TouchInput{ti}, s.now()); err != nil {
+		return fmt.Errorf("attribution: record grant: %w", err)
+	}
+	return nil
 }
 
 // Chat is where a shared card was opened: the touch's kind of sharing, so

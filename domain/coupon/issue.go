@@ -50,6 +50,9 @@ type IssueStore interface {
 	// TakeFromBudget takes one coupon from a budget of the template held
 	// by the clerk, else by their store (ErrNoBudget).
 	TakeFromBudget(ctx context.Context, templateID, clerkID, storeID int64) (int64, error)
+	// TakeFromKOCBudget takes one coupon from a budget of the template
+	// held by the KOC (ErrNoBudget).
+	TakeFromKOCBudget(ctx context.Context, templateID, kocID int64) (int64, error)
 	RecordGrant(ctx context.Context, g Grant) (Grant, error)
 }
 
@@ -362,7 +365,8 @@ type Budget struct {
 	CreatedAt  time.Time
 }
 
-// Grant is one coupon handed out of a budget, and who handed it out.
+// Grant is one coupon handed out of a budget, and who handed it out: a
+// clerk (GrantedBy, with their store) or a KOC (KOCID, their shopper id).
 type Grant struct {
 	ID        int64
 	BudgetID  int64
@@ -370,9 +374,31 @@ type Grant struct {
 	ShopperID int64
 	GrantedBy int64 // staff
 	StoreID   int64
+	KOCID     int64
 	GrantedAt time.Time
 	Coupon    Coupon
 }
+
+// KOCs is what a KOC's grant needs of the KOC programme (declared here,
+// wired in server).
+type KOCs interface {
+	// KOCActive reports whether the shopper is an active KOC, read in the
+	// grant's transaction tx.
+	KOCActive(ctx context.Context, tx Store, shopperID int64) (bool, error)
+	// KOCExists reports whether the shopper has applied as a KOC (a budget
+	// may be given to a KOC before they are approved).
+	KOCExists(ctx context.Context, shopperID int64) (bool, error)
+}
+
+// GrantToucher records a grant as an attribution touch of the granter's
+// touchpoint for the receiving shopper, in the grant's transaction tx (the
+// attribution area, wired in server). An error rolls the grant back.
+type GrantToucher interface {
+	GrantTouch(ctx context.Context, tx Store, g Grant) error
+}
+
+// ErrNotActiveKOC refuses a grant by a shopper who is not an active KOC.
+var ErrNotActiveKOC = domain.E(domain.KindForbidden, "koc_not_active", "Only an active KOC can hand out coupons.")
 
 // CreateBudget gives a store, a clerk or a KOC N coupons of a template to
 // hand out, audited.
@@ -391,6 +417,18 @@ func (s *Service) CreateBudget(ctx context.Context, by domain.Actor, reqID strin
 	}
 	if len(fs) > 0 {
 		return Budget{}, domain.Invalid(fs...)
+	}
+	if b.HolderKind == "koc" {
+		ok := false
+		if s.KOCs != nil {
+			var err error
+			if ok, err = s.KOCs.KOCExists(ctx, b.HolderID); err != nil {
+				return Budget{}, fmt.Errorf("coupon: create budget: %w", err)
+			}
+		}
+		if !ok {
+			return Budget{}, domain.Invalid(domain.FieldError{Field: "holder_id", Code: "not_found", Message: "is not a KOC (their shopper id)"})
+		}
 	}
 	at := s.now()
 	b.CreatedBy, b.Used = by.ID, 0
@@ -419,8 +457,48 @@ func (s *Service) Budgets(ctx context.Context, templateID int64, page domain.Pag
 
 // GrantCoupon is a clerk handing a shopper a coupon out of their own
 // budget or their store's: the budget and the template's total are taken
-// with conditional updates; the grant records who handed it out.
-func (s *Service) GrantCoupon(ctx context.Context, clerkID, storeID, templateID, shopperID int64) (Grant, error) {
+// with conditional updates; the grant records who handed it out, is
+// audited, and is a touch of the clerk's touchpoint for the shopper.
+func (s *Service) GrantCoupon(ctx context.Context, by domain.Actor, reqID string, clerkID, storeID, templateID, shopperID int64) (Grant, error) {
+	g, err := s.grant(ctx, by, reqID, Grant{GrantedBy: clerkID, StoreID: storeID, ShopperID: shopperID}, templateID,
+		func(ist IssueStore) (int64, error) { return ist.TakeFromBudget(ctx, templateID, clerkID, storeID) })
+	if err != nil {
+		return Grant{}, fmt.Errorf("coupon: grant: %w", err)
+	}
+	return g, nil
+}
+
+// GrantAsKOC is an active KOC handing a shopper a coupon out of the budget
+// the brand gave them, as a clerk does out of theirs; the grant is a touch
+// of the KOC's touchpoint for the shopper. A KOC cannot grant to
+// themselves.
+func (s *Service) GrantAsKOC(ctx context.Context, by domain.Actor, reqID string, kocID, templateID, shopperID int64) (Grant, error) {
+	if shopperID == kocID {
+		return Grant{}, domain.Invalid(domain.FieldError{Field: "shopper_id", Code: "self", Message: "must be another shopper"})
+	}
+	g, err := s.grant(ctx, by, reqID, Grant{KOCID: kocID, ShopperID: shopperID}, templateID, func(ist IssueStore) (int64, error) {
+		ok := false
+		if s.KOCs != nil {
+			var err error
+			if ok, err = s.KOCs.KOCActive(ctx, ist, kocID); err != nil {
+				return 0, err
+			}
+		}
+		if !ok {
+			return 0, ErrNotActiveKOC
+		}
+		return ist.TakeFromKOCBudget(ctx, templateID, kocID)
+	})
+	if err != nil {
+		return Grant{}, fmt.Errorf("coupon: koc grant: %w", err)
+	}
+	return g, nil
+}
+
+// grant issues one coupon of the template to g.ShopperID out of the budget
+// take takes from, and records, audits and reports the grant as a touch,
+// in one transaction.
+func (s *Service) grant(ctx context.Context, by domain.Actor, reqID string, g Grant, templateID int64, take func(IssueStore) (int64, error)) (Grant, error) {
 	now := s.now()
 	var out Grant
 	err := s.Issuing.InTx(ctx, func(tx Store) error {
@@ -432,22 +510,29 @@ func (s *Service) GrantCoupon(ctx context.Context, clerkID, storeID, templateID,
 		if t.Status != StatusActive {
 			return ErrNotClaimable.WithMessage("This coupon is not active.")
 		}
-		budget, err := ist.TakeFromBudget(ctx, templateID, clerkID, storeID)
+		budget, err := take(ist)
 		if err != nil {
 			return err
 		}
 		from, until := t.Validity(now)
-		c, err := ist.Issue(ctx, t, shopperID, SourceGrant, budget, false, from, until, now)
+		c, err := ist.Issue(ctx, t, g.ShopperID, SourceGrant, budget, false, from, until, now)
 		if err != nil {
 			return err
 		}
-		out, err = ist.RecordGrant(ctx, Grant{BudgetID: budget, CouponID: c.ID, ShopperID: shopperID, GrantedBy: clerkID,
-			StoreID: storeID, GrantedAt: now})
+		g.BudgetID, g.CouponID, g.GrantedAt = budget, c.ID, now
+		if out, err = ist.RecordGrant(ctx, g); err != nil {
+			return err
+		}
 		out.Coupon = c
-		return err
+		if err := ist.Audit(ctx, audit(by, reqID, "coupon_grant.create", "coupon_grant", out.ID, nil,
+			map[string]any{"budget_id": out.BudgetID, "coupon_id": out.CouponID, "shopper_id": out.ShopperID,
+				"granted_by": out.GrantedBy, "store_id": out.StoreID, "koc_id": out.KOCID}, now)); err != nil {
+			return err
+		}
+		if s.Touches == nil {
+			return nil
+		}
+		return s.Touches.GrantTouch(ctx, ist, out)
 	})
-	if err != nil {
-		return Grant{}, fmt.Errorf("coupon: grant: %w", err)
-	}
-	return out, nil
+	return out, err
 }

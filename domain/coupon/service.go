@@ -76,6 +76,11 @@ type Service struct {
 	// Members is the membership area, for the tier audience (nil: no
 	// tier audience admits anyone, and a tier segment is refused).
 	Members Membership
+	// KOCs is the KOC programme, for KOCs' grants and budgets (nil: no
+	// KOC may be given a budget or grant).
+	KOCs KOCs
+	// Touches records grants as attribution touches (nil: not recorded).
+	Touches GrantToucher
 	// Stackable lets shoppers combine coupons on one order (the brand's
 	// setting; default one coupon per order).
 	Stackable bool
