@@ -273,7 +273,7 @@ SELECT 'koc ' || k.shopper_id || ': pending/settleable/settled/paid/reversed ' |
        k.settled_fen || '/' || k.paid_fen || '/' || k.reversed_fen || ' but entries say ' || COALESCE(e.p, 0) || '/' ||
        COALESCE(e.sa, 0) || '/' || COALESCE(e.sd, 0) || '/' || COALESCE(e.pd, 0) || '/' || COALESCE(e.r, 0) ||
        ' (accrued ' || COALESCE(e.a, 0) || ', total ' || COALESCE(e.t, 0) || ')'
-FROM kocs k LEFT JOIN (SELECT koc_id,
+FROM koc_balances k LEFT JOIN (SELECT koc_id,
         sum(amount_fen) FILTER (WHERE bucket = 'pending') p, sum(amount_fen) FILTER (WHERE bucket = 'settleable') sa,
         sum(amount_fen) FILTER (WHERE bucket = 'settled') sd, sum(amount_fen) FILTER (WHERE bucket = 'paid') pd,
         -sum(amount_fen) FILTER (WHERE kind IN ('reverse', 'carry')) r, sum(amount_fen) FILTER (WHERE kind = 'accrue') a,

@@ -64,7 +64,9 @@ UPDATE koc_settings SET binding_days = $1, binding_new_only = $2, order_cap_fen 
 
 const kocColumns = `
 k.shopper_id, k.touchpoint_id, k.status, COALESCE(k.level_id, 0) AS level_id, k.depth, COALESCE(k.recruiter_id, 0) AS recruiter_id,
-k.real_name, k.note, k.applied_at, k.decided_at, s.nickname, k.pending_fen, k.settleable_fen, k.settled_fen, k.paid_fen, k.reversed_fen`
+k.real_name, k.note, k.applied_at, k.decided_at, s.nickname,
+k.pending_fen + COALESCE((SELECT sum(ps.pending_fen) FROM koc_pending_shards ps WHERE ps.koc_id = k.shopper_id), 0)::bigint AS pending_fen,
+k.settleable_fen, k.settled_fen, k.paid_fen, k.reversed_fen`
 
 type kocRow struct {
 	ShopperID    int64        `db:"shopper_id"`
@@ -190,37 +192,39 @@ func (k KOCs) KOCsByShopper(ctx context.Context, ids []int64) (map[int64]commiss
 
 // --- levels ---
 
+// Levels reads every level with its category and product rates in one
+// statement (it runs on every payment that earns commission).
 func (k KOCs) Levels(ctx context.Context) (map[int64]commission.Level, error) {
 	var ls []struct {
-		ID         int64     `db:"id"`
-		Name       string    `db:"name"`
-		RateBP     int       `db:"rate_bp"`
-		OverrideBP int       `db:"override_bp"`
-		CreatedAt  time.Time `db:"created_at"`
-		UpdatedAt  time.Time `db:"updated_at"`
+		ID         int64         `db:"id"`
+		Name       string        `db:"name"`
+		RateBP     int           `db:"rate_bp"`
+		OverrideBP int           `db:"override_bp"`
+		CreatedAt  time.Time     `db:"created_at"`
+		UpdatedAt  time.Time     `db:"updated_at"`
+		CategoryID sql.NullInt64 `db:"category_id"`
+		ProductID  sql.NullInt64 `db:"product_id"`
+		TargetBP   sql.NullInt64 `db:"target_bp"`
 	}
-	if err := sqlx.SelectContext(ctx, k.ext(), &ls, `SELECT id, name, rate_bp, override_bp, created_at, updated_at FROM koc_levels`); err != nil {
+	if err := sqlx.SelectContext(ctx, k.ext(), &ls, `
+SELECT l.id, l.name, l.rate_bp, l.override_bp, l.created_at, l.updated_at, r.category_id, r.product_id, r.rate_bp AS target_bp
+FROM koc_levels l LEFT JOIN koc_level_rates r ON r.level_id = l.id`); err != nil {
 		return nil, fmt.Errorf("storage: koc levels: %w", mapErr(err))
 	}
 	out := make(map[int64]commission.Level, len(ls))
 	for _, l := range ls {
-		out[l.ID] = commission.Level{ID: l.ID, Name: l.Name, RateBP: l.RateBP, OverrideBP: l.OverrideBP,
-			Categories: map[int64]int{}, Products: map[int64]int{}, CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt}
-	}
-	var rs []struct {
-		LevelID    int64         `db:"level_id"`
-		CategoryID sql.NullInt64 `db:"category_id"`
-		ProductID  sql.NullInt64 `db:"product_id"`
-		RateBP     int           `db:"rate_bp"`
-	}
-	if err := sqlx.SelectContext(ctx, k.ext(), &rs, `SELECT level_id, category_id, product_id, rate_bp FROM koc_level_rates`); err != nil {
-		return nil, fmt.Errorf("storage: koc level rates: %w", mapErr(err))
-	}
-	for _, r := range rs {
-		if r.CategoryID.Valid {
-			out[r.LevelID].Categories[r.CategoryID.Int64] = r.RateBP
-		} else {
-			out[r.LevelID].Products[r.ProductID.Int64] = r.RateBP
+		lv, ok := out[l.ID]
+		if !ok {
+			lv = commission.Level{ID: l.ID, Name: l.Name, RateBP: l.RateBP, OverrideBP: l.OverrideBP,
+				Categories: map[int64]int{}, Products: map[int64]int{}, CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt}
+			out[l.ID] = lv
+		}
+		switch {
+		case !l.TargetBP.Valid:
+		case l.CategoryID.Valid:
+			lv.Categories[l.CategoryID.Int64] = int(l.TargetBP.Int64)
+		case l.ProductID.Valid:
+			lv.Products[l.ProductID.Int64] = int(l.TargetBP.Int64)
 		}
 	}
 	return out, nil
@@ -421,13 +425,11 @@ func (k KOCs) Fraud(ctx context.Context, orderID, kocID int64) (commission.Fraud
 	return commission.FraudFacts{SharesAddressWithKOC: r.Shares, CustomersAtAddress: r.Customers}, nil
 }
 
+// SaveAccruals records the order, its commission lines and their accrue
+// entries in one statement. The entries' trigger adds them to a shard of
+// each KOC's pending balance (migration 00019), so concurrent payments
+// earning for one KOC do not queue on one row.
 func (k KOCs) SaveAccruals(ctx context.Context, o commission.CommissionOrder, as []commission.Accrual, at time.Time) error {
-	_, err := k.ext().ExecContext(ctx, `
-INSERT INTO commission_orders (order_id, buyer_id, paid_at, bound, flag, held) VALUES ($1, $2, $3, $4, $5, $6)`,
-		o.OrderID, o.BuyerID, o.PaidAt, o.Bound, o.Flag, o.Held)
-	if err != nil {
-		return fmt.Errorf("storage: commission order: %w", mapErr(err))
-	}
 	n := len(as)
 	items, kocs, levels, paid, base, rates, amounts := make([]int64, n), make([]int64, n), make([]int64, n),
 		make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
@@ -435,18 +437,22 @@ INSERT INTO commission_orders (order_id, buyer_id, paid_at, bound, flag, held) V
 		items[i], kocs[i], levels[i], paid[i], base[i], rates[i], amounts[i] =
 			a.ItemID, a.KOCID, int64(a.Level), int64(a.LinePaid), int64(a.Base), int64(a.RateBP), int64(a.Amount)
 	}
-	_, err = k.ext().ExecContext(ctx, `
-WITH l AS (
+	_, err := k.ext().ExecContext(ctx, `
+WITH o AS (
+    INSERT INTO commission_orders (order_id, buyer_id, paid_at, bound, flag, held) VALUES ($1, $10, $11, $12, $13, $14)
+    RETURNING order_id
+), l AS (
     INSERT INTO commission_lines (order_id, item_id, koc_id, level, line_paid_fen, base_fen, rate_bp, amount_fen)
-    SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::smallint[], $5::bigint[], $6::bigint[], $7::int[], $8::bigint[])
+    SELECT o.order_id, u.* FROM o, unnest($2::bigint[], $3::bigint[], $4::smallint[], $5::bigint[], $6::bigint[], $7::int[], $8::bigint[]) u
     RETURNING order_id, item_id, koc_id, level, amount_fen
 )
 INSERT INTO commission_entries (koc_id, order_id, item_id, level, kind, bucket, amount_fen, at)
 SELECT koc_id, order_id, item_id, level, 'accrue', 'pending', amount_fen, $9 FROM l ORDER BY koc_id, item_id, level`,
 		o.OrderID, pq.Int64Array(items), pq.Int64Array(kocs), pq.Int64Array(levels), pq.Int64Array(paid),
-		pq.Int64Array(base), pq.Int64Array(rates), pq.Int64Array(amounts), at)
+		pq.Int64Array(base), pq.Int64Array(rates), pq.Int64Array(amounts), at,
+		o.BuyerID, o.PaidAt, o.Bound, o.Flag, o.Held)
 	if err != nil {
-		return fmt.Errorf("storage: commission lines: %w", mapErr(err))
+		return fmt.Errorf("storage: commission accruals: %w", mapErr(err))
 	}
 	return nil
 }

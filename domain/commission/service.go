@@ -345,11 +345,34 @@ func (s *Service) SaveSettings(ctx context.Context, by domain.Actor, reqID strin
 // applied, with the store of that transaction, and returns the binding
 // (nil: none).
 func (s *Service) Bind(ctx context.Context, st Store, shopperID int64, now time.Time) (*Binding, error) {
+	return s.bind(ctx, st, &settingsMemo{st: st}, shopperID, now)
+}
+
+// settingsMemo reads the programme's settings at most once (one accrual
+// needs them for the binding and for the cap and fraud limit).
+type settingsMemo struct {
+	st  Store
+	set Settings
+	ok  bool
+}
+
+func (m *settingsMemo) get(ctx context.Context) (Settings, error) {
+	if !m.ok {
+		set, err := m.st.Settings(ctx)
+		if err != nil {
+			return Settings{}, err
+		}
+		m.set, m.ok = set, true
+	}
+	return m.set, nil
+}
+
+func (s *Service) bind(ctx context.Context, st Store, sm *settingsMemo, shopperID int64, now time.Time) (*Binding, error) {
 	cur, err := st.Binding(ctx, shopperID)
 	if err != nil || cur != nil {
 		return cur, err
 	}
-	set, err := st.Settings(ctx)
+	set, err := sm.get(ctx)
 	if err != nil || set.BindingDays <= 0 {
 		return nil, err
 	}
@@ -446,7 +469,8 @@ func (s *Service) Accrue(ctx context.Context, st Store, at Attributions, orderID
 	if err != nil || o.BuyerID == 0 {
 		return err
 	}
-	b, err := s.Bind(ctx, st, o.BuyerID, o.PaidAt)
+	sm := &settingsMemo{st: st}
+	b, err := s.bind(ctx, st, sm, o.BuyerID, o.PaidAt)
 	if err != nil {
 		return fmt.Errorf("commission: accrue order %d: bind: %w", orderID, err)
 	}
@@ -499,7 +523,7 @@ func (s *Service) Accrue(ctx context.Context, st Store, at Attributions, orderID
 	if err != nil {
 		return err
 	}
-	set, err := st.Settings(ctx)
+	set, err := sm.get(ctx)
 	if err != nil {
 		return err
 	}
