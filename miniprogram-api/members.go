@@ -400,3 +400,42 @@ func (a *API) memberPrices(c echo.Context, list map[int64]domain.Fen) map[int64]
 	}
 	return m
 }
+
+type topUpRefundRequest struct {
+	Reason string `json:"reason" validate:"max=80"`
+}
+
+// POST /api/v1/admin/topups/{out_trade_no}/refund
+func (a *API) refundTopUp(c echo.Context) error {
+	no := c.Param("out_trade_no")
+	var req topUpRefundRequest
+	if err := a.bindJSON(c, &req); err != nil {
+		return err
+	}
+	r, err := a.deps.Members.RefundTopUp(c.Request().Context(), actor(c), requestID(c), no, req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, toTopUpRefundResponse(r))
+}
+
+type topUpRefundResponse struct {
+	OutTradeNo  string     `json:"out_trade_no"`
+	OutRefundNo string     `json:"out_refund_no"`
+	AmountFen   int64      `json:"amount_fen"`
+	ForfeitFen  int64      `json:"forfeit_fen"`
+	Status      string     `json:"status"`
+	Reason      string     `json:"reason"`
+	CreatedAt   time.Time  `json:"created_at"`
+	SucceededAt *time.Time `json:"succeeded_at"`
+}
+
+func toTopUpRefundResponse(r member.TopUpRefund) topUpRefundResponse {
+	out := topUpRefundResponse{OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo, AmountFen: int64(r.Amount),
+		ForfeitFen: int64(r.Forfeit), Status: string(r.Status), Reason: r.Reason, CreatedAt: r.CreatedAt}
+	if !r.SucceededAt.IsZero() {
+		t := r.SucceededAt
+		out.SucceededAt = &t
+	}
+	return out
+}

@@ -150,6 +150,7 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	admin.PUT("/member-settings", a.putMemberSettings, asAdmin(adminOnly...)...)
 	admin.GET("/topup-packages", a.listPackages(false), asAdmin(backOffice...)...)
 	admin.POST("/topup-packages", a.createPackage, asAdmin(operators...)...)
+	admin.POST("/topups/:out_trade_no/refund", a.refundTopUp, asAdmin(operators...)...)
 	admin.POST("/members/:shopper_id/points-adjustments", a.adjustPoints, asAdmin(operators...)...)
 	admin.PUT("/skus/:id/member-price", a.setMemberPrice, asAdmin(catalogEditors...)...)
 	// --- coupons and campaigns (routes:coupons) ---

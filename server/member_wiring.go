@@ -30,6 +30,7 @@ func (a *app) wireMembers() {
 	a.svc.Clerks.Members = svc // in-store orders identify members by their code
 	a.svc.Orders.Membership = svc
 	a.svc.Cashier.Trades = append(a.svc.Cashier.Trades, svc)
+	a.svc.Cashier.Refunds = append(a.svc.Cashier.Refunds, svc) // refunds of top-ups (TU…R01)
 	lc := &st.Lifecycle
 	lc.On(order.MomentPlaced, "members", func(ctx context.Context, tx *storage.Tx, e order.Event) error {
 		return svc.Placed(ctx, tx.Members(), tx.Orders(), e)
@@ -46,6 +47,10 @@ func (a *app) wireMembers() {
 	a.workers = append(a.workers,
 		every(30*time.Second, a.log, "members.topups", func(ctx context.Context) error {
 			_, err := svc.ReconcileTopUps(ctx, 200)
+			return err
+		}),
+		every(30*time.Second, a.log, "members.topup_refunds", func(ctx context.Context) error {
+			_, err := svc.SyncTopUpRefunds(ctx, 200)
 			return err
 		}),
 		every(time.Hour, a.log, "members.points_expiry", func(ctx context.Context) error {

@@ -186,7 +186,7 @@ SELECT 'card ' || c.card_no || ': principal ' || c.principal_fen || ' bonus ' ||
 FROM member_cards c LEFT JOIN (SELECT card_id, sum(principal_fen) p, sum(bonus_fen) b FROM member_balance_entries GROUP BY card_id) b
   ON b.card_id = c.id
 WHERE c.principal_fen <> COALESCE(b.p, 0) OR c.bonus_fen <> COALESCE(b.b, 0)`},
-	{"stored value = top-ups - spending + returns and refunds (+ adjustments), principal and bonus apart", `
+	{"stored value = top-ups - spending + returns and refunds (+ adjustments) - top-up refunds and forfeited bonus, principal and bonus apart", `
 SELECT 'stored value: cards hold ' || c.p || ' principal ' || c.b || ' bonus; top-ups ' || t.p || '/' || t.b ||
        ', spent ' || x.sp || '/' || x.sb || ', returned and refunded ' || x.rp || '/' || x.rb || ', adjusted ' || x.ap || '/' || x.ab
 FROM (SELECT COALESCE(sum(principal_fen), 0) p, COALESCE(sum(bonus_fen), 0) b FROM member_cards) c,
@@ -194,9 +194,20 @@ FROM (SELECT COALESCE(sum(principal_fen), 0) p, COALESCE(sum(bonus_fen), 0) b FR
      (SELECT COALESCE(-sum(principal_fen) FILTER (WHERE kind = 'spend'), 0) sp, COALESCE(-sum(bonus_fen) FILTER (WHERE kind = 'spend'), 0) sb,
              COALESCE(sum(principal_fen) FILTER (WHERE kind IN ('return', 'refund')), 0) rp,
              COALESCE(sum(bonus_fen) FILTER (WHERE kind IN ('return', 'refund')), 0) rb,
-             COALESCE(sum(principal_fen) FILTER (WHERE kind = 'adjust'), 0) ap, COALESCE(sum(bonus_fen) FILTER (WHERE kind = 'adjust'), 0) ab
+             COALESCE(sum(principal_fen) FILTER (WHERE kind = 'adjust'), 0) ap, COALESCE(sum(bonus_fen) FILTER (WHERE kind = 'adjust'), 0) ab,
+             COALESCE(-sum(principal_fen) FILTER (WHERE kind IN ('topup_refund', 'forfeit', 'restore')), 0) tp,
+             COALESCE(-sum(bonus_fen) FILTER (WHERE kind IN ('topup_refund', 'forfeit', 'restore')), 0) tb
       FROM member_balance_entries) x
-WHERE c.p <> t.p - x.sp + x.rp + x.ap OR c.b <> t.b - x.sb + x.rb + x.ab
+WHERE c.p <> t.p - x.sp + x.rp + x.ap - x.tp OR c.b <> t.b - x.sb + x.rb + x.ab - x.tb
+UNION ALL
+SELECT 'top-up refund ' || r.out_refund_no || ' (' || r.status || ') took ' || COALESCE(-e.p, 0) || '/' || COALESCE(-e.b, 0) ||
+       ' off the card, not ' || r.amount_fen || '/' || r.forfeit_fen
+FROM member_topup_refunds r JOIN member_topups u ON u.id = r.topup_id
+LEFT JOIN (SELECT topup_refund_id, sum(principal_fen) p, sum(bonus_fen) b FROM member_balance_entries
+           WHERE topup_refund_id IS NOT NULL GROUP BY topup_refund_id) e ON e.topup_refund_id = r.id
+WHERE u.status <> 'paid' OR r.amount_fen > u.principal_fen OR r.forfeit_fen > u.bonus_fen
+   OR COALESCE(-e.p, 0) <> CASE WHEN r.status IN ('closed', 'failed') THEN 0 ELSE r.amount_fen END
+   OR COALESCE(-e.b, 0) <> CASE WHEN r.status IN ('closed', 'failed') THEN 0 ELSE r.forfeit_fen END
 UNION ALL
 SELECT 'top-up ' || u.out_trade_no || ' (' || u.status || ') credited ' || COALESCE(e.p, 0) || '/' || COALESCE(e.b, 0) ||
        ' of ' || u.principal_fen || '/' || u.bonus_fen

@@ -315,14 +315,15 @@ FROM member_points_entries WHERE order_id = $1 ORDER BY id`, orderID)
 func (s Members) AddBalance(ctx context.Context, e member.BalanceEntry) (member.BalanceEntry, error) {
 	err := sqlx.GetContext(ctx, s.ext(), &e.ID, `
 WITH e AS (
-    INSERT INTO member_balance_entries (card_id, kind, principal_fen, bonus_fen, topup_id, order_id, refund_id, reason, actor, at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id
+    INSERT INTO member_balance_entries (card_id, kind, principal_fen, bonus_fen, topup_id, order_id, refund_id, reason, actor, at,
+        topup_refund_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
 ), c AS (
     UPDATE member_cards SET principal_fen = principal_fen + $3, bonus_fen = bonus_fen + $4, updated_at = $10
     WHERE id = $1 RETURNING id
 )
 SELECT e.id FROM e, c`, e.CardID, string(e.Kind), int64(e.Principal), int64(e.Bonus), nullID(e.TopUpID), nullID(e.OrderID),
-		nullID(e.RefundID), e.Reason, actorOr(e.Actor), e.At)
+		nullID(e.RefundID), e.Reason, actorOr(e.Actor), e.At, nullID(e.TopUpRefundID))
 	if err != nil {
 		return member.BalanceEntry{}, entryErr("add balance", err)
 	}

@@ -310,8 +310,7 @@ func (s *Service) SubmitRefund(ctx context.Context, r Refund) Refund {
 // HandleRefundNotice applies a verified refund notification and records it
 // in the notification log; an error means WeChat Pay should retry.
 func (s *Service) HandleRefundNotice(ctx context.Context, n payment.RefundNotice) (Outcome, error) {
-	_, outcome, err := s.applyRefund(ctx, n.Refund, "")
-	detail := ""
+	outcome, detail, err := s.routeRefund(ctx, n.Refund)
 	if err != nil {
 		return "", err
 	}

@@ -179,6 +179,9 @@ type Service struct {
 	// Trades apply the payments of trades that are not orders' (stored-value
 	// top-ups …); an order's out_trade_no is owned by none of them.
 	Trades []TradeApplier
+	// Refunds apply the refunds of those trades, told apart by their
+	// out_refund_no (RefundApplier).
+	Refunds []RefundApplier
 }
 
 func (s *Service) now() time.Time {

@@ -130,9 +130,12 @@ type BalanceEntry struct {
 	TopUpID   int64
 	OrderID   int64
 	RefundID  int64
-	Reason    string
-	Actor     string
-	At        time.Time
+	// TopUpRefundID is the top-up refund of a topup_refund, forfeit or
+	// restore entry.
+	TopUpRefundID int64
+	Reason        string
+	Actor         string
+	At            time.Time
 }
 
 // GrowthEntry is one change of a card's growth.

@@ -156,3 +156,21 @@ func TestMasks(t *testing.T) {
 		t.Error("masks")
 	}
 }
+
+func TestTopUpRefundAmounts(t *testing.T) {
+	for _, c := range []struct {
+		principal, bonus, cardP, cardB domain.Fen
+		refund, forfeit                domain.Fen
+	}{
+		{5000, 500, 5000, 500, 5000, 500}, // nothing spent
+		{5000, 500, 3000, 500, 3000, 500}, // 2000 spent (principal first)
+		{5000, 500, 0, 200, 0, 200},       // all principal spent: nothing to refund
+		{5000, 500, 9000, 900, 5000, 500}, // other top-ups' value stays
+		{5000, 0, 4000, 300, 4000, 0},     // no bonus: nothing forfeited
+	} {
+		r, f := TopUpRefundAmounts(c.principal, c.bonus, c.cardP, c.cardB)
+		if r != c.refund || f != c.forfeit {
+			t.Errorf("%+v: refund %d forfeit %d", c, r, f)
+		}
+	}
+}
