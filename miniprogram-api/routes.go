@@ -175,6 +175,8 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	admin.GET("/campaigns/:id", a.getCampaign, asAdmin(backOffice...)...)
 	admin.PATCH("/campaigns/:id", a.patchCampaign, asAdmin(catalogEditors...)...)
 	admin.POST("/campaigns/:id/status", a.setCampaignStatus, asAdmin(catalogEditors...)...)
+	admin.GET("/coupon-settings", a.getCouponSettings, asAdmin(backOffice...)...)
+	admin.PUT("/coupon-settings", a.putCouponSettings, asAdmin(catalogEditors...)...)
 
 	// --- mini-program platform (routes:platform) ---
 	shop.POST("/subscriptions", a.recordSubscriptions, asShopper...)

@@ -31,6 +31,23 @@ func (s Coupons) InTx(ctx context.Context, fn func(coupon.Store) error) error {
 // it to the KOC programme and attribution, which work in the same one.
 func (s Coupons) Tx() *Tx { return s.tx }
 
+// Settings implements coupon.Store.
+func (s Coupons) Settings(ctx context.Context) (coupon.Settings, error) {
+	var set coupon.Settings
+	if err := sqlx.GetContext(ctx, s.ext(), &set.OnePerKind, `SELECT one_per_kind FROM coupon_settings`); err != nil {
+		return coupon.Settings{}, fmt.Errorf("storage: coupon settings: %w", mapErr(err))
+	}
+	return set, nil
+}
+
+// PutSettings implements coupon.Store.
+func (s Coupons) PutSettings(ctx context.Context, n coupon.Settings, at time.Time) error {
+	if _, err := s.ext().ExecContext(ctx, `UPDATE coupon_settings SET one_per_kind = $1, updated_at = $2`, n.OnePerKind, at); err != nil {
+		return fmt.Errorf("storage: put coupon settings: %w", mapErr(err))
+	}
+	return nil
+}
+
 // Audit records an admin write in the current transaction.
 func (s Coupons) Audit(ctx context.Context, e domain.AuditEntry) error {
 	return WriteAudit(ctx, s.ext(), e)

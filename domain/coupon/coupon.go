@@ -381,7 +381,8 @@ func (c Coupon) StatusAt(now time.Time) CouponStatus {
 }
 
 // Pricing is the coupon as the pricing engine applies it. Only one coupon
-// per order unless stackable (the brand's setting).
+// per order unless stackable (the brand's one-per-kind setting): then at
+// most one of each kind.
 func (c Coupon) Pricing(stackable bool) pricing.Coupon {
 	t := c.Template
 	return pricing.Coupon{ID: c.ID, Kind: t.Kind, Threshold: t.Threshold, AmountOff: t.AmountOff,

@@ -134,7 +134,8 @@ func TestCouponEligibilityAndDiscount(t *testing.T) {
 	}
 }
 
-// One coupon per order by default; the brand's setting lets coupons stack.
+// One coupon per order by default; the brand's one-per-kind setting lets
+// coupons of different kinds stack, never two of one kind.
 func TestCouponStacking(t *testing.T) {
 	a := held(1, coupon.Template{Kind: pricing.CouponNoThreshold, AmountOff: 100, ValidDays: 1, Scope: pricing.Scope{Kind: pricing.ScopeAll}})
 	b := held(2, coupon.Template{Kind: pricing.CouponPercentOff, PercentOffBP: 1000, ValidDays: 1, Scope: pricing.Scope{Kind: pricing.ScopeAll}})
@@ -155,6 +156,16 @@ func TestCouponStacking(t *testing.T) {
 		[]pricing.Coupon{a.Pricing(false), b.Pricing(false)})
 	if err != nil || len(ch.Coupons) != 1 || ch.Coupons[0].ID != 2 {
 		t.Fatalf("best single coupon: %+v %v", ch.Coupons, err)
+	}
+	c := held(3, coupon.Template{Kind: pricing.CouponNoThreshold, AmountOff: 200, ValidDays: 1, Scope: pricing.Scope{Kind: pricing.ScopeAll}})
+	in.Coupons = []pricing.Coupon{a.Pricing(true), c.Pricing(true)}
+	if _, err := pricing.Price(in); !errors.Is(err, pricing.ErrCouponsNotStackable) {
+		t.Fatalf("two no-threshold coupons with one per kind: %v", err)
+	}
+	ch, err = pricing.BestCoupons(pricing.Input{Lines: lines(), Fulfillment: pricing.Fulfillment{Type: pricing.Pickup}, Now: now},
+		[]pricing.Coupon{a.Pricing(true), b.Pricing(true), c.Pricing(true)})
+	if err != nil || len(ch.Coupons) != 2 || ch.Coupons[0].ID != 2 || ch.Coupons[1].ID != 3 {
+		t.Fatalf("best one per kind: %+v %v", ch.Coupons, err)
 	}
 }
 

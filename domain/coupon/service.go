@@ -40,6 +40,8 @@ type Store interface {
 	// Usable returns the shopper's coupons stored usable and valid until
 	// after now (some may not have started).
 	Usable(ctx context.Context, shopperID int64, now time.Time) ([]Coupon, error)
+
+	SettingsStore
 }
 
 // Membership is what the tier audience needs of the membership area. It
@@ -81,9 +83,6 @@ type Service struct {
 	KOCs KOCs
 	// Touches records grants as attribution touches (nil: not recorded).
 	Touches GrantToucher
-	// Stackable lets shoppers combine coupons on one order (the brand's
-	// setting; default one coupon per order).
-	Stackable bool
 }
 
 func (s *Service) now() time.Time {
@@ -309,6 +308,10 @@ func (s *Service) Checkout(ctx context.Context, shopperID int64, now time.Time) 
 	if shopperID <= 0 {
 		return nil, nil, nil
 	}
+	set, err := s.Store.Settings(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	cs, err := s.Store.Usable(ctx, shopperID, now)
 	if err != nil {
 		return nil, nil, err
@@ -330,7 +333,7 @@ func (s *Service) Checkout(ctx context.Context, shopperID int64, now time.Time) 
 				continue
 			}
 		}
-		ok = append(ok, c.Pricing(s.Stackable))
+		ok = append(ok, c.Pricing(set.OnePerKind))
 	}
 	return ok, bad, nil
 }

@@ -25,17 +25,19 @@ type Choice struct {
 	Ineligible []CouponProblem  // in the order held
 }
 
-// MaxStackSearch bounds the search over stackable coupons: only the this
-// many stackable coupons with the largest discounts on their own are
-// combined (2^MaxStackSearch combinations at most).
-const MaxStackSearch = 10
+// MaxStackSearch bounds the search over stackable coupons: of each kind,
+// only this many stackable coupons with the largest discounts on their own
+// are combined, one of each kind at most ((MaxStackSearch+1)^3 − 1
+// combinations at most, singles included).
+const MaxStackSearch = 6
 
 // BestCoupons is Engine.BestCoupons with the default stages.
 func BestCoupons(in Input, held []Coupon) (Choice, error) { return NewEngine().BestCoupons(in, held) }
 
 // BestCoupons prices in (ignoring in.Coupons) with every usable combination
 // of the held coupons — no coupon, each eligible coupon alone, and every
-// combination of the eligible stackable ones — and returns the one with the
+// combination of eligible stackable ones with at most one of each kind —
+// and returns the one with the
 // lowest payable; ties go to fewer coupons, then to the smaller coupon IDs.
 // A held coupon listed twice counts once. It fails only when in itself is
 // invalid.
@@ -75,18 +77,41 @@ func (e *Engine) BestCoupons(in Input, held []Coupon) (Choice, error) {
 	slices.SortStableFunc(stackable, func(a, b EligibleCoupon) int {
 		return cmp.Or(cmp.Compare(b.Discount, a.Discount), cmp.Compare(a.Coupon.ID, b.Coupon.ID))
 	})
-	if len(stackable) > MaxStackSearch {
-		stackable = stackable[:MaxStackSearch]
+	// One slot per kind: no coupon of it, or one of its best MaxStackSearch.
+	var slots [][]Coupon
+	byKind := map[CouponKind]int{}
+	for _, ec := range stackable {
+		i, ok := byKind[ec.Coupon.Kind]
+		if !ok {
+			i = len(slots)
+			byKind[ec.Coupon.Kind] = i
+			slots = append(slots, nil)
+		}
+		if len(slots[i]) < MaxStackSearch {
+			slots[i] = append(slots[i], ec.Coupon)
+		}
 	}
-	for mask := 1; mask < 1<<len(stackable); mask++ {
-		if mask&(mask-1) == 0 {
-			continue // single coupons were priced above
+	pick := make([]int, len(slots)) // 0: none of the kind; k: slots[i][k-1]
+	for {
+		i := 0
+		for ; i < len(pick); i++ {
+			if pick[i] < len(slots[i]) {
+				pick[i]++
+				break
+			}
+			pick[i] = 0
+		}
+		if i == len(pick) {
+			break
 		}
 		var cs []Coupon
-		for i, ec := range stackable {
-			if mask&(1<<i) != 0 {
-				cs = append(cs, ec.Coupon)
+		for i, k := range pick {
+			if k > 0 {
+				cs = append(cs, slots[i][k-1])
 			}
+		}
+		if len(cs) < 2 {
+			continue // single coupons were priced above
 		}
 		b, err := e.priceWith(in, cs)
 		if err != nil {

@@ -72,7 +72,8 @@ type Coupon struct {
 	// leaves that side open.
 	ValidFrom  time.Time
 	ValidUntil time.Time
-	// Stackable coupons may be used together; a coupon that is not
+	// Stackable coupons may be used together, at most one of each Kind (the
+	// brand's "one coupon per kind" setting); a coupon that is not
 	// stackable must be the only coupon on its order.
 	Stackable bool
 	// NotWithCampaign keeps the coupon off lines a campaign price lowered:
@@ -209,7 +210,7 @@ func kindRank(k CouponKind) int {
 }
 
 // CouponStage applies Input.Coupons. At most one coupon per order unless
-// every coupon is stackable. Each coupon's threshold is checked against its
+// every coupon is stackable, and then at most one of each kind. Each coupon's threshold is checked against its
 // scope amount as it enters this stage (after campaign and member prices,
 // before any coupon), and any coupon that does not qualify fails the whole
 // price with ErrCouponNotApplicable (details: CouponProblem). The coupons
@@ -236,12 +237,19 @@ func (CouponStage) Apply(s *State) error {
 		seen[c.ID] = true
 	}
 	if len(cs) > 1 {
+		kinds := map[CouponKind]bool{}
 		for _, c := range cs {
 			if !c.Stackable {
 				return ErrCouponsNotStackable.WithMessage("Coupon %d cannot be combined with other coupons.", c.ID).
 					WithDetails(CouponProblem{CouponID: c.ID, Reason: ReasonNotStackable,
 						Message: "This coupon cannot be combined with other coupons."})
 			}
+			if kinds[c.Kind] {
+				return ErrCouponsNotStackable.WithMessage("Coupon %d is a second coupon of its kind.", c.ID).
+					WithDetails(CouponProblem{CouponID: c.ID, Reason: ReasonNotStackable,
+						Message: "Only one coupon of each kind can be used on an order."})
+			}
+			kinds[c.Kind] = true
 		}
 	}
 	for _, c := range cs {

@@ -164,8 +164,31 @@ func TestCouponStage(t *testing.T) {
 		}, []domain.Fen{1000, 600, 400}, nil, ""}, // 10% of 10000 = 1000, then 1000 off 9000
 		{"stacked thresholds use the amount entering the stage", three, nil, []Coupon{
 			{ID: 1, Kind: CouponAmountOff, Threshold: 10000, AmountOff: 1000, Stackable: true},
-			{ID: 2, Kind: CouponAmountOff, Threshold: 10000, AmountOff: 1000, Stackable: true},
+			{ID: 2, Kind: CouponPercentOff, Threshold: 10000, PercentOffBP: 1000, Stackable: true},
 		}, []domain.Fen{1000, 600, 400}, nil, ""},
+		// One per kind: stackable coupons combine across kinds only.
+		{"one of each kind", three, nil, []Coupon{
+			{ID: 1, Kind: CouponAmountOff, Threshold: 10000, AmountOff: 1000, Stackable: true},
+			{ID: 2, Kind: CouponPercentOff, PercentOffBP: 1000, Stackable: true},
+			{ID: 3, Kind: CouponNoThreshold, AmountOff: 800, Stackable: true},
+		}, []domain.Fen{1400, 840, 560}, nil, ""}, // 1000 off 10000, 1000 off 9000, 800 off 8000
+		{"two amount-off of one kind", three, nil, []Coupon{
+			{ID: 1, Kind: CouponAmountOff, Threshold: 10000, AmountOff: 1000, Stackable: true},
+			{ID: 2, Kind: CouponAmountOff, Threshold: 0, AmountOff: 100, Stackable: true},
+		}, nil, ErrCouponsNotStackable, ReasonNotStackable},
+		{"two percent-off of one kind", three, nil, []Coupon{
+			{ID: 1, Kind: CouponPercentOff, PercentOffBP: 1000, Stackable: true},
+			{ID: 2, Kind: CouponPercentOff, PercentOffBP: 500, Stackable: true},
+		}, nil, ErrCouponsNotStackable, ReasonNotStackable},
+		{"two no-threshold of one kind among others", three, nil, []Coupon{
+			{ID: 1, Kind: CouponPercentOff, PercentOffBP: 1000, Stackable: true},
+			{ID: 2, Kind: CouponNoThreshold, AmountOff: 100, Stackable: true},
+			{ID: 3, Kind: CouponNoThreshold, AmountOff: 200, Stackable: true},
+		}, nil, ErrCouponsNotStackable, ReasonNotStackable},
+		{"kinds differ but one not stackable", three, nil, []Coupon{
+			{ID: 1, Kind: CouponPercentOff, PercentOffBP: 1000, Stackable: true},
+			{ID: 2, Kind: CouponNoThreshold, AmountOff: 100},
+		}, nil, ErrCouponsNotStackable, ReasonNotStackable},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
