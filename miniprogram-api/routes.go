@@ -93,6 +93,9 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	// Notifications: the SDK reads the body first (no bindJSON here).
 	hooks.POST("/wechatpay/transactions", a.wechatPayTransactions)
 	hooks.POST("/wechatpay/refunds", a.wechatPayRefunds)
+	admin.GET("/refunds", a.listRefunds, asAdmin(operators...)...)
+	admin.POST("/refunds/:id/retry", a.retryRefund, asAdmin(operators...)...)
+	admin.POST("/refunds/:id/apply-abnormal", a.applyAbnormalRefund, asAdmin(operators...)...)
 
 	// --- after-sales (routes:aftersales) ---
 	shop.POST("/orders/:no/after-sales", a.requestAfterSales, asShopper...)

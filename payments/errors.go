@@ -22,6 +22,7 @@ var (
 		"ORDERPAID":         payment.ErrOrderPaid,
 		"ORDERCLOSED":       payment.ErrOrderClosed,
 		"OUTTRADENOUSED":    payment.ErrOutTradeNoUsed,
+		"NOTENOUGH":         payment.ErrNotEnough,
 	}
 )
 

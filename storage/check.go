@@ -95,6 +95,11 @@ WHERE (a.status = 'paid') <> (p.id IS NOT NULL) OR p.transaction_id <> a.transac
 SELECT 'payment ' || p.transaction_id || ': ' || sum(r.wechat_fen) || ' refunded or refunding of ' || p.amount_fen
 FROM payments p JOIN refunds r ON r.payment_id = p.id AND r.status NOT IN ('closed', 'failed')
 GROUP BY p.id HAVING sum(r.wechat_fen) > p.amount_fen`},
+	{"a refund waiting for a person says why, and an abnormal one can be re-applied", `
+SELECT 'refund ' || r.out_refund_no || ' is ' || r.status ||
+       CASE WHEN r.status = 'abnormal' THEN ' without a WeChat refund_id' ELSE ' without a reason' END
+FROM refunds r
+WHERE (r.status = 'needs_attention' AND r.failure = '') OR (r.status = 'abnormal' AND COALESCE(r.wx_refund_id, '') = '')`},
 	{"a refund is its lines plus freight", `
 SELECT 'refund ' || r.out_refund_no || ': ' || r.amount_fen || ' but lines ' || COALESCE(l.s, 0) || ' + freight ' || r.freight_fen
 FROM refunds r LEFT JOIN (SELECT refund_id, sum(amount_fen) s FROM refund_lines GROUP BY refund_id) l ON l.refund_id = r.id

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -680,4 +681,58 @@ UPDATE order_items SET refunded_quantity = refunded_quantity + $2, refunded_fen 
 		}
 	}
 	return nil
+}
+
+// RefundByID implements cashier.Store and cashier.Tx.
+func (s Payments) RefundByID(ctx context.Context, id int64, forUpdate bool) (cashier.Refund, error) {
+	q := `SELECT ` + refundCols + refundFrom + `WHERE r.id = $1`
+	if forUpdate {
+		q += ` FOR UPDATE OF r`
+	}
+	var rows []refundRow
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, q, id); err != nil {
+		return cashier.Refund{}, fmt.Errorf("storage: refund: %w", mapErr(err))
+	}
+	if len(rows) == 0 {
+		return cashier.Refund{}, cashier.ErrRefundNotFound
+	}
+	rs, err := s.withLines(ctx, rows)
+	if err != nil {
+		return cashier.Refund{}, err
+	}
+	return rs[0], nil
+}
+
+// listRefundsSQL pages refunds newest first; an empty status list selects
+// all of them.
+const listRefundsSQL = `SELECT ` + refundCols + refundFrom + `
+WHERE r.id < $1 AND (cardinality($2::text[]) = 0 OR r.status = ANY($2)) ORDER BY r.id DESC LIMIT $3`
+
+// ListRefunds implements cashier.Store.
+func (s Payments) ListRefunds(ctx context.Context, statuses []cashier.RefundStatus, page domain.Page) ([]cashier.Refund, string, error) {
+	limit := domain.BoundLimit(page.Limit)
+	before, err := idBefore(page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	st := make([]string, len(statuses))
+	for i, x := range statuses {
+		st[i] = string(x)
+	}
+	var rows []refundRow
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, listRefundsSQL, before, pq.Array(st), limit+1); err != nil {
+		return nil, "", fmt.Errorf("storage: list refunds: %w", mapErr(err))
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = strconv.FormatInt(rows[limit-1].ID, 10)
+	}
+	out, err := s.withLines(ctx, rows)
+	return out, next, err
+}
+
+// Audit implements cashier.Tx.
+func (s Payments) Audit(ctx context.Context, e domain.AuditEntry) error {
+	return WriteAudit(ctx, s.ext(), e)
 }

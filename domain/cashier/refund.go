@@ -33,7 +33,24 @@ const (
 	RefundAbnormal   RefundStatus = "abnormal"
 	RefundClosed     RefundStatus = "closed"
 	RefundFailed     RefundStatus = "failed"
+	// RefundNeedsAttention: WeChat Pay refused it outright for a reason a
+	// person must handle (the shopper's account is abnormal, or the
+	// merchant's balance stayed short through every retry). It still holds
+	// its amount; an admin retries it (RetryRefund) or gives it up
+	// (AbandonRefund). Failure says why.
+	RefundNeedsAttention RefundStatus = "needs_attention"
 )
+
+// MaxBalanceRetries is how many times the refund worker resubmits a refund
+// refused for a short merchant balance (NOT_ENOUGH) before a person is asked:
+// with the worker's backoff (1, 2, 4, 8, then every 16 leases) about two
+// days at the default one-minute lease.
+const MaxBalanceRetries = 200
+
+// NeedsPerson reports whether a person must act on a refund: WeChat Pay
+// refused it (needs_attention) or it went abnormal (re-apply it to a bank
+// card: ApplyAbnormalRefund).
+func (s RefundStatus) NeedsPerson() bool { return s == RefundNeedsAttention || s == RefundAbnormal }
 
 // Live reports whether the refund still holds (or has returned) its amount:
 // anything but closed and failed.
@@ -290,14 +307,7 @@ func (s *Service) SubmitRefund(ctx context.Context, r Refund) Refund {
 			s.log().WarnContext(ctx, "refund not confirmed; the worker retries", "out_refund_no", r.OutRefundNo, "err", err)
 			return r
 		}
-		res = payment.Refund{OutRefundNo: r.OutRefundNo, Status: "FAILED", Refund: r.WeChatAmount}
-		r2, _, aerr := s.applyRefund(ctx, res, err.Error())
-		if aerr != nil {
-			s.log().ErrorContext(ctx, "record refund failure", "out_refund_no", r.OutRefundNo, "err", aerr)
-			return r
-		}
-		s.log().ErrorContext(ctx, "refund refused", "alert", true, "out_refund_no", r.OutRefundNo, "err", err)
-		return r2
+		return s.refused(ctx, r, err)
 	}
 	r2, _, err := s.applyRefund(ctx, res, "")
 	if err != nil {
@@ -305,6 +315,65 @@ func (s *Service) SubmitRefund(ctx context.Context, r Refund) Refund {
 		return r
 	}
 	return r2
+}
+
+// refused records WeChat Pay's outright refusal of a refund:
+//   - NOT_ENOUGH (the merchant's balance is short) leaves it pending, the
+//     reason noted: the refund worker resubmits it with backoff (same
+//     out_refund_no) and asks a person after MaxBalanceRetries;
+//   - a refusal no retry can change (amount exceeded, too many refunds)
+//     fails it: its amount is free again and RefundSettled is raised;
+//   - anything else (USER_ACCOUNT_ABNORMAL, an unexpected code) needs a
+//     person: it keeps its amount and appears in the admin queue.
+func (s *Service) refused(ctx context.Context, r Refund, cause error) Refund {
+	var (
+		r2  Refund
+		err error
+	)
+	switch {
+	case errors.Is(cause, payment.ErrNotEnough) && r.Checks < MaxBalanceRetries:
+		s.log().WarnContext(ctx, "refund refused for a short balance; the worker retries", "alert", true,
+			"out_refund_no", r.OutRefundNo, "checks", r.Checks, "err", cause)
+		r2, err = s.markRefund(ctx, r.OutRefundNo, RefundPending, RefundPending, "NOT_ENOUGH: "+cause.Error())
+	case errors.Is(cause, payment.ErrRefundExceeded), errors.Is(cause, payment.ErrRefundLimit):
+		s.log().ErrorContext(ctx, "refund refused", "alert", true, "out_refund_no", r.OutRefundNo, "err", cause)
+		r2, _, err = s.applyRefund(ctx, payment.Refund{OutRefundNo: r.OutRefundNo, Status: "FAILED", Refund: r.WeChatAmount},
+			cause.Error())
+	default:
+		s.log().ErrorContext(ctx, "refund refused; needs a person", "alert", true, "out_refund_no", r.OutRefundNo, "err", cause)
+		r2, err = s.markRefund(ctx, r.OutRefundNo, RefundPending, RefundNeedsAttention, cause.Error())
+	}
+	if err != nil {
+		s.log().ErrorContext(ctx, "record refund refusal", "out_refund_no", r.OutRefundNo, "err", err)
+		return r
+	}
+	return r2
+}
+
+// markRefund moves a refund from one status to another (or notes a reason
+// on it) unless it has moved on meanwhile; it returns it as it stands.
+func (s *Service) markRefund(ctx context.Context, outRefundNo string, from, to RefundStatus, failure string) (Refund, error) {
+	var out Refund
+	err := s.Store.InTx(ctx, func(tx Tx) error {
+		r, err := tx.LockRefund(ctx, outRefundNo)
+		if err != nil {
+			return err
+		}
+		out = r
+		if r.Status != from {
+			return nil
+		}
+		r.Status, r.Failure = to, failure
+		if err := tx.UpdateRefund(ctx, r, s.now()); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	if err != nil {
+		return Refund{}, fmt.Errorf("cashier: mark refund %s: %w", outRefundNo, err)
+	}
+	return out, nil
 }
 
 // HandleRefundNotice applies a verified refund notification and records it

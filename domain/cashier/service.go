@@ -25,6 +25,12 @@ type Store interface {
 	// ClaimRefunds leases up to c.Limit refunds that are pending, processing
 	// or abnormal and due.
 	ClaimRefunds(ctx context.Context, c Claim) ([]Refund, error)
+	// RefundByID returns a refund with its lines (ErrRefundNotFound);
+	// forUpdate locks it.
+	RefundByID(ctx context.Context, id int64, forUpdate bool) (Refund, error)
+	// ListRefunds lists refunds in these statuses (nil: all), newest first,
+	// and the cursor of the next page ("" at the end).
+	ListRefunds(ctx context.Context, statuses []RefundStatus, page domain.Page) ([]Refund, string, error)
 	// InTx runs fn in one transaction; fn's Tx runs in it.
 	InTx(ctx context.Context, fn func(Tx) error) error
 }
@@ -34,6 +40,11 @@ type Tx interface {
 	ApplyStore
 	SettleStore
 	RefundStore
+	// RefundByID returns a refund with its lines (ErrRefundNotFound);
+	// forUpdate locks it.
+	RefundByID(ctx context.Context, id int64, forUpdate bool) (Refund, error)
+	// Audit records a person's action in the transaction.
+	Audit(ctx context.Context, e domain.AuditEntry) error
 }
 
 // PayStore is what asking for a payment, closing attempts and the

@@ -33,6 +33,11 @@ var (
 	ErrRefundLimit = domain.E(domain.KindConflict, "refund_limit_reached",
 		"This payment cannot be refunded any more times.")
 
+	// ErrNotEnough: the merchant's balance is short (NOT_ENOUGH); the same
+	// refund succeeds once it is topped up, so it is retried with backoff.
+	ErrNotEnough = domain.E(domain.KindConflict, "refund_balance_short",
+		"The merchant balance is too low for this refund now.")
+
 	// ErrRejected is any other definite refusal (bad parameters, no
 	// authority, insufficient merchant balance …).
 	ErrRejected = domain.E(domain.KindUnprocessable, "payment_rejected",

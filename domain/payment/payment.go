@@ -30,6 +30,8 @@ type Gateway interface {
 	Refund(ctx context.Context, req RefundRequest) (Refund, error)
 	// QueryRefund asks the provider for the state of a refund.
 	QueryRefund(ctx context.Context, outRefundNo string) (Refund, error)
+	// ApplyAbnormalRefund re-applies an ABNORMAL refund to a bank card.
+	ApplyAbnormalRefund(ctx context.Context, req AbnormalRefundRequest) (Refund, error)
 }
 
 // JSAPIRequest asks for a payment inside the mini-program by the shopper
@@ -115,6 +117,23 @@ type RefundRequest struct {
 	Refund      domain.Fen
 	Total       domain.Fen
 }
+
+// AbnormalRefundRequest re-applies an ABNORMAL refund to a bank card
+// (apply-abnormal-refund). BankAccount and RealName are sent encrypted.
+type AbnormalRefundRequest struct {
+	RefundID    string // WeChat Pay's refund_id
+	OutRefundNo string
+	Type        string // AbnormalToUserCard or AbnormalToMerchantCard
+	BankType    string // WeChat Pay's bank code, e.g. ICBC_DEBIT
+	BankAccount string
+	RealName    string
+}
+
+// The destinations of an abnormal refund.
+const (
+	AbnormalToUserCard     = "USER_BANK_CARD"
+	AbnormalToMerchantCard = "MERCHANT_BANK_CARD"
+)
 
 // RefundStatus is the state of a refund at the provider.
 type RefundStatus string

@@ -76,6 +76,9 @@ func (s *Simulator) createRefund(_ *http.Request, body []byte) (int, any, *apiEr
 		}
 		return http.StatusOK, rf.json(), nil
 	}
+	if e := s.takeRefusalLocked(); e != nil {
+		return 0, nil, e
+	}
 	if t.state != "SUCCESS" && t.state != "REFUND" {
 		return 0, nil, errf(http.StatusBadRequest, "INVALID_REQUEST", "订单未支付，不能申请退款")
 	}
@@ -108,8 +111,11 @@ func (s *Simulator) createRefund(_ *http.Request, body []byte) (int, any, *apiEr
 	}
 	t.refunds = append(t.refunds, rf)
 	s.refunds[rf.outRefundNo] = rf
-	if !s.cfg.ManualRefunds {
-		no := rf.outRefundNo
+	no := rf.outRefundNo
+	if s.abnormalNext > 0 {
+		s.abnormalNext--
+		s.sched.after(s.cfg.RefundDelay, func() { _ = s.FailRefund(no, "ABNORMAL") })
+	} else if !s.cfg.ManualRefunds {
 		s.sched.after(s.cfg.RefundDelay, func() { _ = s.CompleteRefund(no) })
 	}
 	return http.StatusOK, rf.json(), nil

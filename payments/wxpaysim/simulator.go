@@ -91,6 +91,11 @@ type Simulator struct {
 	afterEffect []int
 	deliveries  []Delivery
 	transfers   map[string]*transfer // by out_bill_no (transfers.go)
+	// refusals: the next refunds asked for are refused with these codes
+	// (refunds_abnormal.go); abnormalNext: the next refunds accepted end
+	// ABNORMAL instead of succeeding.
+	refusals     []string
+	abnormalNext int
 }
 
 // New starts a simulator. Call Close when done.
@@ -183,6 +188,7 @@ func (s *Simulator) routes() *http.ServeMux {
 	m.Handle("POST /v3/pay/transactions/out-trade-no/{no}/close", s.api(s.close))
 	m.Handle("POST /v3/refund/domestic/refunds", s.api(s.createRefund))
 	m.Handle("GET /v3/refund/domestic/refunds/{no}", s.api(s.queryRefund))
+	m.Handle("POST /v3/refund/domestic/refunds/{id}/apply-abnormal-refund", s.api(s.applyAbnormalRefund))
 	s.transferRoutes(m)
 	m.Handle("/v3/", s.api(func(*http.Request, []byte) (int, any, *apiError) {
 		return 0, nil, errf(http.StatusNotFound, "NOT_FOUND", "接口不存在")
