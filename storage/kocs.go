@@ -427,7 +427,7 @@ func (k KOCs) Fraud(ctx context.Context, orderID, kocID int64) (commission.Fraud
 
 // SaveAccruals records the order, its commission lines and their accrue
 // entries in one statement. The entries' trigger adds them to a shard of
-// each KOC's pending balance (migration 00019), so concurrent payments
+// each KOC's pending balance (migration 00018), so concurrent payments
 // earning for one KOC do not queue on one row.
 func (k KOCs) SaveAccruals(ctx context.Context, o commission.CommissionOrder, as []commission.Accrual, at time.Time) error {
 	n := len(as)
