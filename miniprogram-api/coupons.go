@@ -214,12 +214,9 @@ func (p templatePatch) apply(t *coupon.Template) {
 
 // PATCH /api/v1/admin/coupon-templates/{id}
 func (a *API) patchCouponTemplate(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req templatePatch
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	t, err := a.deps.Coupons.UpdateTemplate(c.Request().Context(), actor(c), requestID(c), id, req.apply)
@@ -235,12 +232,9 @@ type statusRequest struct {
 
 // POST /api/v1/admin/coupon-templates/{id}/status
 func (a *API) setCouponTemplateStatus(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req statusRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	t, err := a.deps.Coupons.SetStatus(c.Request().Context(), actor(c), requestID(c), id, coupon.Status(req.Status))
@@ -273,10 +267,7 @@ func (a *API) listCouponTemplates(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]templateDTO, len(ts))
-	for i, t := range ts {
-		out[i] = toTemplateDTO(t)
-	}
+	out := convertAll(ts, toTemplateDTO)
 	return c.JSON(http.StatusOK, newList(out, next))
 }
 
