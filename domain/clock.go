@@ -36,3 +36,12 @@ func BoundLimit(n int) int {
 	}
 	return n
 }
+
+// Now is c's time, or the wall clock's when c is nil (a Service built
+// without one).
+func (c Clock) Now() time.Time {
+	if c != nil {
+		return c()
+	}
+	return time.Now()
+}

@@ -50,10 +50,7 @@ func (a *API) listAddresses(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]addressDTO, len(as))
-	for i, x := range as {
-		out[i] = toAddressDTO(x)
-	}
+	out := convertAll(as, toAddressDTO)
 	return c.JSON(http.StatusOK, newList(out, ""))
 }
 
@@ -87,12 +84,9 @@ func (a *API) createAddress(c echo.Context) error {
 
 // PATCH /api/v1/shop/addresses/{id}
 func (a *API) updateAddress(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req updateAddressRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	x, err := a.deps.Addresses.Update(c.Request().Context(), shopperID(c), id, address.Patch{Name: req.Name,

@@ -104,10 +104,7 @@ func (a *API) listAfterSales(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]afterSalesDTO, len(rows))
-	for i, r := range rows {
-		out[i] = toAfterSalesDTO(r)
-	}
+	out := convertAll(rows, toAfterSalesDTO)
 	return c.JSON(http.StatusOK, newList(out, next))
 }
 
@@ -133,12 +130,9 @@ func (a *API) approveAfterSales(c echo.Context) error {
 
 // POST /api/v1/admin/after-sales/{id}/reject {reason}
 func (a *API) rejectAfterSales(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req rejectAfterSalesRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	as, err := a.deps.AfterSales.Reject(c.Request().Context(), aftersales.Decision{ID: id, Note: req.Reason,

@@ -66,10 +66,7 @@ func (a *API) listClerkShareLinks(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]shareLinkDTO, len(ls))
-	for i, l := range ls {
-		out[i] = toShareLinkDTO(l)
-	}
+	out := convertAll(ls, toShareLinkDTO)
 	return c.JSON(http.StatusOK, newList(out, next))
 }
 
@@ -207,12 +204,9 @@ type patchTouchpointRequest struct {
 
 // PATCH /api/v1/admin/touchpoints/{id}
 func (a *API) patchTouchpoint(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req patchTouchpointRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	p := attribution.TouchpointPatch{Name: req.Name, Tags: req.Tags, OwnerStoreID: req.OwnerStoreID, OwnerKOCID: req.OwnerKOCID, Archived: req.Archived}
@@ -250,10 +244,7 @@ func (a *API) listTouchpoints(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]touchpointDTO, len(tps))
-	for i, t := range tps {
-		out[i] = toTouchpointDTO(t)
-	}
+	out := convertAll(tps, toTouchpointDTO)
 	return c.JSON(http.StatusOK, newList(out, next))
 }
 

@@ -20,6 +20,16 @@ import (
 
 var errUnexpectedEOF = io.ErrUnexpectedEOF
 
+// bindWithID reads the path parameter name as an id, then binds the body
+// into dst as bindJSON does: the path is checked first.
+func (a *API) bindWithID(c echo.Context, name string, dst any) (int64, error) {
+	id, err := pathID(c, name)
+	if err != nil {
+		return 0, err
+	}
+	return id, a.bindJSON(c, dst)
+}
+
 // bindJSON decodes the request body strictly (unknown fields and trailing
 // data are errors; query and path never overwrite body fields) and validates
 // it with the one process-wide validator.

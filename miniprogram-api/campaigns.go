@@ -91,12 +91,9 @@ type campaignPatch struct {
 
 // PATCH /api/v1/admin/campaigns/{id}
 func (a *API) patchCampaign(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req campaignPatch
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	cp, err := a.deps.Campaigns.Update(c.Request().Context(), actor(c), requestID(c), id, func(cp *campaign.Campaign) {
@@ -117,12 +114,9 @@ func (a *API) patchCampaign(c echo.Context) error {
 
 // POST /api/v1/admin/campaigns/{id}/status
 func (a *API) setCampaignStatus(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req statusRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	cp, err := a.deps.Campaigns.SetStatus(c.Request().Context(), actor(c), requestID(c), id, campaign.Status(req.Status))
@@ -155,10 +149,7 @@ func (a *API) listCampaigns(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]campaignDTO, len(cs))
-	for i, cp := range cs {
-		out[i] = toCampaignDTO(cp)
-	}
+	out := convertAll(cs, toCampaignDTO)
 	return c.JSON(http.StatusOK, newList(out, next))
 }
 

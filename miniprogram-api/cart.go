@@ -108,12 +108,9 @@ func (a *API) updateCartItem(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sku, err := pathID(c, "sku_id")
-	if err != nil {
-		return err
-	}
 	var req updateCartItemRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	sku, err := a.bindWithID(c, "sku_id", &req)
+	if err != nil {
 		return err
 	}
 	ct, err := a.deps.Cart.Update(c.Request().Context(), o, sku, req.Quantity, req.Selected)

@@ -219,10 +219,7 @@ func (a *API) shopCategories(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]categoryDTO, len(tree))
-	for i, k := range tree {
-		out[i] = toCategoryDTO(k)
-	}
+	out := convertAll(tree, toCategoryDTO)
 	return c.JSON(http.StatusOK, newList(out, ""))
 }
 
@@ -312,12 +309,9 @@ func (a *API) createCategory(c echo.Context) error {
 
 // PUT /api/v1/admin/categories/{id}
 func (a *API) updateCategory(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req categoryRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	cat, err := a.deps.Catalog.UpdateCategory(c.Request().Context(), actor(c),
@@ -434,12 +428,9 @@ type patchProductRequest struct {
 
 // PATCH /api/v1/admin/products/{id}
 func (a *API) patchProduct(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req patchProductRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	patch := catalog.ProductPatch{CategoryID: req.CategoryID, Title: req.Title, Subtitle: req.Subtitle,
@@ -461,12 +452,9 @@ type productStatusRequest struct {
 
 // POST /api/v1/admin/products/{id}/status
 func (a *API) setProductStatus(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req productStatusRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	p, err := a.deps.Catalog.SetProductStatus(c.Request().Context(), actor(c), id, catalog.ProductStatus(req.Status))
@@ -492,12 +480,9 @@ func (a *API) deleteProduct(c echo.Context) error {
 
 // POST /api/v1/admin/products/{id}/skus
 func (a *API) createSKU(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req skuRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	k, err := a.deps.Catalog.CreateSKU(c.Request().Context(), actor(c), id, req.toNewSKU())
@@ -518,12 +503,9 @@ type patchSKURequest struct {
 
 // PATCH /api/v1/admin/skus/{id}
 func (a *API) patchSKU(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req patchSKURequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	patch := catalog.SKUPatch{Code: req.Code, Specs: req.Specs, PerOrderLimit: req.PerOrderLimit}
@@ -554,12 +536,9 @@ type adjustmentRequest struct {
 
 // POST /api/v1/admin/skus/{id}/stock-adjustments
 func (a *API) adjustStock(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req adjustmentRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	e, err := a.deps.Catalog.AdjustStock(c.Request().Context(), actor(c), id,
@@ -584,9 +563,6 @@ func (a *API) stockLedger(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]ledgerDTO, len(es))
-	for i, e := range es {
-		out[i] = toLedgerDTO(e)
-	}
+	out := convertAll(es, toLedgerDTO)
 	return c.JSON(http.StatusOK, newList(out, next))
 }

@@ -61,12 +61,11 @@ func (r clerkOrderRequest) toInput(key string) clerk.OrderInput {
 	for _, it := range r.Items {
 		in.Items = append(in.Items, order.LineRequest{SKUID: it.SKUID, Quantity: it.Quantity})
 	}
-	if r.ExpectedPayableFen != nil {
-		f := domain.Fen(*r.ExpectedPayableFen)
-		in.ExpectedPayable = &f
-	}
+	in.ExpectedPayable = fenOf(r.ExpectedPayableFen)
 	return in
 }
+
+func (r clerkOrderRequest) expectedPayable() *int64 { return r.ExpectedPayableFen }
 
 // clerkOrderDTO is an order as the clerk's desk sees it: the shopper's view
 // plus where and by whom it was taken, and whether a member is attached.
@@ -97,10 +96,7 @@ func (a *API) previewClerkOrder(c echo.Context) error {
 // POST /api/v1/clerk/orders (Idempotency-Key)
 func (a *API) placeClerkOrder(c echo.Context) error {
 	var req clerkOrderRequest
-	if err := a.bindJSON(c, &req); err != nil {
-		return err
-	}
-	key, err := placingKey(c, req.ExpectedPayableFen)
+	key, err := a.bindPlacement(c, &req)
 	if err != nil {
 		return err
 	}
@@ -126,10 +122,7 @@ func (a *API) listClerkOrders(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]clerkOrderDTO, len(os))
-	for i, o := range os {
-		out[i] = toClerkOrderDTO(o)
-	}
+	out := convertAll(os, toClerkOrderDTO)
 	return c.JSON(http.StatusOK, newList(out, next))
 }
 

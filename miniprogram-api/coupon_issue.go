@@ -17,12 +17,9 @@ type generateCodesRequest struct {
 
 // POST /api/v1/admin/coupon-templates/{id}/codes
 func (a *API) generateCodes(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req generateCodesRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	batch, err := a.deps.Coupons.GenerateCodes(c.Request().Context(), actor(c), requestID(c), id, req.Count)
@@ -134,12 +131,9 @@ func toJobDTO(j coupon.Job) jobDTO {
 
 // POST /api/v1/admin/coupon-templates/{id}/bulk-issue
 func (a *API) bulkIssue(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req bulkIssueRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	j, err := a.deps.Coupons.StartBulkIssue(c.Request().Context(), actor(c), requestID(c), id, coupon.Segment{
@@ -216,10 +210,7 @@ func (a *API) listBudgets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]budgetDTO, len(bs))
-	for i, b := range bs {
-		out[i] = toBudgetDTO(b)
-	}
+	out := convertAll(bs, toBudgetDTO)
 	return c.JSON(http.StatusOK, newList(out, next))
 }
 

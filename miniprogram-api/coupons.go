@@ -20,15 +20,8 @@ type scopeDTO struct {
 
 // templateDTO is a coupon template as admins write and read it.
 type templateDTO struct {
-	ID                   int64      `json:"id"`
-	Name                 string     `json:"name"`
-	Description          string     `json:"description"`
-	Kind                 string     `json:"kind"`
-	ThresholdFen         int64      `json:"threshold_fen"`
-	AmountOffFen         int64      `json:"amount_off_fen"`
-	PercentOffBP         int64      `json:"percent_off_bp"`
-	MaxOffFen            int64      `json:"max_off_fen"`
-	Scope                scopeDTO   `json:"scope"`
+	ID int64 `json:"id"`
+	couponTermsDTO
 	ValidFrom            *time.Time `json:"valid_from"`
 	ValidUntil           *time.Time `json:"valid_until"`
 	ValidDays            int        `json:"valid_days"`
@@ -64,10 +57,27 @@ func nonNilIDs(ids []int64) []int64 {
 	return ids
 }
 
-func toTemplateDTO(t coupon.Template) templateDTO {
-	return templateDTO{ID: t.ID, Name: t.Name, Description: t.Description, Kind: string(t.Kind),
+// couponTermsDTO is what a template gives off, as admins and shoppers both
+// see it.
+type couponTermsDTO struct {
+	Name         string   `json:"name"`
+	Description  string   `json:"description"`
+	Kind         string   `json:"kind"`
+	ThresholdFen int64    `json:"threshold_fen"`
+	AmountOffFen int64    `json:"amount_off_fen"`
+	PercentOffBP int64    `json:"percent_off_bp"`
+	MaxOffFen    int64    `json:"max_off_fen"`
+	Scope        scopeDTO `json:"scope"`
+}
+
+func toCouponTermsDTO(t coupon.Template) couponTermsDTO {
+	return couponTermsDTO{Name: t.Name, Description: t.Description, Kind: string(t.Kind),
 		ThresholdFen: int64(t.Threshold), AmountOffFen: int64(t.AmountOff), PercentOffBP: t.PercentOffBP, MaxOffFen: int64(t.MaxOff),
-		Scope:     scopeDTO{Kind: string(t.Scope.Kind), IDs: nonNilIDs(t.Scope.IDs), ExcludedProductIDs: nonNilIDs(t.Scope.Excluded)},
+		Scope: toScopeDTO(t.Scope)}
+}
+
+func toTemplateDTO(t coupon.Template) templateDTO {
+	return templateDTO{ID: t.ID, couponTermsDTO: toCouponTermsDTO(t),
 		ValidFrom: optTime(t.ValidFrom), ValidUntil: optTime(t.ValidUntil), ValidDays: t.ValidDays, Total: t.Total, Issued: t.Issued,
 		PerShopper: t.PerShopper, Audience: string(t.Audience), AudienceTier: t.AudienceTier,
 		AudienceTouchpointID: t.AudienceTouchpoint, AudienceSince: optTime(t.AudienceSince),
@@ -214,12 +224,9 @@ func (p templatePatch) apply(t *coupon.Template) {
 
 // PATCH /api/v1/admin/coupon-templates/{id}
 func (a *API) patchCouponTemplate(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req templatePatch
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	t, err := a.deps.Coupons.UpdateTemplate(c.Request().Context(), actor(c), requestID(c), id, req.apply)
@@ -235,12 +242,9 @@ type statusRequest struct {
 
 // POST /api/v1/admin/coupon-templates/{id}/status
 func (a *API) setCouponTemplateStatus(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req statusRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	t, err := a.deps.Coupons.SetStatus(c.Request().Context(), actor(c), requestID(c), id, coupon.Status(req.Status))
@@ -273,32 +277,19 @@ func (a *API) listCouponTemplates(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]templateDTO, len(ts))
-	for i, t := range ts {
-		out[i] = toTemplateDTO(t)
-	}
+	out := convertAll(ts, toTemplateDTO)
 	return c.JSON(http.StatusOK, newList(out, next))
 }
 
 // couponRuleDTO is what a shopper sees of a template.
 type couponRuleDTO struct {
-	TemplateID         int64    `json:"template_id"`
-	Name               string   `json:"name"`
-	Description        string   `json:"description"`
-	Kind               string   `json:"kind"`
-	ThresholdFen       int64    `json:"threshold_fen"`
-	AmountOffFen       int64    `json:"amount_off_fen"`
-	PercentOffBP       int64    `json:"percent_off_bp"`
-	MaxOffFen          int64    `json:"max_off_fen"`
-	Scope              scopeDTO `json:"scope"`
-	StacksWithCampaign bool     `json:"stacks_with_campaign"`
+	TemplateID int64 `json:"template_id"`
+	couponTermsDTO
+	StacksWithCampaign bool `json:"stacks_with_campaign"`
 }
 
 func toCouponRuleDTO(t coupon.Template) couponRuleDTO {
-	return couponRuleDTO{TemplateID: t.ID, Name: t.Name, Description: t.Description, Kind: string(t.Kind),
-		ThresholdFen: int64(t.Threshold), AmountOffFen: int64(t.AmountOff), PercentOffBP: t.PercentOffBP, MaxOffFen: int64(t.MaxOff),
-		Scope:              toScopeDTO(t.Scope),
-		StacksWithCampaign: t.StacksWithCampaign}
+	return couponRuleDTO{TemplateID: t.ID, couponTermsDTO: toCouponTermsDTO(t), StacksWithCampaign: t.StacksWithCampaign}
 }
 
 type centreEntryDTO struct {

@@ -168,10 +168,7 @@ func (a *API) listPackages(activeOnly bool) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		out := make([]packageDTO, len(ps))
-		for i, p := range ps {
-			out[i] = toPackageDTO(p)
-		}
+		out := convertAll(ps, toPackageDTO)
 		return c.JSON(http.StatusOK, newList(out, next))
 	}
 }
@@ -234,10 +231,7 @@ func (a *API) listTiers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]tierDTO, len(ts))
-	for i, t := range ts {
-		out[i] = toTierDTO(t)
-	}
+	out := convertAll(ts, toTierDTO)
 	return c.JSON(http.StatusOK, newList(out, ""))
 }
 
@@ -347,12 +341,9 @@ type pointsAdjustmentRequest struct {
 
 // POST /api/v1/admin/members/{shopper_id}/points-adjustments
 func (a *API) adjustPoints(c echo.Context) error {
-	id, err := pathID(c, "shopper_id")
-	if err != nil {
-		return err
-	}
 	var req pointsAdjustmentRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "shopper_id", &req)
+	if err != nil {
 		return err
 	}
 	card, err := a.deps.Members.AdjustPoints(c.Request().Context(), actor(c), requestID(c), id, req.Points, req.Reason)
@@ -368,12 +359,9 @@ type memberPriceRequest struct {
 
 // PUT /api/v1/admin/skus/{id}/member-price
 func (a *API) setMemberPrice(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req memberPriceRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	var price *domain.Fen

@@ -45,12 +45,11 @@ func (r checkoutRequest) toInput(shopperID int64, key string) order.PlaceInput {
 	for _, it := range r.Items {
 		in.Items = append(in.Items, order.LineRequest{SKUID: it.SKUID, Quantity: it.Quantity})
 	}
-	if r.ExpectedPayableFen != nil {
-		f := domain.Fen(*r.ExpectedPayableFen)
-		in.ExpectedPayable = &f
-	}
+	in.ExpectedPayable = fenOf(r.ExpectedPayableFen)
 	return in
 }
+
+func (r checkoutRequest) expectedPayable() *int64 { return r.ExpectedPayableFen }
 
 type discountDTO struct {
 	Source    string `json:"source"`
@@ -268,10 +267,7 @@ func (a *API) previewCheckout(c echo.Context) error {
 // POST /api/v1/shop/orders (Idempotency-Key)
 func (a *API) placeOrder(c echo.Context) error {
 	var req checkoutRequest
-	if err := a.bindJSON(c, &req); err != nil {
-		return err
-	}
-	key, err := placingKey(c, req.ExpectedPayableFen)
+	key, err := a.bindPlacement(c, &req)
 	if err != nil {
 		return err
 	}
@@ -280,6 +276,27 @@ func (a *API) placeOrder(c echo.Context) error {
 		return orderErr(err)
 	}
 	return c.JSON(http.StatusCreated, toOrderDTO(o, false))
+}
+
+// placement is a request that places an order: it names the payable its
+// buyer saw.
+type placement interface{ expectedPayable() *int64 }
+
+// bindPlacement binds a placement into req and returns its Idempotency-Key.
+func (a *API) bindPlacement(c echo.Context, req placement) (string, error) {
+	if err := a.bindJSON(c, req); err != nil {
+		return "", err
+	}
+	return placingKey(c, req.expectedPayable())
+}
+
+// fenOf is an optional amount in fen as domain money.
+func fenOf(fen *int64) *domain.Fen {
+	if fen == nil {
+		return nil
+	}
+	f := domain.Fen(*fen)
+	return &f
 }
 
 // placingKey checks that a placement names the payable its buyer saw and

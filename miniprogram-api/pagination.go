@@ -23,6 +23,16 @@ func newList[T any](items []T, next string) listResponse[T] {
 	return listResponse[T]{Items: items, NextCursor: next}
 }
 
+// convertAll converts every element of xs with f, in order; the result is
+// never nil, so that an empty list is sent as [].
+func convertAll[T, U any](xs []T, f func(T) U) []U {
+	out := make([]U, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
+	}
+	return out
+}
+
 // pageOf reads cursor and limit (default 20, at most 100).
 func pageOf(c echo.Context) (domain.Page, error) {
 	return parsePage(c.QueryParam("cursor"), c.QueryParam("limit"))

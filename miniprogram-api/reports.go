@@ -55,6 +55,17 @@ func reportQuery(c echo.Context) (attribution.ReportQuery, error) {
 	return q, nil
 }
 
+// touchpointReportQuery reads a report's query and the touchpoint id in its
+// path, for the one-touchpoint reports.
+func touchpointReportQuery(c echo.Context) (attribution.ReportQuery, int64, error) {
+	q, err := reportQuery(c)
+	if err != nil {
+		return q, 0, err
+	}
+	id, err := pathID(c, "id")
+	return q, id, err
+}
+
 type reportRowDTO struct {
 	TouchpointID      int64   `json:"touchpoint_id"`
 	Name              string  `json:"name"`
@@ -154,11 +165,7 @@ func (a *API) attributionReport(c echo.Context) error {
 
 // GET /api/v1/admin/reports/attribution/{dimension}/{id}/daily?model&from&to
 func (a *API) attributionDaily(c echo.Context) error {
-	q, err := reportQuery(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	q, id, err := touchpointReportQuery(c)
 	if err != nil {
 		return err
 	}
@@ -171,10 +178,7 @@ func (a *API) attributionDaily(c echo.Context) error {
 		out[i] = toReportRowDTO(r, true)
 	}
 	if wantsCSV(c) {
-		cs := make([][]string, len(out))
-		for i, r := range out {
-			cs[i] = r.csv()
-		}
+		cs := convertAll(out, reportRowDTO.csv)
 		return writeCSV(c, fmt.Sprintf("attribution-%s-%d-daily", q.Dimension, id), reportCSVHeader, cs)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"items": out})
@@ -190,11 +194,7 @@ type productStatsDTO struct {
 
 // GET /api/v1/admin/reports/attribution/{dimension}/{id}/products?model&from&to&limit
 func (a *API) attributionProducts(c echo.Context) error {
-	q, err := reportQuery(c)
-	if err != nil {
-		return err
-	}
-	id, err := pathID(c, "id")
+	q, id, err := touchpointReportQuery(c)
 	if err != nil {
 		return err
 	}

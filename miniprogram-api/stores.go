@@ -49,10 +49,7 @@ func (a *API) listStores(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]storeDTO, len(ss))
-	for i, s := range ss {
-		out[i] = toStoreDTO(s)
-	}
+	out := convertAll(ss, toStoreDTO)
 	return c.JSON(http.StatusOK, newList(out, next))
 }
 
@@ -96,12 +93,9 @@ type patchStoreRequest struct {
 
 // PATCH /api/v1/admin/stores/{id}
 func (a *API) patchStore(c echo.Context) error {
-	id, err := pathID(c, "id")
-	if err != nil {
-		return err
-	}
 	var req patchStoreRequest
-	if err := a.bindJSON(c, &req); err != nil {
+	id, err := a.bindWithID(c, "id", &req)
+	if err != nil {
 		return err
 	}
 	p := store.Patch{Name: req.Name, Address: req.Address, OpeningHours: req.OpeningHours, Phone: req.Phone}

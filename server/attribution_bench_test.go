@@ -18,7 +18,6 @@ import (
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/attribution"
 	"github.com/yutang/yutang/storage"
-	"github.com/yutang/yutang/storage/storagetest"
 )
 
 // benchSize reads YUTANG_BENCH_TOUCHES (default 20 000: small enough for
@@ -32,18 +31,9 @@ func benchSize() int {
 
 func benchApp(b *testing.B) (*app, *httptest.Server) {
 	b.Helper()
-	url := storagetest.NewURL(b)
-	env := map[string]string{"DATABASE_URL": url, "YUTANG_DEMO": "false", "YUTANG_DATA_DIR": b.TempDir(), "YUTANG_LOG_LEVEL": "error"}
-	cfg, err := LoadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := openApp(context.Background(), cfg, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
+	a := benchOpen(b, testConfig(b, nil))
 	srv := httptest.NewServer(a.api().Handler())
-	b.Cleanup(func() { srv.Close(); a.close() })
+	b.Cleanup(srv.Close)
 	return a, srv
 }
 

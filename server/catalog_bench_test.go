@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,8 +10,6 @@ import (
 	"sort"
 	"testing"
 	"time"
-
-	"github.com/yutang/yutang/storage/storagetest"
 )
 
 // benchCatalogSQL generates a 10,000-product catalog in one go: 4 root and
@@ -45,24 +42,12 @@ ANALYZE;`
 // generated catalog, served over HTTP.
 func benchServer(b *testing.B) (*httptest.Server, *app) {
 	b.Helper()
-	dsn := storagetest.NewURL(b)
-	env := map[string]string{"DATABASE_URL": dsn, "YUTANG_DEMO": "false", "YUTANG_DATA_DIR": b.TempDir(), "YUTANG_LOG_LEVEL": "error"}
-	cfg, err := LoadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := openApp(context.Background(), cfg, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
+	a := benchOpen(b, testConfig(b, nil))
 	if _, err := a.db.Exec(benchCatalogSQL); err != nil {
 		b.Fatal(err)
 	}
 	srv := httptest.NewServer(a.api().Handler())
-	b.Cleanup(func() {
-		srv.Close()
-		a.close()
-	})
+	b.Cleanup(srv.Close)
 	return srv, a
 }
 

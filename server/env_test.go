@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/yutang/yutang/storage/storagetest"
 )
 
 // Production refuses to start while any stand-in would run, and names every
@@ -93,12 +91,7 @@ func TestConfigProductionRefusesStandIns(t *testing.T) {
 // (a bug in LoadConfig, a test option), the program refuses to start.
 func TestProductionWiringRefusesStandIns(t *testing.T) {
 	t.Parallel()
-	env := map[string]string{"DATABASE_URL": storagetest.NewURL(t), "YUTANG_DEMO": "false",
-		"YUTANG_DATA_DIR": t.TempDir(), "YUTANG_LOG_LEVEL": "error", "YUTANG_PASSWORD_HASH": "cheap"}
-	cfg, err := LoadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testConfig(t, map[string]string{"YUTANG_PASSWORD_HASH": "cheap"})
 	cfg.Env = EnvProduction
 	a, err := openApp(context.Background(), cfg, testLogWriter{t})
 	if err == nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -29,15 +30,9 @@ type testApp struct {
 // configuration before wiring.
 func newTestApp(t *testing.T, opts ...func(*Config)) *testApp {
 	t.Helper()
-	url := storagetest.NewURL(t)
 	// Cheap password hashes: staff sign in in every other test, and strong
 	// argon2id would spend a third of the suite's CPU.
-	env := map[string]string{"DATABASE_URL": url, "YUTANG_DEMO": "false", "YUTANG_DATA_DIR": t.TempDir(),
-		"YUTANG_LOG_LEVEL": "error", "YUTANG_PASSWORD_HASH": "cheap"}
-	cfg, err := LoadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testConfig(t, map[string]string{"YUTANG_PASSWORD_HASH": "cheap"})
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -52,6 +47,32 @@ func newTestApp(t *testing.T, opts ...func(*Config)) *testApp {
 		a.close()
 	})
 	return ta
+}
+
+// testConfig is the configuration of the program on a fresh database,
+// quiet, with env's variables over the defaults.
+func testConfig(tb testing.TB, env map[string]string) Config {
+	tb.Helper()
+	vars := map[string]string{"DATABASE_URL": storagetest.NewURL(tb), "YUTANG_DEMO": "false",
+		"YUTANG_DATA_DIR": tb.TempDir(), "YUTANG_LOG_LEVEL": "error"}
+	maps.Copy(vars, env)
+	cfg, err := LoadConfig(func(k string) string { return vars[k] })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg
+}
+
+// benchOpen opens the program for a benchmark, without its log, and closes
+// it when the benchmark ends.
+func benchOpen(b *testing.B, cfg Config) *app {
+	b.Helper()
+	a, err := openApp(context.Background(), cfg, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(a.close)
+	return a
 }
 
 type testLogWriter struct{ t *testing.T }

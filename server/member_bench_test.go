@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"sync"
 	"testing"
 
 	"github.com/yutang/yutang/domain"
-	"github.com/yutang/yutang/storage/storagetest"
 )
 
 // BenchmarkMemberPointsHotCard measures points credits and debits on one
@@ -27,17 +25,7 @@ func BenchmarkMemberPointsHotCard(b *testing.B) {
 
 func benchHotCard(b *testing.B, workers int) {
 	ctx := context.Background()
-	env := map[string]string{"DATABASE_URL": storagetest.NewURL(b), "YUTANG_DEMO": "false",
-		"YUTANG_DATA_DIR": b.TempDir(), "YUTANG_LOG_LEVEL": "error", "YUTANG_DB_MAX_CONNS": "40"}
-	cfg, err := LoadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := openApp(ctx, cfg, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(a.close)
+	a := benchOpen(b, testConfig(b, map[string]string{"YUTANG_DB_MAX_CONNS": "40"}))
 	var shopper int64
 	if err := a.db.Get(&shopper, `INSERT INTO shoppers (openid, phone) VALUES ('o-hot', '13900000000') RETURNING id`); err != nil {
 		b.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/yutang/yutang/domain/order"
-	"github.com/yutang/yutang/storage/storagetest"
 )
 
 // BenchmarkPaymentNotification measures notification handling end to end:
@@ -41,19 +40,11 @@ func benchNotifications(b *testing.B, workers int, koc bool) {
 	ctx := context.Background()
 	pa := &payApp{}
 	url, h := pa.listen(b)
-	env := map[string]string{"DATABASE_URL": storagetest.NewURL(b), "YUTANG_DEMO": "false",
-		"YUTANG_DATA_DIR": b.TempDir(), "YUTANG_LOG_LEVEL": "error"}
-	cfg, err := LoadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		b.Fatal(err)
-	}
+	cfg := testConfig(b, nil)
 	cfg.PublicURL, cfg.WxPay.SimSpeedup = url, 1000
-	a, err := openApp(ctx, cfg, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
+	a := benchOpen(b, cfg)
 	srv := httptest.NewServer(a.api().Handler())
-	b.Cleanup(func() { srv.Close(); a.close() })
+	b.Cleanup(srv.Close)
 	h.Store(handlerBox{srv.Config.Handler})
 	pa.capture.Store(true) // the simulator's deliveries are recorded, not applied
 
@@ -67,7 +58,7 @@ func benchNotifications(b *testing.B, workers int, koc bool) {
 	must(a.db.Get(&sku, `WITH c AS (INSERT INTO categories (name) VALUES ('Tea') RETURNING id),
 p AS (INSERT INTO products (category_id, title, status, images, min_price_fen) SELECT id, '龙井', 'on_sale', '{https://img/1.jpg}', 1000 FROM c RETURNING id)
 INSERT INTO skus (product_id, code, specs, price_fen, stock) SELECT id, 'B-1', '{}', 1000, $1 FROM p RETURNING id`, b.N))
-	_, err = a.db.Exec(`INSERT INTO stock_ledger (sku_id, kind, delta, actor, at) VALUES ($1, 'receive', $2, 'system', now())`, sku, b.N)
+	_, err := a.db.Exec(`INSERT INTO stock_ledger (sku_id, kind, delta, actor, at) VALUES ($1, 'receive', $2, 'system', now())`, sku, b.N)
 	must(err)
 	_, sh, err := a.svc.Identity.ShopperSignIn(ctx, "bench-shopper", "")
 	must(err)

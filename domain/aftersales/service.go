@@ -63,12 +63,7 @@ type Service struct {
 	Now     func() time.Time
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return domain.Clock(s.Now).Now() }
 
 // Request records a shopper's request to refund some units of some lines
 // of one of their paid orders. It refuses more units than remain

@@ -85,9 +85,4 @@ var (
 	ErrCodeCollision = domain.E(domain.KindConflict, "share_code_collision", "A share code collided; try again.")
 )
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return domain.Clock(s.Now).Now() }

@@ -267,12 +267,7 @@ type Service struct {
 	Now   func() time.Time
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return domain.Clock(s.Now).Now() }
 
 func entry(by domain.Actor, reqID, action string, id int64, before, after any, at time.Time) domain.AuditEntry {
 	return domain.AuditEntry{Actor: by, Action: action, Entity: "campaign", EntityID: strconv.FormatInt(id, 10),

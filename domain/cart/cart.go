@@ -94,12 +94,7 @@ type Service struct {
 	Now   func() time.Time
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return domain.Clock(s.Now).Now() }
 
 // Get returns the cart with every line's current state.
 func (s *Service) Get(ctx context.Context, o Owner) (Cart, error) {

@@ -64,12 +64,7 @@ type Service struct {
 	LowStock int
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return domain.Clock(s.Now).Now() }
 
 // StockState is the shopper's view of a SKU's stock.
 func (s *Service) StockState(stock int) StockState {
@@ -185,18 +180,10 @@ type ProductPatch struct {
 
 // Apply returns p with the patch applied.
 func (pp ProductPatch) Apply(p Product) Product {
-	if pp.CategoryID != nil {
-		p.CategoryID = *pp.CategoryID
-	}
-	if pp.Title != nil {
-		p.Title = *pp.Title
-	}
-	if pp.Subtitle != nil {
-		p.Subtitle = *pp.Subtitle
-	}
-	if pp.Description != nil {
-		p.Description = *pp.Description
-	}
+	set(&p.CategoryID, pp.CategoryID)
+	set(&p.Title, pp.Title)
+	set(&p.Subtitle, pp.Subtitle)
+	set(&p.Description, pp.Description)
 	if pp.Images != nil {
 		p.Images = slices.Clone(*pp.Images)
 	}
@@ -206,13 +193,16 @@ func (pp ProductPatch) Apply(p Product) Product {
 	if pp.Specs != nil {
 		p.Specs = cloneSpecs(*pp.Specs)
 	}
-	if pp.SortWeight != nil {
-		p.SortWeight = *pp.SortWeight
-	}
-	if pp.Status != nil {
-		p.Status = *pp.Status
-	}
+	set(&p.SortWeight, pp.SortWeight)
+	set(&p.Status, pp.Status)
 	return p
+}
+
+// set stores *src in *dst when src is set: a patch's nil field stays.
+func set[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
 }
 
 func cloneSpecs(ds []SpecDim) []SpecDim {
@@ -272,10 +262,8 @@ func (s *Service) CreateProduct(ctx context.Context, actor domain.Actor, p Produ
 			if err != nil {
 				return err
 			}
-			if ns.InitialStock > 0 {
-				if _, err := tx.AdjustStock(ctx, sku.ID, Adjustment{Kind: StockReceive, Quantity: ns.InitialStock, Note: "initial stock"}, actor, at); err != nil {
-					return err
-				}
+			if err := receiveInitial(ctx, tx, sku.ID, ns.InitialStock, actor, at); err != nil {
+				return err
 			}
 		}
 		if out, err = tx.Product(ctx, created.ID, false); err != nil {
@@ -284,6 +272,15 @@ func (s *Service) CreateProduct(ctx context.Context, actor domain.Actor, p Produ
 		return tx.Audit(ctx, audit(actor, "product.create", "product", out.ID, nil, out, at))
 	})
 	return out, err
+}
+
+// receiveInitial books a new SKU's initial stock, if any, as a receipt.
+func receiveInitial(ctx context.Context, tx Store, skuID int64, n int, actor domain.Actor, at time.Time) error {
+	if n <= 0 {
+		return nil
+	}
+	_, err := tx.AdjustStock(ctx, skuID, Adjustment{Kind: StockReceive, Quantity: n, Note: "initial stock"}, actor, at)
+	return err
 }
 
 // UpdateProduct changes a product's fields, including its status and spec
@@ -418,24 +415,12 @@ type SKUPatch struct {
 
 // Apply returns k with the patch applied.
 func (sp SKUPatch) Apply(k SKU) SKU {
-	if sp.Code != nil {
-		k.Code = *sp.Code
-	}
-	if sp.Specs != nil {
-		k.Specs = *sp.Specs
-	}
-	if sp.Price != nil {
-		k.Price = *sp.Price
-	}
-	if sp.ListPrice != nil {
-		k.ListPrice = *sp.ListPrice
-	}
-	if sp.PerOrderLimit != nil {
-		k.PerOrderLimit = *sp.PerOrderLimit
-	}
-	if sp.Status != nil {
-		k.Status = *sp.Status
-	}
+	set(&k.Code, sp.Code)
+	set(&k.Specs, sp.Specs)
+	set(&k.Price, sp.Price)
+	set(&k.ListPrice, sp.ListPrice)
+	set(&k.PerOrderLimit, sp.PerOrderLimit)
+	set(&k.Status, sp.Status)
 	return k
 }
 
@@ -466,7 +451,7 @@ func (s *Service) CreateSKU(ctx context.Context, actor domain.Actor, productID i
 			return err
 		}
 		if ns.InitialStock > 0 {
-			if _, err := tx.AdjustStock(ctx, out.ID, Adjustment{Kind: StockReceive, Quantity: ns.InitialStock, Note: "initial stock"}, actor, at); err != nil {
+			if err := receiveInitial(ctx, tx, out.ID, ns.InitialStock, actor, at); err != nil {
 				return err
 			}
 			if out, err = tx.SKU(ctx, out.ID); err != nil {

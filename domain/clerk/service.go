@@ -37,12 +37,7 @@ type MemberCodes interface {
 // ErrMemberTwice: an order names its member by code or by phone, not both.
 var ErrMemberTwice = domain.Invalid(domain.FieldError{Field: "member_code", Code: "excluded_with", Message: "send member_code or member_phone, not both"})
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return domain.Clock(s.Now).Now() }
 
 // input is the in-store order of in, taken by st; placing uses the member
 // code up (a preview only checks it).

@@ -64,12 +64,7 @@ const (
 	lockDuration    = 15 * time.Minute
 )
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return domain.Clock(s.Now).Now() }
 
 // ShopperSignIn exchanges a wx.login code for a session, creating the shopper
 // on first sign-in and stitching the anonymous visitor anonID (if any).

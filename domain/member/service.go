@@ -141,12 +141,7 @@ type Service struct {
 	TopUpTTL time.Duration
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return domain.Clock(s.Now).Now() }
 
 func (s *Service) rand() io.Reader {
 	if s.Rand != nil {

@@ -116,12 +116,7 @@ type Membership interface {
 // IdempotencyScope is the scope of order placement keys.
 const IdempotencyScope = "shop.orders"
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return domain.Clock(s.Now).Now() }
 
 func (s *Service) engine() *pricing.Engine {
 	if s.Pricing != nil {

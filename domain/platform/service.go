@@ -84,12 +84,7 @@ func (s *Service) PushSigned(timestamp, nonce, signature string) bool {
 	return subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(strings.ToLower(signature))) == 1
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return domain.Clock(s.Now).Now() }
 
 // Backoff is the wait before attempt n+1 after n failures: 30 s doubling,
 // at most an hour.
