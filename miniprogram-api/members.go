@@ -227,12 +227,15 @@ func toHeldCouponDTOs(cs []member.HeldCoupon) []heldCouponDTO {
 
 // GET /api/v1/admin/member-tiers
 func (a *API) listTiers(c echo.Context) error {
-	ts, err := a.deps.Members.Tiers(c.Request().Context())
+	page, err := pageOf(c)
 	if err != nil {
 		return err
 	}
-	out := convertAll(ts, toTierDTO)
-	return c.JSON(http.StatusOK, newList(out, ""))
+	ts, next, err := a.deps.Members.TierPage(c.Request().Context(), page)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, newList(convertAll(ts, toTierDTO), next))
 }
 
 type tierRequest struct {

@@ -528,6 +528,16 @@ func TestDemoDataIsIdempotent(t *testing.T) {
 	if len(tiers.Items) != 3 || len(pkgs.Items) != 2 {
 		t.Fatalf("demo tiers %d, packages %d", len(tiers.Items), len(pkgs.Items))
 	}
+	// The tier list pages.
+	var p1, p2 struct {
+		Items      []struct{ ID int64 } `json:"items"`
+		NextCursor string               `json:"next_cursor"`
+	}
+	ta.must(200, req{Method: "GET", Path: "/api/v1/admin/member-tiers?limit=2", Token: admin}).Decode(t, &p1)
+	ta.must(200, req{Method: "GET", Path: "/api/v1/admin/member-tiers?limit=2&cursor=" + p1.NextCursor, Token: admin}).Decode(t, &p2)
+	if len(p1.Items) != 2 || p1.NextCursor == "" || len(p2.Items) != 1 || p2.NextCursor != "" || p2.Items[0].ID <= p1.Items[1].ID {
+		t.Fatalf("tier pages %+v then %+v", p1, p2)
+	}
 }
 
 // Parallel stock adjustments over HTTP keep stock = ledger and never < 0.

@@ -204,6 +204,30 @@ func (s Members) Tiers(ctx context.Context) ([]member.Tier, error) {
 	return out, nil
 }
 
+// TierPage implements member.Store: the tiers by id, a page at a time.
+func (s Members) TierPage(ctx context.Context, page domain.Page) ([]member.Tier, string, error) {
+	after, err := idAfter(page.Cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	limit := domain.BoundLimit(page.Limit)
+	var rows []tierRow
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT `+tierCols+` FROM member_tiers WHERE id > $1 ORDER BY id LIMIT $2`,
+		after, limit+1); err != nil {
+		return nil, "", fmt.Errorf("storage: tier page: %w", mapErr(err))
+	}
+	next := ""
+	if len(rows) > limit {
+		rows = rows[:limit]
+		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
+	}
+	out := make([]member.Tier, len(rows))
+	for i, r := range rows {
+		out[i] = r.tier()
+	}
+	return out, next, nil
+}
+
 // CreateTier implements member.Store.
 func (s Members) CreateTier(ctx context.Context, t member.Tier) (member.Tier, error) {
 	var r tierRow

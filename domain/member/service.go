@@ -37,6 +37,8 @@ type Store interface {
 	Settings(ctx context.Context) (Settings, error)
 	PutSettings(ctx context.Context, s Settings, at time.Time) error
 	Tiers(ctx context.Context) ([]Tier, error)
+	// TierPage lists the tiers by id, a page at a time (the back office).
+	TierPage(ctx context.Context, page domain.Page) ([]Tier, string, error)
 	CreateTier(ctx context.Context, t Tier) (Tier, error)
 	UpdateTier(ctx context.Context, t Tier) (Tier, error)
 
@@ -407,6 +409,11 @@ func (s *Service) MemberPrices(ctx context.Context, shopperID int64, list map[in
 
 // Tiers lists the tiers by threshold.
 func (s *Service) Tiers(ctx context.Context) ([]Tier, error) { return s.Store.Tiers(ctx) }
+
+// TierPage lists the tiers for the back office, a page at a time.
+func (s *Service) TierPage(ctx context.Context, page domain.Page) ([]Tier, string, error) {
+	return s.Store.TierPage(ctx, page)
+}
 
 func checkTier(t Tier) error {
 	var fe []domain.FieldError
