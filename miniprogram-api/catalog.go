@@ -9,6 +9,7 @@ import (
 
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/catalog"
+	"github.com/yutang/yutang/domain/identity"
 )
 
 // --- DTOs ---
@@ -86,7 +87,10 @@ type shopProductItemDTO struct {
 	Image       string   `json:"image"`
 	Tags        []string `json:"tags"`
 	MinPriceFen int64    `json:"min_price_fen"`
-	StockState  string   `json:"stock_state"`
+	// MemberPriceFen is the signed-in member's lowest price among the
+	// on-sale SKUs (absent for others).
+	MemberPriceFen *int64 `json:"member_price_fen,omitempty"`
+	StockState     string `json:"stock_state"`
 	// Campaign: running and upcoming flash-sale prices (absent when none).
 	Campaign *productCampaignDTO `json:"campaign,omitempty"`
 }
@@ -247,6 +251,9 @@ func (a *API) shopProducts(c echo.Context) error {
 	}
 	for i := range out {
 		out[i].Campaign = cps[out[i].ID]
+	}
+	if err := a.listMemberPrices(c, ids, out); err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, newList(out, next))
 }
@@ -565,4 +572,37 @@ func (a *API) stockLedger(c echo.Context) error {
 	}
 	out := convertAll(es, toLedgerDTO)
 	return c.JSON(http.StatusOK, newList(out, next))
+}
+
+// listMemberPrices sets, for a signed-in member, each listed product's
+// lowest member price among its on-sale SKUs.
+func (a *API) listMemberPrices(c echo.Context, ids []int64, out []shopProductItemDTO) error {
+	if p, ok := principal(c); !ok || p.Kind != identity.SubjectShopper || a.deps.Members == nil {
+		return nil
+	}
+	prices, err := a.deps.Catalog.OnSalePrices(c.Request().Context(), ids)
+	if err != nil {
+		return err
+	}
+	list := make(map[int64]domain.Fen, len(prices))
+	for id, sp := range prices {
+		list[id] = sp.Price
+	}
+	mp := a.memberPrices(c, list)
+	if mp == nil {
+		return nil
+	}
+	low := map[int64]int64{}
+	for id, v := range mp {
+		pid := prices[id].ProductID
+		if cur, ok := low[pid]; !ok || int64(v) < cur {
+			low[pid] = int64(v)
+		}
+	}
+	for i := range out {
+		if v, ok := low[out[i].ID]; ok {
+			out[i].MemberPriceFen = &v
+		}
+	}
+	return nil
 }

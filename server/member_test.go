@@ -451,6 +451,26 @@ func TestMemberTiersUpgradeAndReview(t *testing.T) {
 	if r := pa.must(200, req{Method: "GET", Path: fmt.Sprintf("/api/v1/shop/products/%d", productID)}); bytes.Contains(r.Body, []byte("member_price_fen")) {
 		t.Fatalf("an anonymous visitor sees a member price")
 	}
+	// And the product list too (the lowest member price of its SKUs).
+	var list struct {
+		Items []struct {
+			ID             int64  `json:"id"`
+			MemberPriceFen *int64 `json:"member_price_fen"`
+		} `json:"items"`
+	}
+	pa.must(200, req{Method: "GET", Path: "/api/v1/shop/products?limit=100", Token: tok}).Decode(t, &list)
+	found := false
+	for _, it := range list.Items {
+		if it.ID == int64(productID) {
+			found = it.MemberPriceFen != nil && *it.MemberPriceFen == 950
+		}
+	}
+	if !found {
+		t.Fatalf("product list for a silver member: %+v", list)
+	}
+	if r := pa.must(200, req{Method: "GET", Path: "/api/v1/shop/products?limit=100"}); bytes.Contains(r.Body, []byte("member_price_fen")) {
+		t.Fatalf("an anonymous visitor sees a member price in the list")
+	}
 	if n := pa.count(`SELECT count(*) FROM audit_log WHERE action = 'member_tier.create'`); n != 1 {
 		t.Fatalf("tier audit %d", n)
 	}

@@ -429,6 +429,24 @@ func likeContains(s string) string {
 // ListProducts answers one page in the query's sort, by keyset pagination
 // (the cursor carries the sort key and id of the page's last row), so each
 // page costs the same however deep it is.
+// OnSalePrices implements catalog.Store.
+func (c Catalog) OnSalePrices(ctx context.Context, productIDs []int64) (map[int64]catalog.SKUPrice, error) {
+	var rows []struct {
+		ID        int64 `db:"id"`
+		ProductID int64 `db:"product_id"`
+		Price     int64 `db:"price_fen"`
+	}
+	if err := sqlx.SelectContext(ctx, c.ext(), &rows, `SELECT id, product_id, price_fen FROM skus
+WHERE product_id = ANY($1) AND status = 'on_sale'`, pq.Array(productIDs)); err != nil {
+		return nil, fmt.Errorf("storage: on-sale prices: %w", mapErr(err))
+	}
+	out := make(map[int64]catalog.SKUPrice, len(rows))
+	for _, r := range rows {
+		out[r.ID] = catalog.SKUPrice{ProductID: r.ProductID, Price: domain.Fen(r.Price)}
+	}
+	return out, nil
+}
+
 func (c Catalog) ListProducts(ctx context.Context, q catalog.ListQuery) ([]catalog.Product, string, error) {
 	sp, ok := productSorts[q.Sort]
 	if !ok {

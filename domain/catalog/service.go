@@ -44,6 +44,9 @@ type Store interface {
 	UpdateSKU(ctx context.Context, s SKU, at time.Time) (SKU, error)
 	SKU(ctx context.Context, id int64) (SKU, error)
 	ListProducts(ctx context.Context, q ListQuery) ([]Product, string, error)
+	// OnSalePrices returns the list price of every on-sale SKU of these
+	// products, by SKU id, with the product each belongs to.
+	OnSalePrices(ctx context.Context, productIDs []int64) (map[int64]SKUPrice, error)
 
 	// AdjustStock applies a manual stock change through the ledger; it fails
 	// with ErrOutOfStock when it would take stock below zero.
@@ -339,6 +342,22 @@ func (s *Service) DeleteProduct(ctx context.Context, actor domain.Actor, id int6
 		}
 		return tx.Audit(ctx, audit(actor, "product.delete", "product", id, before, nil, at))
 	})
+}
+
+// SKUPrice is an on-sale SKU's list price and its product.
+type SKUPrice struct {
+	ProductID int64
+	Price     domain.Fen
+}
+
+// OnSalePrices returns the list prices of the on-sale SKUs of products (a
+// page of the product list), by SKU id: what a member's prices are
+// computed from.
+func (s *Service) OnSalePrices(ctx context.Context, productIDs []int64) (map[int64]SKUPrice, error) {
+	if len(productIDs) == 0 {
+		return map[int64]SKUPrice{}, nil
+	}
+	return s.Store.OnSalePrices(ctx, productIDs)
 }
 
 // Product returns a product with all its SKUs (admin view).
