@@ -501,3 +501,85 @@ func (a *API) reviewSettlement(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, toBatchDTO(b))
 }
+
+// kocPeriod reads from and to (dates, YYYY-MM-DD, Asia/Shanghai; empty: the
+// last 30 days).
+func kocPeriod(c echo.Context) (time.Time, time.Time, error) {
+	from, bad := dateParam(c, "from", time.DateOnly)
+	to, bad2 := dateParam(c, "to", time.DateOnly)
+	var fe []domain.FieldError
+	for _, b := range []*domain.FieldError{bad, bad2} {
+		if b != nil {
+			fe = append(fe, *b)
+		}
+	}
+	if len(fe) > 0 {
+		return from, to, invalidFields(fe)
+	}
+	return from, to, nil
+}
+
+type kocShareLinkDTO struct {
+	Code             string    `json:"code"`
+	Path             string    `json:"path"`
+	PostID           int64     `json:"post_id,omitempty"`
+	PostName         string    `json:"post_name,omitempty"`
+	ProductID        int64     `json:"product_id,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
+	Touches          int64     `json:"touches"`
+	UniqueVisitors   int64     `json:"unique_visitors"`
+	AttributedOrders int64     `json:"attributed_orders"`
+	CreditedGMVFen   int64     `json:"credited_gmv_fen"`
+}
+
+// GET /api/v1/shop/koc/share-links
+func (a *API) kocShareLinks(c echo.Context) error {
+	page, err := pageOf(c)
+	if err != nil {
+		return err
+	}
+	from, to, err := kocPeriod(c)
+	if err != nil {
+		return err
+	}
+	p, _ := principal(c)
+	ls, next, err := a.deps.KOC.LinkStats(c.Request().Context(), p.ID, from, to, page)
+	if err != nil {
+		return err
+	}
+	out := make([]kocShareLinkDTO, len(ls))
+	for i, l := range ls {
+		out[i] = kocShareLinkDTO{Code: l.Code, Path: l.Path, PostID: l.PostID, PostName: l.PostName, ProductID: l.ProductID, CreatedAt: l.CreatedAt,
+			Touches: l.Touches, UniqueVisitors: l.Visitors, AttributedOrders: l.Orders, CreditedGMVFen: int64(l.Credited)}
+	}
+	return c.JSON(http.StatusOK, newList(out, next))
+}
+
+type kocPostDTO struct {
+	PostID           int64  `json:"post_id"`
+	Name             string `json:"name"`
+	Touches          int64  `json:"touches"`
+	UniqueVisitors   int64  `json:"unique_visitors"`
+	AttributedOrders int64  `json:"attributed_orders"`
+	CreditedGMVFen   int64  `json:"credited_gmv_fen"`
+	EarnedFen        int64  `json:"earned_fen"`
+}
+
+// GET /api/v1/shop/koc/performance
+func (a *API) kocPerformance(c echo.Context) error {
+	from, to, err := kocPeriod(c)
+	if err != nil {
+		return err
+	}
+	p, _ := principal(c)
+	ps, err := a.deps.KOC.PostStats(c.Request().Context(), p.ID, from, to)
+	if err != nil {
+		return err
+	}
+	out := make([]kocPostDTO, len(ps))
+	for i, x := range ps {
+		out[i] = kocPostDTO{PostID: x.PostID, Name: x.Name, Touches: x.Touches, UniqueVisitors: x.Visitors, AttributedOrders: x.Orders,
+			CreditedGMVFen: int64(x.Credited), EarnedFen: int64(x.Earned)}
+	}
+	return c.JSON(http.StatusOK, newList(out, ""))
+}

@@ -198,6 +198,8 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	shop.GET("/koc/dashboard", a.kocDashboard, asShopper...)
 	shop.GET("/koc/commissions", a.kocCommissions, asShopper...)
 	shop.GET("/koc/customers", a.kocCustomers, asShopper...)
+	shop.GET("/koc/share-links", a.kocShareLinks, asShopper...)
+	shop.GET("/koc/performance", a.kocPerformance, asShopper...)
 	admin.GET("/kocs", a.adminKOCs, asAdmin(backOffice...)...)
 	admin.GET("/kocs/:id", a.adminKOC, asAdmin(backOffice...)...)
 	admin.POST("/kocs/:id/approve", a.kocDecide(commission.Approve), asAdmin(operators...)...)

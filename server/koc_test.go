@@ -341,3 +341,90 @@ func benchKOC(b *testing.B, a *app, buyer, sku int64, active bool) {
 		b.Fatal(err)
 	}
 }
+
+// TestKOCShareLinksAndPerformance: a KOC's own view of their share links
+// and their numbers by post, with the link's visitor and the post's credited
+// GMV equal to the order's paid goods; 403 koc_not_active for a non-KOC.
+func TestKOCShareLinksAndPerformance(t *testing.T) {
+	t.Parallel()
+	w := newKOCWorld(t)
+	kTok, kID, _ := w.join("koc-view", 0)
+	var post struct {
+		ID int64 `json:"id"`
+	}
+	w.must(201, req{Method: "POST", Path: "/api/v1/admin/touchpoints", Token: w.admin,
+		Body: map[string]any{"kind": "post", "name": "Autumn live", "post_kind": "live"}}).Decode(t, &post)
+	var link struct{ Code string }
+	w.must(201, req{Method: "POST", Path: "/api/v1/shop/share-links", Token: kTok, Body: map[string]any{"post_id": post.ID}}).Decode(t, &link)
+
+	buyer, _ := w.shopper("view-buyer")
+	w.touch(buyer, link.Code, time.Hour)
+	no := w.buy(buyer, 2)
+	paid := int64(w.count(`SELECT paid_fen FROM order_attributions WHERE order_id = (SELECT id FROM orders WHERE order_no = $1)`, no))
+	if paid != 2000 {
+		t.Fatalf("paid goods %d", paid)
+	}
+
+	var links struct {
+		Items []struct {
+			Code             string `json:"code"`
+			Path             string `json:"path"`
+			PostID           int64  `json:"post_id"`
+			ProductID        int64  `json:"product_id"`
+			Touches          int64  `json:"touches"`
+			UniqueVisitors   int64  `json:"unique_visitors"`
+			AttributedOrders int64  `json:"attributed_orders"`
+			CreditedGMVFen   int64  `json:"credited_gmv_fen"`
+		} `json:"items"`
+		NextCursor string `json:"next_cursor"`
+	}
+	w.must(200, req{Method: "GET", Path: "/api/v1/shop/koc/share-links?limit=1", Token: kTok}).Decode(t, &links)
+	if len(links.Items) != 1 || links.NextCursor == "" {
+		t.Fatalf("first page %+v", links)
+	}
+	l := links.Items[0]
+	if l.Code != link.Code || l.PostID != post.ID || l.Path == "" || l.UniqueVisitors != 1 || l.Touches != 1 ||
+		l.AttributedOrders != 1 || l.CreditedGMVFen != paid {
+		t.Fatalf("post link %+v", l)
+	}
+	// The second page: the product link made at joining, untouched.
+	w.must(200, req{Method: "GET", Path: "/api/v1/shop/koc/share-links?limit=1&cursor=" + links.NextCursor, Token: kTok}).Decode(t, &links)
+	if len(links.Items) != 1 || links.Items[0].ProductID != w.prod || links.Items[0].UniqueVisitors != 0 || links.NextCursor != "" {
+		t.Fatalf("second page %+v", links)
+	}
+
+	var perf struct {
+		Items []struct {
+			PostID           int64  `json:"post_id"`
+			Name             string `json:"name"`
+			UniqueVisitors   int64  `json:"unique_visitors"`
+			AttributedOrders int64  `json:"attributed_orders"`
+			CreditedGMVFen   int64  `json:"credited_gmv_fen"`
+			EarnedFen        int64  `json:"earned_fen"`
+		} `json:"items"`
+	}
+	today := time.Now().In(domain.Shanghai).Format(time.DateOnly)
+	w.must(200, req{Method: "GET", Path: "/api/v1/shop/koc/performance?from=" + today + "&to=" + today, Token: kTok}).Decode(t, &perf)
+	if len(perf.Items) != 1 {
+		t.Fatalf("performance %+v", perf)
+	}
+	if p := perf.Items[0]; p.PostID != post.ID || p.Name != "Autumn live" || p.UniqueVisitors != 1 || p.AttributedOrders != 1 ||
+		p.CreditedGMVFen != paid || p.EarnedFen != w.koc(kID).PendingFen || p.EarnedFen != 200 {
+		t.Fatalf("post %+v", p)
+	}
+	// A period before the order: nothing credited.
+	w.must(200, req{Method: "GET", Path: "/api/v1/shop/koc/performance?from=2020-01-01&to=2020-01-31", Token: kTok}).Decode(t, &perf)
+	if len(perf.Items) != 0 {
+		t.Fatalf("old period %+v", perf)
+	}
+	if r := w.do(req{Method: "GET", Path: "/api/v1/shop/koc/performance?from=2026-02-01&to=2026-01-01", Token: kTok}); r.Status != 400 {
+		t.Fatalf("reversed period: %d %s", r.Status, r.Body)
+	}
+
+	// Not a KOC: 403 koc_not_active on both.
+	for _, path := range []string{"/api/v1/shop/koc/share-links", "/api/v1/shop/koc/performance"} {
+		if r := w.do(req{Method: "GET", Path: path, Token: buyer}); r.Status != 403 || r.ErrCode(t) != "koc_not_active" {
+			t.Fatalf("%s as a non-KOC: %d %s", path, r.Status, r.Body)
+		}
+	}
+}

@@ -235,18 +235,12 @@ func (a Attribution) ShareLink(ctx context.Context, code string) (attribution.Sh
 
 func (a Attribution) ListShareLinks(ctx context.Context, staffID int64, page domain.Page) ([]attribution.ShareLink, string, error) {
 	limit := domain.BoundLimit(page.Limit)
-	before := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
-	beforeCode := ""
-	if page.Cursor != "" {
-		ts, code, ok := strings.Cut(page.Cursor, "_")
-		t, err := time.Parse(time.RFC3339Nano, ts)
-		if !ok || err != nil {
-			return nil, "", domain.ErrBadCursor
-		}
-		before, beforeCode = t, code
+	before, beforeCode, err := shareLinkCursor(page.Cursor)
+	if err != nil {
+		return nil, "", err
 	}
 	var rows []shareLinkRow
-	err := sqlx.SelectContext(ctx, a.ext(), &rows, `
+	err = sqlx.SelectContext(ctx, a.ext(), &rows, `
 SELECT `+shareLinkCols+` FROM share_links
 WHERE staff_id = $1 AND (created_at, code) < ($2, $3)
 ORDER BY created_at DESC, code DESC LIMIT $4`, staffID, before, beforeCode, limit+1)
@@ -257,11 +251,29 @@ ORDER BY created_at DESC, code DESC LIMIT $4`, staffID, before, beforeCode, limi
 	if len(rows) > limit {
 		rows = rows[:limit]
 		last := rows[len(rows)-1]
-		next = last.CreatedAt.UTC().Format(time.RFC3339Nano) + "_" + last.Code
+		next = shareLinkNext(last.CreatedAt, last.Code)
 	}
 	out := make([]attribution.ShareLink, len(rows))
 	for i, r := range rows {
 		out[i] = r.toDomain()
 	}
 	return out, next, nil
+}
+
+// shareLinkCursor reads a share-link cursor: the created_at and code of the
+// last link listed (links are listed newest first).
+func shareLinkCursor(cursor string) (time.Time, string, error) {
+	if cursor == "" {
+		return time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), "", nil
+	}
+	ts, code, ok := strings.Cut(cursor, "_")
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if !ok || err != nil {
+		return time.Time{}, "", domain.ErrBadCursor
+	}
+	return t, code, nil
+}
+
+func shareLinkNext(at time.Time, code string) string {
+	return at.UTC().Format(time.RFC3339Nano) + "_" + code
 }

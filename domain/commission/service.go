@@ -144,6 +144,8 @@ type Store interface {
 
 	Entries(ctx context.Context, kocID int64, page domain.Page) ([]Entry, string, error)
 	Dashboard(ctx context.Context, k KOC, since time.Time) (Dashboard, error)
+	LinkStats(ctx context.Context, kocID int64, from, to time.Time, page domain.Page) ([]LinkStats, string, error)
+	PostStats(ctx context.Context, kocID int64, from, to time.Time) ([]PostStats, error)
 
 	CreateBatch(ctx context.Context, b Batch, at time.Time) (Batch, error)
 	Batch(ctx context.Context, id int64, forUpdate bool) (Batch, error)
