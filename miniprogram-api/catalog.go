@@ -278,12 +278,14 @@ func (a *API) shopProduct(c echo.Context) error {
 	for _, k := range p.SKUs {
 		list[k.ID] = k.Price
 	}
-	if mp := a.memberPrices(c, list); mp != nil {
-		for i := range out.SKUs {
-			if v, ok := mp[out.SKUs[i].ID]; ok {
-				f := int64(v)
-				out.SKUs[i].MemberPriceFen = &f
-			}
+	mp, err := a.memberPrices(c, list)
+	if err != nil {
+		return err
+	}
+	for i := range out.SKUs {
+		if v, ok := mp[out.SKUs[i].ID]; ok {
+			f := int64(v)
+			out.SKUs[i].MemberPriceFen = &f
 		}
 	}
 	return c.JSON(http.StatusOK, out)
@@ -588,9 +590,9 @@ func (a *API) listMemberPrices(c echo.Context, ids []int64, out []shopProductIte
 	for id, sp := range prices {
 		list[id] = sp.Price
 	}
-	mp := a.memberPrices(c, list)
-	if mp == nil {
-		return nil
+	mp, err := a.memberPrices(c, list)
+	if err != nil || mp == nil {
+		return err
 	}
 	low := map[int64]int64{}
 	for id, v := range mp {

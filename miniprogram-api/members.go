@@ -380,16 +380,12 @@ func (a *API) setMemberPrice(c echo.Context) error {
 
 // memberPrices returns, for a signed-in member, the member price of each
 // SKU of list (nil otherwise): product list and detail show it.
-func (a *API) memberPrices(c echo.Context, list map[int64]domain.Fen) map[int64]domain.Fen {
+func (a *API) memberPrices(c echo.Context, list map[int64]domain.Fen) (map[int64]domain.Fen, error) {
 	p, ok := principal(c)
 	if !ok || a.deps.Members == nil || p.Kind != identity.SubjectShopper {
-		return nil
+		return nil, nil
 	}
-	m, err := a.deps.Members.MemberPrices(c.Request().Context(), p.ID, list)
-	if err != nil {
-		return nil
-	}
-	return m
+	return a.deps.Members.MemberPrices(c.Request().Context(), p.ID, list)
 }
 
 type topUpRefundRequest struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -170,11 +169,7 @@ WHERE r.id < $1 AND ($2 = '' OR r.status = $2) ORDER BY r.id DESC LIMIT $3`, bef
 	if err != nil {
 		return nil, "", fmt.Errorf("storage: list after-sales: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[limit-1].ID, 10)
-	}
+	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })
 	out, err := s.withRequestLines(ctx, rows)
 	return out, next, err
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -115,11 +114,7 @@ func (a Attribution) ListTouchpoints(ctx context.Context, kind attribution.Touch
 	if err := sqlx.SelectContext(ctx, a.ext(), &rows, listTouchpointsSQL, string(kind), before, limit+1); err != nil {
 		return nil, "", fmt.Errorf("storage: list touchpoints: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
+	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })
 	out := make([]attribution.TouchpointInfo, len(rows))
 	for i, r := range rows {
 		out[i] = r.toDomain()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -81,11 +80,7 @@ ORDER BY id DESC LIMIT $4`, before, entity, entityID, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("storage: list audit: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
+	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })
 	out := make([]domain.AuditView, len(rows))
 	for i, r := range rows {
 		out[i] = domain.AuditView{ID: r.ID, At: r.At, Actor: r.StaffName, Action: r.Action, Entity: r.Entity,

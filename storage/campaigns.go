@@ -197,7 +197,7 @@ func (s Campaigns) List(ctx context.Context, status campaign.Status, page domain
 WHERE ($1 = '' OR status = $1) AND id < $2 ORDER BY id DESC LIMIT $3`, string(status), before, limit+1); err != nil {
 		return nil, "", fmt.Errorf("storage: list campaigns: %w", mapErr(err))
 	}
-	rows, next := trimPage(rows, limit, func(r campaignRow) int64 { return r.ID })
+	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })
 	out, err := s.withSKUs(ctx, rows)
 	return out, next, err
 }

@@ -572,11 +572,7 @@ WHERE sku_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, skuID, before, limit+1
 	if err != nil {
 		return nil, "", fmt.Errorf("storage: stock ledger: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
+	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })
 	out := make([]catalog.LedgerEntry, len(rows))
 	for i, r := range rows {
 		out[i] = catalog.LedgerEntry{ID: r.ID, SKUID: r.SKUID, Kind: catalog.StockKind(r.Kind), Delta: r.Delta,

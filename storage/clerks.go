@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -267,11 +266,7 @@ func (s Clerks) ClerkPerformance(ctx context.Context, q clerk.PeriodQuery, page 
 	if err := sqlx.SelectContext(ctx, s.ext(), &rows, clerkByClerkSQL, start, end, q.StoreID, q.ClerkID, after, limit+1); err != nil {
 		return nil, "", fmt.Errorf("storage: store performance: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[len(rows)-1].ClerkID, 10)
-	}
+	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ClerkID })
 	out := make([]clerk.ClerkStats, len(rows))
 	for i, r := range rows {
 		out[i] = clerk.ClerkStats{ClerkID: r.ClerkID, Username: r.Username, StoreID: r.StoreID, Stats: r.deskStatsRow.toDomain()}
@@ -309,11 +304,7 @@ func (s Clerks) Customers(ctx context.Context, q clerk.CustomerQuery, page domai
 	if err := sqlx.SelectContext(ctx, s.ext(), &rows, customersSQL, q.StoreID, q.ClerkID, before, limit+1); err != nil {
 		return nil, "", fmt.Errorf("storage: clerk customers: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
+	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })
 	out := make([]clerk.Customer, len(rows))
 	for i, r := range rows {
 		out[i] = clerk.Customer{ShopperID: r.ID, Nickname: r.Nickname, MaskedPhone: clerk.MaskPhone(r.Phone), Orders: r.Orders,

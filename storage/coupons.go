@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -183,16 +182,6 @@ func (s Coupons) Template(ctx context.Context, id int64, forUpdate bool) (coupon
 	return r.toDomain(), nil
 }
 
-// trimPage cuts rows read with limit+1 to limit and returns the cursor
-// of the next page (the last row's id; "" at the end).
-func trimPage[T any](rows []T, limit int, id func(T) int64) ([]T, string) {
-	if len(rows) <= limit {
-		return rows, ""
-	}
-	rows = rows[:limit]
-	return rows, strconv.FormatInt(id(rows[len(rows)-1]), 10)
-}
-
 // pageTemplates runs a newest-first template list query whose last two
 // parameters are the id cursor and the limit.
 func (s Coupons) pageTemplates(ctx context.Context, q string, page domain.Page, args ...any) ([]coupon.Template, string, error) {
@@ -205,7 +194,7 @@ func (s Coupons) pageTemplates(ctx context.Context, q string, page domain.Page, 
 	if err := sqlx.SelectContext(ctx, s.ext(), &rows, q, append(args, before, limit+1)...); err != nil {
 		return nil, "", fmt.Errorf("storage: coupon templates: %w", mapErr(err))
 	}
-	rows, next := trimPage(rows, limit, func(r templateRow) int64 { return r.ID })
+	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })
 	out := make([]coupon.Template, len(rows))
 	for i, r := range rows {
 		out[i] = r.toDomain()
@@ -416,7 +405,7 @@ func (s Coupons) Coupons(ctx context.Context, shopperID int64, status coupon.Cou
 	if err != nil {
 		return nil, "", err
 	}
-	cs, next := trimPage(cs, limit, func(r coupon.Coupon) int64 { return r.ID })
+	cs, next := pageOf(cs, limit, func(i int) int64 { return cs[i].ID })
 	return cs, next, nil
 }
 
@@ -534,7 +523,7 @@ SELECT id, template_id, batch, code, redeemed_by, redeemed_at, created_at FROM c
 WHERE template_id = $1 AND ($2 = 0 OR batch = $2) AND id > $3 ORDER BY id LIMIT $4`, templateID, batch, after, limit+1); err != nil {
 		return nil, "", fmt.Errorf("storage: codes: %w", mapErr(err))
 	}
-	rows, next := trimPage(rows, limit, func(r codeRow) int64 { return r.ID })
+	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })
 	out := make([]coupon.Code, len(rows))
 	for i, r := range rows {
 		out[i] = coupon.Code{ID: r.ID, TemplateID: r.TemplateID, Batch: r.Batch, Code: r.Code, RedeemedBy: r.RedeemedBy.Int64,
@@ -758,7 +747,7 @@ func (s Coupons) Budgets(ctx context.Context, templateID int64, page domain.Page
 WHERE ($1 = 0 OR template_id = $1) AND id < $2 ORDER BY id DESC LIMIT $3`, templateID, before, limit+1); err != nil {
 		return nil, "", fmt.Errorf("storage: budgets: %w", mapErr(err))
 	}
-	rows, next := trimPage(rows, limit, func(r budgetRow) int64 { return r.ID })
+	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })
 	out := make([]coupon.Budget, len(rows))
 	for i, r := range rows {
 		out[i] = r.toDomain()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -141,28 +140,19 @@ func (k KOCs) KOCs(ctx context.Context, status commission.Status, page domain.Pa
 	if err := sqlx.SelectContext(ctx, k.ext(), &rows, `SELECT `+kocColumns+`
 FROM kocs k JOIN shoppers s ON s.id = k.shopper_id
 WHERE k.shopper_id < $1 AND ($2 = '' OR k.status = $2) ORDER BY k.shopper_id DESC LIMIT $3`,
-		before, string(status), page.Limit+1); err != nil {
+		before, string(status), domain.BoundLimit(page.Limit)+1); err != nil {
 		return nil, "", fmt.Errorf("storage: kocs: %w", mapErr(err))
 	}
 	return pageKOCs(rows, page.Limit)
 }
 
 func pageKOCs(rows []kocRow, limit int) ([]commission.KOC, string, error) {
-	rows, next := pageDesc(rows, limit, func(i int) int64 { return rows[i].ShopperID })
+	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ShopperID })
 	out := make([]commission.KOC, len(rows))
 	for i, r := range rows {
 		out[i] = r.koc()
 	}
 	return out, next, nil
-}
-
-// pageDesc trims rows fetched with limit+1 (newest first by id) to the
-// page and returns the cursor of the next page ("" on the last).
-func pageDesc[T any](rows []T, limit int, id func(i int) int64) ([]T, string) {
-	if len(rows) <= limit {
-		return rows, ""
-	}
-	return rows[:limit], strconv.FormatInt(id(limit-1), 10)
 }
 
 func (k KOCs) kocsWhere(ctx context.Context, where string, ids []int64, key func(commission.KOC) int64) (map[int64]commission.KOC, error) {
@@ -359,10 +349,10 @@ func (k KOCs) Bindings(ctx context.Context, referrerTP int64, page domain.Page) 
 SELECT b.shopper_id, s.nickname, b.bound_from, b.bound_until,
        (SELECT count(*) FROM commission_orders o WHERE o.buyer_id = b.shopper_id AND o.bound) AS orders
 FROM koc_bindings b JOIN shoppers s ON s.id = b.shopper_id
-WHERE b.referrer_tp_id = $1 AND b.shopper_id < $2 ORDER BY b.shopper_id DESC LIMIT $3`, referrerTP, before, page.Limit+1); err != nil {
+WHERE b.referrer_tp_id = $1 AND b.shopper_id < $2 ORDER BY b.shopper_id DESC LIMIT $3`, referrerTP, before, domain.BoundLimit(page.Limit)+1); err != nil {
 		return nil, "", fmt.Errorf("storage: bindings: %w", mapErr(err))
 	}
-	rows, next := pageDesc(rows, page.Limit, func(i int) int64 { return rows[i].ID })
+	rows, next := pageOf(rows, domain.BoundLimit(page.Limit), func(i int) int64 { return rows[i].ID })
 	out := make([]commission.Customer, len(rows))
 	for i, r := range rows {
 		out[i] = commission.Customer{Name: r.Name, From: r.From, Until: r.Until, Orders: r.Orders}
@@ -573,10 +563,10 @@ func (k KOCs) Entries(ctx context.Context, kocID int64, page domain.Page) ([]com
 	if err := sqlx.SelectContext(ctx, k.ext(), &rows, `
 SELECT e.id, e.order_id, o.order_no, e.item_id, e.level, e.kind, e.bucket, e.amount_fen, COALESCE(s.nickname, '') AS nickname, e.at
 FROM commission_entries e JOIN orders o ON o.id = e.order_id LEFT JOIN shoppers s ON s.id = o.shopper_id
-WHERE e.koc_id = $1 AND e.id < $2 ORDER BY e.id DESC LIMIT $3`, kocID, before, page.Limit+1); err != nil {
+WHERE e.koc_id = $1 AND e.id < $2 ORDER BY e.id DESC LIMIT $3`, kocID, before, domain.BoundLimit(page.Limit)+1); err != nil {
 		return nil, "", fmt.Errorf("storage: commission entries: %w", mapErr(err))
 	}
-	rows, next := pageDesc(rows, page.Limit, func(i int) int64 { return rows[i].ID })
+	rows, next := pageOf(rows, domain.BoundLimit(page.Limit), func(i int) int64 { return rows[i].ID })
 	out := make([]commission.Entry, len(rows))
 	for i, r := range rows {
 		out[i] = commission.Entry{ID: r.ID, KOCID: kocID, OrderID: r.OrderID, OrderNumber: r.OrderNo, ItemID: r.ItemID, Level: r.Level,
@@ -709,10 +699,10 @@ func (k KOCs) Batches(ctx context.Context, page domain.Page) ([]commission.Batch
 	}
 	var rows []batchRow
 	if err := sqlx.SelectContext(ctx, k.ext(), &rows, `SELECT `+batchColumns+`
-FROM settlement_batches WHERE id < $1 ORDER BY id DESC LIMIT $2`, before, page.Limit+1); err != nil {
+FROM settlement_batches WHERE id < $1 ORDER BY id DESC LIMIT $2`, before, domain.BoundLimit(page.Limit)+1); err != nil {
 		return nil, "", fmt.Errorf("storage: batches: %w", mapErr(err))
 	}
-	rows, next := pageDesc(rows, page.Limit, func(i int) int64 { return rows[i].ID })
+	rows, next := pageOf(rows, domain.BoundLimit(page.Limit), func(i int) int64 { return rows[i].ID })
 	out := make([]commission.Batch, len(rows))
 	for i, r := range rows {
 		out[i] = r.batch()

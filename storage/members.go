@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -216,11 +215,7 @@ func (s Members) TierPage(ctx context.Context, page domain.Page) ([]member.Tier,
 		after, limit+1); err != nil {
 		return nil, "", fmt.Errorf("storage: tier page: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
+	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })
 	out := make([]member.Tier, len(rows))
 	for i, r := range rows {
 		out[i] = r.tier()
@@ -440,14 +435,10 @@ WHERE e.card_id = $1 AND e.id < $2 ORDER BY e.id DESC LIMIT $3`
 		Reason    string    `db:"reason"`
 		At        time.Time `db:"at"`
 	}
-	if err := sqlx.SelectContext(ctx, s.ext(), &rows, q, cardID, before, page.Limit+1); err != nil {
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, q, cardID, before, domain.BoundLimit(page.Limit)+1); err != nil {
 		return nil, "", fmt.Errorf("storage: member ledger: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > page.Limit {
-		rows = rows[:page.Limit]
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
+	rows, next := pageOf(rows, domain.BoundLimit(page.Limit), func(i int) int64 { return rows[i].ID })
 	out := make([]member.LedgerEntry, len(rows))
 	for i, r := range rows {
 		out[i] = member.LedgerEntry{ID: r.ID, Kind: member.EntryKind(r.Kind), Points: r.Points, Debt: r.Debt,
@@ -560,15 +551,11 @@ func (s Members) Packages(ctx context.Context, activeOnly bool, page domain.Page
 	}
 	var rows []packageRow
 	err = sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT `+packageCols+` FROM member_topup_packages
-WHERE id > $1 AND (active OR NOT $2) ORDER BY id LIMIT $3`, after, activeOnly, page.Limit+1)
+WHERE id > $1 AND (active OR NOT $2) ORDER BY id LIMIT $3`, after, activeOnly, domain.BoundLimit(page.Limit)+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("storage: packages: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > page.Limit {
-		rows = rows[:page.Limit]
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
+	rows, next := pageOf(rows, domain.BoundLimit(page.Limit), func(i int) int64 { return rows[i].ID })
 	out := make([]member.Package, len(rows))
 	for i, r := range rows {
 		out[i] = r.pkg()

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -504,11 +503,7 @@ func (s Orders) page(ctx context.Context, q string, limit int, args ...any) ([]o
 	if err := sqlx.SelectContext(ctx, s.ext(), &rows, q, args...); err != nil {
 		return nil, "", fmt.Errorf("storage: list orders: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
+	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })
 	os, err := withItems(ctx, s.ext(), rows)
 	return os, next, err
 }

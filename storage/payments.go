@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -723,11 +722,7 @@ func (s Payments) ListRefunds(ctx context.Context, statuses []cashier.RefundStat
 	if err := sqlx.SelectContext(ctx, s.ext(), &rows, listRefundsSQL, before, pq.Array(st), limit+1); err != nil {
 		return nil, "", fmt.Errorf("storage: list refunds: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[limit-1].ID, 10)
-	}
+	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })
 	out, err := s.withLines(ctx, rows)
 	return out, next, err
 }

@@ -245,3 +245,13 @@ func idAfter(cursor string) (int64, error) {
 	}
 	return n, nil
 }
+
+// pageOf cuts rows read with limit+1 (see idBefore, idAfter) to the page
+// and returns the cursor of the next one: id of the page's last row (index
+// limit-1 of rows), "" when this is the last page.
+func pageOf[T any](rows []T, limit int, id func(i int) int64) ([]T, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	return rows[:limit], strconv.FormatInt(id(limit-1), 10)
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -66,11 +65,7 @@ func (s Stores) List(ctx context.Context, page domain.Page) ([]store.Store, stri
 	if err := sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT `+storeCols+` FROM stores WHERE id > $1 ORDER BY id LIMIT $2`, after, limit+1); err != nil {
 		return nil, "", fmt.Errorf("storage: list stores: %w", mapErr(err))
 	}
-	next := ""
-	if len(rows) > limit {
-		rows = rows[:limit]
-		next = strconv.FormatInt(rows[len(rows)-1].ID, 10)
-	}
+	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })
 	out := make([]store.Store, len(rows))
 	for i, r := range rows {
 		out[i] = r.toDomain()
