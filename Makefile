@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := var/bin/yutang
 
-.PHONY: run test bench build vet lint check-env clean
+.PHONY: run test bench gobench build vet lint check-env clean
 
 # Start the whole mall. Without DATABASE_URL a private PostgreSQL is started
 # under ./var/pg (and stopped again on Ctrl-C). The environment passes through.
@@ -19,8 +19,16 @@ build:
 test:
 	$(GO) run ./storage/pglocal/pgrun -- $(GO) test -race -count=1 ./...
 
-# Benchmarks against a throwaway PostgreSQL; see README "Benchmarks".
-bench:
+# The load test (issue 18; README "Load tests"): a throwaway mall with the
+# demo data, the server and its PostgreSQL pinned to CPU 0, the load tool
+# (server/loadtest) on CPU 1; prints one table. BENCH_ARGS go to the load
+# tool, e.g. make bench BENCH_ARGS='-ops list,checkout -d 20s'.
+bench: build
+	$(GO) build -o var/bin/loadtest ./server/loadtest
+	$(GO) run ./server/loadtest/bench -yutang $(BIN) -loadtest var/bin/loadtest -- $(BENCH_ARGS)
+
+# Go benchmarks against a throwaway PostgreSQL; BENCHTIME sets -benchtime.
+gobench:
 	$(GO) run ./storage/pglocal/pgrun -- $(GO) test -run '^$$' -bench . -benchtime $${BENCHTIME:-1x} -timeout 60m ./...
 
 vet:
