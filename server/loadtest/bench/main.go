@@ -3,7 +3,8 @@
 // private PostgreSQL it starts, whose processes inherit the pinning) on CPU
 // 0, the load tool on CPU 1. It starts the mall in a temporary directory
 // with the demo data, waits for /readyz, runs the load tool, prints its
-// table, the machine and the server's peak memory, and tears everything
+// table, the machine and the server's peak memory, runs `yutang check`
+// (every ledger and invariant) on what the load left, and tears everything
 // down. Arguments after -- go to the load tool.
 //
 //	go run ./server/loadtest/bench -yutang var/bin/yutang -loadtest var/bin/loadtest -- -d 5s
@@ -124,7 +125,11 @@ func run() int {
 
 	fmt.Printf("machine: %s, %d CPUs, %s; load average before the run: %s\n", cpuModel(), runtime.NumCPU(), memTotal(), loadAvg())
 	fmt.Printf("pinning: %s; load tool on CPU %s\n", pins, *loadCPU)
-	fmt.Printf("command: make bench (loadtest %s)\n\n", strings.Join(args, " "))
+	flags := "its defaults"
+	if len(args) > 0 {
+		flags = strings.Join(args, " ")
+	}
+	fmt.Printf("load tool flags: %s\n\n", flags)
 
 	lt := exec.CommandContext(ctx, taskset, append([]string{"-c", *loadCPU, *loadtest, "-target", base,
 		"-creds", filepath.Join(dir, "demo-credentials.txt")}, args...)...)
@@ -145,6 +150,26 @@ func run() int {
 		}
 	}
 	fmt.Printf("\nserver peak RSS (VmHWM of yutang serve): %s\n", procField(srv.Process.Pid, "VmHWM"))
+	if ctx.Err() == nil {
+		// Every ledger and invariant after the load (on the load CPU: it is
+		// not part of the measurement).
+		chk := exec.CommandContext(ctx, taskset, "-c", *loadCPU, *yutang, "check")
+		chk.Env = serverEnv(dir, addr)
+		out, err := chk.CombinedOutput()
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		ok := 0
+		for _, l := range lines {
+			if strings.HasSuffix(l, " ok") {
+				ok++
+			}
+		}
+		if err != nil {
+			fmt.Printf("yutang check after the load: FAILED (%v)\n%s\n", err, out)
+			code = max(code, 1)
+		} else {
+			fmt.Printf("yutang check after the load: all %d invariants ok\n", ok)
+		}
+	}
 	if t := tail(logPath, 0); strings.Contains(t, `"level":"ERROR"`) {
 		fmt.Printf("the server logged errors; see below (warn and above):\n%s\n", grepLevel(logPath, `"level":"ERROR"`, 10))
 	}
