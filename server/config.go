@@ -23,12 +23,12 @@ type Config struct {
 	// Env is YUTANG_ENV: development (the default; `make run`) or
 	// production, which refuses to start while any stand-in would run (see
 	// StandIns) and never mounts the development routes (/_dev/…).
-	Env          string
-	HTTPAddr     string        // YUTANG_HTTP_ADDR, default 127.0.0.1:8080
-	DatabaseURL  string        // DATABASE_URL; empty: a private PostgreSQL under DataDir
-	DataDir      string        // YUTANG_DATA_DIR, default ./var
-	LogLevel     string        // YUTANG_LOG_LEVEL: debug|info|warn|error
-	BodyLimit    string        // YUTANG_BODY_LIMIT, default 1M
+	Env         string
+	HTTPAddr    string // YUTANG_HTTP_ADDR, default 127.0.0.1:8080
+	DatabaseURL string // DATABASE_URL; empty: a private PostgreSQL under DataDir
+	DataDir     string // YUTANG_DATA_DIR, default ./var
+	LogLevel    string // YUTANG_LOG_LEVEL: debug|info|warn|error
+	BodyLimit   string // YUTANG_BODY_LIMIT, default 1M
 	// PprofAddr: YUTANG_PPROF_ADDR, a loopback host:port where the Go
 	// profiler answers (/debug/pprof/); empty (the default) serves none.
 	PprofAddr string
