@@ -23,7 +23,7 @@ func (d *db) read(context.Context) (int64, error) {
 	d.reads++
 	return d.v, d.fail
 }
-func (d *db) clock() time.Time { d.mu.Lock(); defer d.mu.Unlock(); return d.now }
+func (d *db) clock() time.Time        { d.mu.Lock(); defer d.mu.Unlock(); return d.now }
 func (d *db) advance(t time.Duration) { d.mu.Lock(); d.now = d.now.Add(t); d.mu.Unlock() }
 func (d *db) bump()                   { d.mu.Lock(); d.v++; d.mu.Unlock() }
 
