@@ -256,4 +256,3 @@ func pageOf[T any](rows []T, limit int, id func(i int) int64) ([]T, string) {
 	}
 	return rows[:limit], strconv.FormatInt(id(limit-1), 10)
 }
-
