@@ -14,6 +14,8 @@ import (
 	"github.com/go-playground/validator/v10"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/yutang/yutang/domain/readcache"
 )
 
 // Deps are what the API needs. The program sets every service (a server
@@ -27,6 +29,9 @@ type Deps struct {
 	// Dev, when set, is mounted under /_dev/ (the WeChat Pay simulator and
 	// other stand-ins); it is nil when real credentials are configured.
 	Dev http.Handler
+	// CatalogVersion, when set, lets the shop's product list and detail be
+	// served from memory while the catalog is unchanged (nil: no cache).
+	CatalogVersion *readcache.Version
 }
 
 // API is the configured HTTP API.
@@ -36,6 +41,7 @@ type API struct {
 	validate *validator.Validate
 	echo     *echo.Echo
 	metrics  *httpMetrics
+	shop     shopCaches
 }
 
 // New builds the API and registers every route.
@@ -51,6 +57,7 @@ func New(d Deps) *API {
 	}
 	a := &API{deps: d, log: d.Log, validate: newValidator()}
 	a.metrics = newHTTPMetrics(d.Registry)
+	a.shop = newShopCaches(d.CatalogVersion)
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true

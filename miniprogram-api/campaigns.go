@@ -1,6 +1,7 @@
 package mpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -171,8 +172,8 @@ type productCampaignDTO struct {
 }
 
 // campaignPrices returns the campaign section of each product.
-func (a *API) campaignPrices(c echo.Context, productIDs []int64) (map[int64]*productCampaignDTO, error) {
-	ps, err := a.deps.Campaigns.ProductPrices(c.Request().Context(), productIDs)
+func (a *API) campaignPrices(ctx context.Context, productIDs []int64) (map[int64]*productCampaignDTO, error) {
+	ps, err := a.deps.Campaigns.ProductPrices(ctx, productIDs)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,9 @@
 package mpapi
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -228,6 +231,10 @@ func (a *API) shopCategories(c echo.Context) error {
 }
 
 // GET /api/v1/shop/products?category_id&q&sort&cursor&limit
+//
+// The page (products, stock states, flash-sale prices) comes from the read
+// cache while the catalog is unchanged; a signed-in member's prices are
+// added per request.
 func (a *API) shopProducts(c echo.Context) error {
 	q, err := listQueryOf(c)
 	if err != nil {
@@ -235,9 +242,32 @@ func (a *API) shopProducts(c echo.Context) error {
 	}
 	q.Status = ""
 	q.OnSaleOnly = true
-	ps, next, err := a.deps.Catalog.List(c.Request().Context(), q)
+	key := fmt.Sprintf("%d\x00%s\x00%s\x00%s\x00%d", q.CategoryID, q.Text, q.Sort, q.Page.Cursor, q.Page.Limit)
+	pg, err := a.shop.list(c.Request().Context(), key, func(ctx context.Context) (shopPage, time.Time, error) {
+		return a.fillShopList(ctx, q)
+	})
 	if err != nil {
 		return err
+	}
+	if !a.memberPricesApply(c) {
+		return c.JSONBlob(http.StatusOK, pg.body)
+	}
+	out := append([]shopProductItemDTO(nil), pg.items...)
+	ids := make([]int64, len(out))
+	for i := range out {
+		ids[i] = out[i].ID
+	}
+	if err := a.listMemberPrices(c, ids, out); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, newList(out, pg.next))
+}
+
+// fillShopList reads one page of the shop's product list.
+func (a *API) fillShopList(ctx context.Context, q catalog.ListQuery) (shopPage, time.Time, error) {
+	ps, next, err := a.deps.Catalog.List(ctx, q)
+	if err != nil {
+		return shopPage{}, time.Time{}, err
 	}
 	out := make([]shopProductItemDTO, len(ps))
 	ids := make([]int64, len(ps))
@@ -245,17 +275,20 @@ func (a *API) shopProducts(c echo.Context) error {
 		out[i] = a.toShopProductItem(p)
 		ids[i] = p.ID
 	}
-	cps, err := a.campaignPrices(c, ids)
+	cps, err := a.campaignPrices(ctx, ids)
 	if err != nil {
-		return err
+		return shopPage{}, time.Time{}, err
 	}
+	var until time.Time
 	for i := range out {
 		out[i].Campaign = cps[out[i].ID]
+		until = earliest(until, out[i].Campaign.changesAt())
 	}
-	if err := a.listMemberPrices(c, ids, out); err != nil {
-		return err
+	pg := shopPage{items: out, next: next}
+	if pg.body, err = json.Marshal(newList(out, next)); err != nil {
+		return shopPage{}, time.Time{}, err
 	}
-	return c.JSON(http.StatusOK, newList(out, next))
+	return pg, until, nil
 }
 
 // GET /api/v1/shop/products/{id}
@@ -264,24 +297,21 @@ func (a *API) shopProduct(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := a.deps.Catalog.ShopProduct(c.Request().Context(), id)
+	d, err := a.shop.detail(c.Request().Context(), strconv.FormatInt(id, 10), func(ctx context.Context) (shopDetail, time.Time, error) {
+		return a.fillShopProduct(ctx, id)
+	})
 	if err != nil {
 		return err
 	}
-	cps, err := a.campaignPrices(c, []int64{id})
+	if !a.memberPricesApply(c) {
+		return c.JSONBlob(http.StatusOK, d.body)
+	}
+	mp, err := a.memberPrices(c, d.list)
 	if err != nil {
 		return err
 	}
-	out := a.toShopProduct(p)
-	out.Campaign = cps[id]
-	list := make(map[int64]domain.Fen, len(p.SKUs))
-	for _, k := range p.SKUs {
-		list[k.ID] = k.Price
-	}
-	mp, err := a.memberPrices(c, list)
-	if err != nil {
-		return err
-	}
+	out := d.dto
+	out.SKUs = append([]shopSKUDTO(nil), d.dto.SKUs...)
 	for i := range out.SKUs {
 		if v, ok := mp[out.SKUs[i].ID]; ok {
 			f := int64(v)
@@ -289,6 +319,27 @@ func (a *API) shopProduct(c echo.Context) error {
 		}
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// fillShopProduct reads one product's shop page.
+func (a *API) fillShopProduct(ctx context.Context, id int64) (shopDetail, time.Time, error) {
+	p, err := a.deps.Catalog.ShopProduct(ctx, id)
+	if err != nil {
+		return shopDetail{}, time.Time{}, err
+	}
+	cps, err := a.campaignPrices(ctx, []int64{id})
+	if err != nil {
+		return shopDetail{}, time.Time{}, err
+	}
+	d := shopDetail{dto: a.toShopProduct(p), list: make(map[int64]domain.Fen, len(p.SKUs))}
+	d.dto.Campaign = cps[id]
+	for _, k := range p.SKUs {
+		d.list[k.ID] = k.Price
+	}
+	if d.body, err = json.Marshal(d.dto); err != nil {
+		return shopDetail{}, time.Time{}, err
+	}
+	return d, d.dto.Campaign.changesAt(), nil
 }
 
 // --- admin: categories ---

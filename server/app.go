@@ -23,6 +23,7 @@ import (
 	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/domain/order"
 	"github.com/yutang/yutang/domain/pricing"
+	"github.com/yutang/yutang/domain/readcache"
 	"github.com/yutang/yutang/domain/store"
 	mpapi "github.com/yutang/yutang/miniprogram-api"
 	"github.com/yutang/yutang/miniprogram-api/weapp"
@@ -188,7 +189,20 @@ func (a *app) api() *mpapi.API {
 		BodyLimit: a.cfg.BodyLimit,
 		Services:  a.svc,
 		Dev:       dev,
+
+		CatalogVersion: a.catalogVersion(),
 	})
+}
+
+// catalogVersion is what the shop's product-page cache checks (nil: no
+// cache, YUTANG_CATALOG_FRESH=off). Grace covers the gap between a write's
+// statement and its commit (readcache's package comment).
+func (a *app) catalogVersion() *readcache.Version {
+	if a.cfg.CatalogFresh <= 0 {
+		return nil
+	}
+	return &readcache.Version{Read: a.store.Catalog().Version, Fresh: a.cfg.CatalogFresh,
+		Grace: 500 * time.Millisecond, Now: a.now}
 }
 
 // serve runs the mall until ctx ends.
@@ -203,6 +217,11 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	stopPprof, err := startPprof(cfg.PprofAddr, a.log)
+	if err != nil {
+		return fmt.Errorf("profiler: %w", err)
+	}
+	defer stopPprof()
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)

@@ -23,12 +23,21 @@ type Config struct {
 	// Env is YUTANG_ENV: development (the default; `make run`) or
 	// production, which refuses to start while any stand-in would run (see
 	// StandIns) and never mounts the development routes (/_dev/…).
-	Env          string
-	HTTPAddr     string        // YUTANG_HTTP_ADDR, default 127.0.0.1:8080
-	DatabaseURL  string        // DATABASE_URL; empty: a private PostgreSQL under DataDir
-	DataDir      string        // YUTANG_DATA_DIR, default ./var
-	LogLevel     string        // YUTANG_LOG_LEVEL: debug|info|warn|error
-	BodyLimit    string        // YUTANG_BODY_LIMIT, default 1M
+	Env         string
+	HTTPAddr    string // YUTANG_HTTP_ADDR, default 127.0.0.1:8080
+	DatabaseURL string // DATABASE_URL; empty: a private PostgreSQL under DataDir
+	DataDir     string // YUTANG_DATA_DIR, default ./var
+	LogLevel    string // YUTANG_LOG_LEVEL: debug|info|warn|error
+	BodyLimit   string // YUTANG_BODY_LIMIT, default 1M
+	// PprofAddr: YUTANG_PPROF_ADDR, a loopback host:port where the Go
+	// profiler answers (/debug/pprof/); empty (the default) serves none.
+	PprofAddr string
+	// CatalogFresh: YUTANG_CATALOG_FRESH, how long a server trusts its last
+	// read of the catalog's version before serving shop product pages from
+	// memory again (default 200ms; "off" reads every page from the
+	// database). A change through another server shows within this plus
+	// half a second.
+	CatalogFresh time.Duration
 	DBMaxConns   int           // YUTANG_DB_MAX_CONNS, default 20
 	PublicURL    string        // YUTANG_PUBLIC_URL: how WeChat reaches us (notify URLs); default http://HTTPAddr
 	Demo         bool          // YUTANG_DEMO: load demo data at start (default: true with the private PostgreSQL)
@@ -136,6 +145,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		DataDir:      str("YUTANG_DATA_DIR", "var"),
 		LogLevel:     str("YUTANG_LOG_LEVEL", "info"),
 		BodyLimit:    str("YUTANG_BODY_LIMIT", "1M"),
+		PprofAddr:    str("YUTANG_PPROF_ADDR", ""),
+		CatalogFresh: 200 * time.Millisecond,
 		PublicURL:    strings.TrimRight(str("YUTANG_PUBLIC_URL", ""), "/"),
 		OrderTTL:     dur("YUTANG_ORDER_TTL", 15*time.Minute),
 		ShutdownWait: dur("YUTANG_SHUTDOWN_TIMEOUT", 15*time.Second),
@@ -143,6 +154,17 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("YUTANG_HTTP_ADDR: %q is not host:port", c.HTTPAddr))
+	}
+	if v := getenv("YUTANG_CATALOG_FRESH"); v == "off" {
+		c.CatalogFresh = 0
+	} else {
+		c.CatalogFresh = dur("YUTANG_CATALOG_FRESH", c.CatalogFresh)
+		if c.CatalogFresh > 5*time.Second {
+			errs = append(errs, fmt.Errorf("YUTANG_CATALOG_FRESH: %s is longer than 5s (or \"off\")", c.CatalogFresh))
+		}
+	}
+	if c.PprofAddr != "" && !loopbackAddr(c.PprofAddr) {
+		errs = append(errs, fmt.Errorf("YUTANG_PPROF_ADDR: %q must be a loopback host:port like 127.0.0.1:6060 (the profiler is never public)", c.PprofAddr))
 	}
 	if c.Env != EnvDevelopment && c.Env != EnvProduction {
 		errs = append(errs, fmt.Errorf("YUTANG_ENV: %q is not development or production", c.Env))

@@ -580,3 +580,13 @@ WHERE sku_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, skuID, before, limit+1
 	}
 	return out, next, nil
 }
+
+// Version answers the catalog's version (migration 00023): it advances with
+// every write to a table the shop's product pages are built from.
+func (c Catalog) Version(ctx context.Context) (int64, error) {
+	var v int64
+	if err := sqlx.GetContext(ctx, c.ext(), &v, `SELECT last_value FROM catalog_version`); err != nil {
+		return 0, fmt.Errorf("storage: catalog version: %w", mapErr(err))
+	}
+	return v, nil
+}

@@ -183,7 +183,7 @@ func (s Identity) ClearLoginAttempts(ctx context.Context, username string) error
 
 func (s Identity) CreateToken(ctx context.Context, hash []byte, kind identity.SubjectKind, id int64, exp time.Time) error {
 	_, err := s.ext().ExecContext(ctx, `INSERT INTO auth_tokens (token_hash, subject_kind, subject_id, expires_at) VALUES ($1, $2, $3, $4)`,
-		hash, string(kind), id, exp)
+		Bytea(hash), string(kind), id, exp)
 	return mapErr(err)
 }
 
@@ -207,7 +207,7 @@ func (s Identity) Principal(ctx context.Context, hash []byte, now time.Time) (id
 		OpenID  string `db:"openid"`
 		Active  bool   `db:"active"`
 	}
-	err := sqlx.GetContext(ctx, s.ext(), &r, principalSQL, hash, now)
+	err := sqlx.GetContext(ctx, s.ext(), &r, principalSQL, Bytea(hash), now)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !r.Active) {
 		return identity.Principal{}, domain.ErrNotFound
 	}
@@ -219,7 +219,7 @@ func (s Identity) Principal(ctx context.Context, hash []byte, now time.Time) (id
 }
 
 func (s Identity) RevokeToken(ctx context.Context, hash []byte, at time.Time) error {
-	_, err := s.ext().ExecContext(ctx, `UPDATE auth_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL`, hash, at)
+	_, err := s.ext().ExecContext(ctx, `UPDATE auth_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL`, Bytea(hash), at)
 	return mapErr(err)
 }
 

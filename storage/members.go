@@ -479,7 +479,7 @@ ON CONFLICT (sku_id) DO UPDATE SET price_fen = EXCLUDED.price_fen, updated_at = 
 // SaveCode implements member.Store.
 func (s Members) SaveCode(ctx context.Context, hash []byte, cardID int64, expires, now time.Time) error {
 	return s.exec(ctx, "save member code", `INSERT INTO member_codes (code_hash, card_id, expires_at, created_at) VALUES ($1, $2, $3, $4)`,
-		hash, cardID, expires, now)
+		Bytea(hash), cardID, expires, now)
 }
 
 // UseCode implements member.Store: a conditional update uses the code up,
@@ -487,7 +487,7 @@ func (s Members) SaveCode(ctx context.Context, hash []byte, cardID int64, expire
 func (s Members) UseCode(ctx context.Context, hash []byte, by string, now time.Time) (int64, error) {
 	var cardID int64
 	err := sqlx.GetContext(ctx, s.ext(), &cardID, `UPDATE member_codes SET used_at = $2, used_by = $3
-WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING card_id`, hash, now, by)
+WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING card_id`, Bytea(hash), now, by)
 	if err == nil {
 		return cardID, nil
 	}
@@ -501,7 +501,7 @@ WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING card_id`,
 func (s Members) LiveCode(ctx context.Context, hash []byte, now time.Time) (int64, error) {
 	var cardID int64
 	err := sqlx.GetContext(ctx, s.ext(), &cardID, `SELECT card_id FROM member_codes
-WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2`, hash, now)
+WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2`, Bytea(hash), now)
 	if err == nil {
 		return cardID, nil
 	}
@@ -517,7 +517,7 @@ func (s Members) codeProblem(ctx context.Context, hash []byte) error {
 		Expires time.Time    `db:"expires_at"`
 		Used    sql.NullTime `db:"used_at"`
 	}
-	if err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT expires_at, used_at FROM member_codes WHERE code_hash = $1`, hash); err != nil {
+	if err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT expires_at, used_at FROM member_codes WHERE code_hash = $1`, Bytea(hash)); err != nil {
 		return mapErrNotFound(err, member.ErrCodeInvalid)
 	}
 	if r.Used.Valid {

@@ -150,7 +150,7 @@ RETURNING true`
 // ClaimIdempotencyKey implements order.Store.
 func (s Orders) ClaimIdempotencyKey(ctx context.Context, scope, subject, key string, hash []byte) (string, bool, error) {
 	var inserted bool
-	err := sqlx.GetContext(ctx, s.ext(), &inserted, claimKeySQL, scope, subject, key, hash)
+	err := sqlx.GetContext(ctx, s.ext(), &inserted, claimKeySQL, scope, subject, key, Bytea(hash))
 	if err == nil {
 		return "", false, nil
 	}

@@ -31,10 +31,11 @@ import (
 // Open connects to PostgreSQL and sizes the pool. It does not wait for the
 // server: readiness is reported by Ping (see /readyz).
 func Open(dsn string, maxOpen int) (*sqlx.DB, error) {
-	db, err := sqlx.Open("postgres", dsn)
+	conn, err := newConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open: %w", err)
 	}
+	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
 	if maxOpen <= 0 {
 		maxOpen = 20
 	}

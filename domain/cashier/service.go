@@ -599,24 +599,27 @@ func markPaid(ctx context.Context, tx ApplyStore, o Order, e order.Event, now ti
 	if err := tx.MarkOrderPaid(ctx, o.ID, e.At, now); err != nil {
 		return err
 	}
+	if err := tx.Raise(ctx, e); err != nil {
+		return err
+	}
+	if o.Fulfillment == order.FulfillmentInStore {
+		if err := order.StatusPaid.Transition(order.StatusCompleted, o.Fulfillment); err != nil {
+			return err
+		}
+		if err := tx.MarkOrderCompleted(ctx, o.ID, now); err != nil {
+			return err
+		}
+		if err := tx.Raise(ctx, o.event(order.MomentCompleted, order.CausePaidInStore, domain.System, now)); err != nil {
+			return err
+		}
+	}
+	// Stock last (domain/order/lifecycle.go).
 	for _, it := range sortedBySKU(o.Items) {
 		if err := tx.SellStock(ctx, it.SKUID, it.Quantity, o.Number, domain.System, now); err != nil {
 			return err
 		}
 	}
-	if err := tx.Raise(ctx, e); err != nil {
-		return err
-	}
-	if o.Fulfillment != order.FulfillmentInStore {
-		return nil
-	}
-	if err := order.StatusPaid.Transition(order.StatusCompleted, o.Fulfillment); err != nil {
-		return err
-	}
-	if err := tx.MarkOrderCompleted(ctx, o.ID, now); err != nil {
-		return err
-	}
-	return tx.Raise(ctx, o.event(order.MomentCompleted, order.CausePaidInStore, domain.System, now))
+	return nil
 }
 
 // Settle pays one of the shopper's pending orders that its other tenders

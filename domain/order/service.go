@@ -185,16 +185,6 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 			return ErrPriceChanged.WithMessage("The total is now ¥%s (you saw ¥%s); please check it and confirm again.",
 				q.Breakdown.Payable.Yuan(), in.ExpectedPayable.Yuan()).WithDetails(q)
 		}
-		byID := slices.Clone(q.Lines)
-		slices.SortFunc(byID, func(a, b QuoteLine) int { return compareInt64(a.SKU.ID, b.SKU.ID) })
-		for _, l := range byID {
-			if err := tx.ReserveStock(ctx, l.SKU.ID, l.Quantity, number, subject, now); err != nil {
-				if errors.Is(err, ErrOutOfStock) {
-					return outOfStock(l.SKU, l.Quantity)
-				}
-				return err
-			}
-		}
 		o := newOrder(number, in, q, addr, now, now.Add(s.ttl()))
 		o, err = tx.CreateOrder(ctx, o)
 		if err != nil {
@@ -216,6 +206,18 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 		}
 		if err := tx.CompleteIdempotencyKey(ctx, IdempotencyScope, subject.String(), in.IdempotencyKey, number); err != nil {
 			return err
+		}
+		// Stock last (lifecycle.go): the SKU rows every buyer of an item
+		// shares stay locked only from here to the commit.
+		byID := slices.Clone(q.Lines)
+		slices.SortFunc(byID, func(a, b QuoteLine) int { return compareInt64(a.SKU.ID, b.SKU.ID) })
+		for _, l := range byID {
+			if err := tx.ReserveStock(ctx, l.SKU.ID, l.Quantity, number, subject, now); err != nil {
+				if errors.Is(err, ErrOutOfStock) {
+					return outOfStock(l.SKU, l.Quantity)
+				}
+				return err
+			}
 		}
 		out = o
 		return nil
@@ -503,19 +505,20 @@ func (s *Service) cancel(ctx context.Context, tx Store, o Order, cause Cause, re
 	if err := o.Status.Transition(StatusCancelled, o.Fulfillment); err != nil {
 		return Order{}, err
 	}
-	items := slices.Clone(o.Items)
-	slices.SortFunc(items, func(a, b Item) int { return compareInt64(a.SKUID, b.SKUID) })
-	for _, it := range items {
-		if err := tx.ReleaseStock(ctx, it.SKUID, it.Quantity, o.Number, by, now); err != nil {
-			return Order{}, err
-		}
-	}
 	o.Status, o.CancelledAt, o.CancelReason = StatusCancelled, now, reason
 	if err := tx.UpdateStatus(ctx, o); err != nil {
 		return Order{}, err
 	}
 	if err := tx.Raise(ctx, o.event(MomentCancelled, cause, by, now)); err != nil {
 		return Order{}, err
+	}
+	// Stock last (lifecycle.go).
+	items := slices.Clone(o.Items)
+	slices.SortFunc(items, func(a, b Item) int { return compareInt64(a.SKUID, b.SKUID) })
+	for _, it := range items {
+		if err := tx.ReleaseStock(ctx, it.SKUID, it.Quantity, o.Number, by, now); err != nil {
+			return Order{}, err
+		}
 	}
 	return o, nil
 }
