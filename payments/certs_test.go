@@ -44,7 +44,7 @@ type certEnv struct {
 	refused  int
 }
 
-func newCertEnv(t *testing.T) *certEnv {
+func newCertEnv(t *testing.T, mode payments.Mode) *certEnv {
 	t.Helper()
 	k := merchantKey()
 	ce := &certEnv{clock: &clock{}}
@@ -83,8 +83,10 @@ func newCertEnv(t *testing.T) *certEnv {
 	}
 	cfg := gatewayConfig(sim, srv.URL, receiver.URL)
 	// Only the signing certificate is configured: the trust anchor.
-	cfg.Mode, cfg.PlatformPublicKeyID, cfg.PlatformPublicKeyPEM = payments.ModeCertificate, "", nil
-	cfg.PlatformCertPEM = []byte(certs[0].PEM)
+	cfg.Mode, cfg.PlatformCertPEM = mode, []byte(certs[0].PEM)
+	if mode == payments.ModeCertificate {
+		cfg.PlatformPublicKeyID, cfg.PlatformPublicKeyPEM = "", nil
+	}
 	cfg.Now = ce.clock.now
 	ce.gw = mustGateway(t, cfg)
 	return ce
@@ -133,7 +135,7 @@ func sortedSerials(cs ...wxpaysim.PlatformCert) []string {
 }
 
 func TestPlatformCertificatesRefreshAndRotation(t *testing.T) {
-	ce := newCertEnv(t)
+	ce := newCertEnv(t, payments.ModeCertificate)
 	ctx := context.Background()
 	listed := ce.sim.PlatformCertificates()
 
@@ -178,7 +180,7 @@ func TestPlatformCertificatesRefreshAndRotation(t *testing.T) {
 }
 
 func TestPlatformCertificatesUnknownAndExpired(t *testing.T) {
-	ce := newCertEnv(t)
+	ce := newCertEnv(t, payments.ModeCertificate)
 	ctx := context.Background()
 	if err := ce.gw.RefreshCertificates(ctx); err != nil {
 		t.Fatal(err)
@@ -275,5 +277,39 @@ func TestPlatformCertificatesUnknownAndExpired(t *testing.T) {
 	defer ce.mu.Unlock()
 	if ce.refused != 4 {
 		t.Fatalf("refused %d notifications, want 4", ce.refused)
+	}
+}
+
+// TestCombinedModeAcceptsBoth: in combined mode notifications signed by the
+// platform public key and by the platform certificates (rotated ones too)
+// are accepted, and the certificate list downloads.
+func TestCombinedModeAcceptsBoth(t *testing.T) {
+	ce := newCertEnv(t, payments.ModeCombined)
+	if err := ce.gw.RefreshCertificates(context.Background()); err != nil {
+		t.Fatalf("combined mode download: %v", err)
+	}
+	if got, want := ce.serials(), sortedSerials(ce.sim.PlatformCertificates()...); !slices.Equal(got, want) {
+		t.Fatalf("certificates %v, want %v", got, want)
+	}
+	if _, ok := ce.payAndDeliver(t, nil); !ok {
+		t.Fatal("combined mode refused a certificate's signature")
+	}
+	if _, ok := ce.payAndDeliver(t, func() {
+		if err := ce.sim.SignWith(ce.sim.PublicKeyID()); err != nil {
+			t.Fatal(err)
+		}
+	}); !ok {
+		t.Fatal("combined mode refused the public key's signature")
+	}
+	// A download signed by the public key is trusted too.
+	if err := ce.gw.RefreshCertificates(context.Background()); err != nil {
+		t.Fatalf("download signed by the public key: %v", err)
+	}
+	if _, ok := ce.payAndDeliver(t, func() {
+		if _, err := ce.sim.RotatePlatformCertificate(); err != nil {
+			t.Fatal(err)
+		}
+	}); !ok {
+		t.Fatal("combined mode refused a rotated certificate's signature")
 	}
 }

@@ -106,10 +106,15 @@ func (s *Simulator) AddPlatformCertificate(effective, expire time.Time) (Platfor
 }
 
 // SignWith makes the certificate with this serial (listed or retired) sign
-// answers and notifications from now on.
+// answers and notifications from now on; PublicKeyID() makes the platform
+// public key sign again (a merchant in combined mode sees both).
 func (s *Simulator) SignWith(serial string) error {
 	s.certs.mu.Lock()
 	defer s.certs.mu.Unlock()
+	if serial == s.publicKeyID {
+		s.certs.signer = nil
+		return nil
+	}
 	for _, c := range s.certs.certs {
 		if c.Serial == serial {
 			s.certs.signer = c
