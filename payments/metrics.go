@@ -27,8 +27,8 @@ type Metrics struct {
 
 // The notification outcomes counted before the cashier sees a notification
 // (NotificationFailure); after it, the cashier's Outcome ("applied",
-// "duplicate", "refund_due", "mismatch" …) or "error" (not applied; WeChat
-// Pay retries).
+// "duplicate", "refund_due", "ignored", "alert_amount_mismatch" …) or
+// "error" (not applied; WeChat Pay retries).
 const (
 	NotifyBadSignature = "bad_signature" // signature, serial or headers do not verify
 	NotifyExpired      = "expired"       // timestamp more than 5 minutes off: stale or replayed

@@ -340,3 +340,34 @@ func serialsOf(cs []payments.PlatformCert) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestRefundMetrics: a payment that lands after its order was cancelled is
+// refunded; /metrics shows the refund's states as WeChat Pay reported them
+// (accepted PROCESSING, then the SUCCESS notification) and the payment
+// notification's refund_due outcome.
+func TestRefundMetrics(t *testing.T) {
+	t.Parallel()
+	pa := newPayApp(t, 1000)
+	sku := pa.sku(10)
+	tok, _ := pa.shopper("refunded")
+	o := pa.placeOrder(tok, sku, 1)
+	pa.pay(tok, o.OrderNo)
+	pa.sql(`UPDATE payment_attempts SET status = 'closed', closed_at = now() WHERE out_trade_no = $1`, o.OrderNo+"-1")
+	pa.must(200, req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/cancel", Token: tok})
+	if err := pa.sim().Pay(o.OrderNo+"-1", ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the refund's SUCCESS notification", func() bool {
+		return pa.metric("yutang_wxpay_refund_states_total", `source="notification",status="SUCCESS"`) == 1
+	})
+	if v := pa.metric("yutang_wxpay_refund_states_total", `source="create",status="PROCESSING"`); v != 1 {
+		t.Fatalf("refunds accepted PROCESSING: %v", v)
+	}
+	if v := pa.metric("yutang_wxpay_notifications_total", `kind="payment",outcome="refund_due"`); v != 1 {
+		t.Fatalf("refund_due notifications: %v", v)
+	}
+	pa.waitIdle()
+	if v := pa.metric("yutang_wxpay_notifications_total", `kind="refund",outcome="applied"`); v != 1 {
+		t.Fatalf("applied refund notifications: %v", v)
+	}
+}
