@@ -90,6 +90,7 @@ func (a *API) registerRoutes(e *echo.Echo) {
 
 	// --- payments (routes:payments) ---
 	shop.POST("/orders/:no/pay", a.payOrder, asShopper...)
+	shop.POST("/orders/:no/pay/check", a.checkPayment, asShopper...)
 	// Notifications: the SDK reads the body first (no bindJSON here).
 	hooks.POST("/wechatpay/transactions", a.wechatPayTransactions)
 	hooks.POST("/wechatpay/refunds", a.wechatPayRefunds)

@@ -31,6 +31,7 @@ func (a *API) wechatPayTransactions(c echo.Context) error {
 		return a.notifyRejected(c, "payment", err)
 	}
 	out, err := a.deps.Cashier.HandlePaymentNotice(ctx, n)
+	a.noticeHandled("payment", string(out), err)
 	if err != nil {
 		a.log.ErrorContext(ctx, "payment notification not applied", "request_id", requestID(c),
 			"event_id", n.EventID, "out_trade_no", n.OutTradeNo, "err", err)
@@ -49,6 +50,7 @@ func (a *API) wechatPayRefunds(c echo.Context) error {
 		return a.notifyRejected(c, "refund", err)
 	}
 	out, err := a.deps.Cashier.HandleRefundNotice(ctx, n)
+	a.noticeHandled("refund", string(out), err)
 	if err != nil {
 		a.log.ErrorContext(ctx, "refund notification not applied", "request_id", requestID(c),
 			"event_id", n.EventID, "out_refund_no", n.OutRefundNo, "err", err)

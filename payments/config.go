@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
@@ -20,8 +21,8 @@ const (
 	// ModePublicKey verifies with WeChat Pay's public key (PUB_KEY_ID_…): the
 	// only mode for merchants registered since late 2024.
 	ModePublicKey Mode = "public_key"
-	// ModeCertificate verifies with configured platform certificates (never
-	// downloaded at run time).
+	// ModeCertificate verifies with platform certificates: the configured
+	// ones, then those downloaded by RefreshCertificates (certs.go).
 	ModeCertificate Mode = "certificate"
 	// ModeCombined accepts both while WeChat Pay migrates a merchant from
 	// certificates to the public key.
@@ -40,7 +41,13 @@ type Config struct {
 	Mode                 Mode
 	PlatformPublicKeyID  string // "PUB_KEY_ID_…" (public_key, combined)
 	PlatformPublicKeyPEM []byte // "BEGIN PUBLIC KEY" (public_key, combined)
-	PlatformCertPEM      []byte // one or more "BEGIN CERTIFICATE" (certificate, combined)
+	PlatformCertPEM      []byte // one or more "BEGIN CERTIFICATE" (certificate, combined): the first trusted set
+
+	// CertRefreshGap is the least time between two certificate downloads
+	// triggered by a signature with an unknown serial (default a minute).
+	CertRefreshGap time.Duration
+	// Now tells whether a platform certificate is in force (nil: time.Now).
+	Now func() time.Time
 
 	NotifyURL       string // payment notifications: https, no query, ≤ 255 chars
 	RefundNotifyURL string // refund notifications; empty: the merchant platform's setting

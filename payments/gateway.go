@@ -13,7 +13,9 @@ import (
 
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth"
+	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/validators"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
+	"github.com/wechatpay-apiv3/wechatpay-go/core/cipher"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/cipher/decryptors"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/cipher/encryptors"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/notify"
@@ -39,7 +41,8 @@ type Gateway struct {
 	native  native.NativeApiService
 	refunds refunddomestic.RefundsApiService
 	notify  *notify.Handler
-	client  *core.Client // for APIs without an SDK service (merchant transfers)
+	client  *core.Client   // for APIs without an SDK service (merchant transfers)
+	certs   *platformCerts // certificate and combined modes: the platform certificates in force
 }
 
 var _ payment.Gateway = (*Gateway)(nil)
@@ -57,29 +60,37 @@ func New(cfg Config) (*Gateway, error) {
 
 	var verifier auth.Verifier
 	var authOpt core.ClientOption
+	var certs *platformCerts
 	switch cfg.Mode {
 	case ModePublicKey:
 		verifier = verifiers.NewSHA256WithRSAPubkeyVerifier(cfg.PlatformPublicKeyID, *k.publicKey)
 		authOpt = option.WithWechatPayPublicKeyAuthCipher(
 			cfg.MchID, cfg.MchCertSerial, k.mchKey, cfg.PlatformPublicKeyID, k.publicKey)
-	case ModeCertificate:
-		verifier = verifiers.NewSHA256WithRSAVerifier(core.NewCertificateMapWithList(k.certs))
-		authOpt = option.WithWechatPayAuthCipher(cfg.MchID, cfg.MchCertSerial, k.mchKey, k.certs)
-	case ModeCombined:
-		verifier = verifiers.NewSHA256WithRSACombinedVerifier(
-			core.NewCertificateMapWithList(k.certs), cfg.PlatformPublicKeyID, *k.publicKey)
+	case ModeCertificate, ModeCombined:
+		// The configured certificates start a set that RefreshCertificates
+		// (and unknown serials, rate-limited) keep current: certs.go.
+		certs = newPlatformCerts(k.certs, cfg.APIv3Key, cfg.Now, cfg.CertRefreshGap)
+		verifier = verifiers.NewSHA256WithRSAVerifier(certs)
+		var encryptor cipher.Encryptor = encryptors.NewWechatPayEncryptor(certs)
+		if cfg.Mode == ModeCombined {
+			certs.pubKeyID, certs.publicKey = cfg.PlatformPublicKeyID, k.publicKey
+			verifier = verifiers.NewSHA256WithRSACombinedVerifier(certs, cfg.PlatformPublicKeyID, *k.publicKey)
+			encryptor = encryptors.NewWechatPayPubKeyEncryptor(cfg.PlatformPublicKeyID, *k.publicKey)
+		}
 		authOpt = combinedOption{
 			option.WithMerchantCredential(cfg.MchID, cfg.MchCertSerial, k.mchKey),
 			option.WithVerifier(verifier),
-			option.WithWechatPayCipher(
-				encryptors.NewWechatPayPubKeyEncryptor(cfg.PlatformPublicKeyID, *k.publicKey),
-				decryptors.NewWechatPayDecryptor(k.mchKey)),
+			option.WithWechatPayCipher(encryptor, decryptors.NewWechatPayDecryptor(k.mchKey)),
 		}
 	}
 
 	client, err := core.NewClient(context.Background(), authOpt, option.WithHTTPClient(httpClient))
 	if err != nil {
 		return nil, fmt.Errorf("payments: new client: %w", err)
+	}
+	if certs != nil {
+		// Downloads verify their answer themselves (certs.refresh).
+		certs.client = core.NewClientWithValidator(client, &validators.NullValidator{})
 	}
 	handler, err := notify.NewRSANotifyHandler(cfg.APIv3Key, verifier)
 	if err != nil {
@@ -95,6 +106,7 @@ func New(cfg Config) (*Gateway, error) {
 		refunds:         refunddomestic.RefundsApiService{Client: client},
 		notify:          handler,
 		client:          client,
+		certs:           certs,
 	}, nil
 }
 

@@ -233,7 +233,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	wctx, stopWorkers := context.WithCancel(ctx)
+	wctx, stopWorkers := context.WithCancel(withWorkerFailures(ctx, a.pay.metrics.WorkerFailed))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -288,6 +288,7 @@ func every(d time.Duration, log *slog.Logger, name string, fn func(ctx context.C
 			case <-t.C:
 				if err := fn(ctx); err != nil && ctx.Err() == nil {
 					log.Error("worker failed", "worker", name, "err", err)
+					workerFailed(ctx, name) // metrics_wiring.go
 				}
 			}
 		}

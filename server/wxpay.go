@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/yutang/yutang/domain/cashier"
+	"github.com/yutang/yutang/domain/payment"
 	"github.com/yutang/yutang/payments"
 	"github.com/yutang/yutang/payments/wxpaysim"
 )
@@ -21,8 +22,9 @@ import (
 // wxpay is the WeChat Pay wiring: the gateway (the real SDK) and in
 // development the simulator.
 type wxpay struct {
-	gw  *payments.Gateway
-	sim *wxpaysim.Simulator // nil with a real merchant
+	gw      *payments.Gateway
+	sim     *wxpaysim.Simulator // nil with a real merchant
+	metrics *payments.Metrics   // metrics_wiring.go
 }
 
 // The simulated merchant.
@@ -76,6 +78,19 @@ func (a *app) wireWxPay() error {
 			HTTPClient: &http.Client{Timeout: payments.DefaultTimeout,
 				Transport: payments.RewriteTransport(loopbackURL(a.cfg)+"/_dev/wechatpay", nil)},
 		}
+		// YUTANG_WXPAY_MODE=certificate|combined: the simulator plays a
+		// merchant with platform certificates (its first one configured, the
+		// rest downloaded: payments/certs.go).
+		if m := payments.Mode(cfg.Mode); m == payments.ModeCertificate || m == payments.ModeCombined {
+			certs, err := w.sim.UseCertificates()
+			if err != nil {
+				return err
+			}
+			gcfg.Mode, gcfg.PlatformCertPEM = m, []byte(certs[0].PEM)
+			if m == payments.ModeCertificate {
+				gcfg.PlatformPublicKeyID, gcfg.PlatformPublicKeyPEM = "", nil
+			}
+		}
 		a.dev = w.devHandler(a, a.dev)
 	} else {
 		refundNotify := cfg.RefundNotifyURL
@@ -95,9 +110,11 @@ func (a *app) wireWxPay() error {
 	}
 	w.gw = gw
 	a.pay = w
-	a.svc.Cashier = &cashier.Service{Store: a.store.Payments(), Gateway: gw,
-		MchID: mchID, AppID: appID, Now: a.now, Log: a.log}
-	a.svc.PayNotices = gw
+	var metered payment.Gateway
+	w.metrics, metered = a.wirePayMetrics(gw) // metrics_wiring.go: also sets a.svc.PayNotices
+	a.svc.Cashier = &cashier.Service{Store: a.store.Payments(), Gateway: metered,
+		MchID: mchID, AppID: appID, Now: a.now, Log: a.log,
+		Checks: cashier.NewCheckLimiter(cashier.DefaultCheckInterval)} // POST …/pay/check
 	c := a.svc.Cashier
 	a.workers = append(a.workers,
 		every(5*time.Second, a.log, "payments.reconcile", func(ctx context.Context) error {
@@ -112,6 +129,16 @@ func (a *app) wireWxPay() error {
 			_, err := c.SyncRefunds(ctx, 200)
 			return err
 		}))
+	if m := gcfg.Mode; m == payments.ModeCertificate || m == payments.ModeCombined {
+		// WeChat Pay lists a new platform certificate a day before it signs
+		// with it and asks merchants to download the list within 12 hours.
+		a.workers = append(a.workers, every(payments.DefaultCertRefreshInterval, a.log, "payments.certificates", gw.RefreshCertificates))
+		if !cfg.Simulated() { // the simulator is not listening yet
+			if err := gw.RefreshCertificates(context.Background()); err != nil {
+				a.log.Warn("platform certificates not refreshed at start-up", "err", err)
+			}
+		}
+	}
 	return nil
 }
 

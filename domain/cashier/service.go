@@ -193,6 +193,8 @@ type Service struct {
 	// Refunds apply the refunds of those trades, told apart by their
 	// out_refund_no (RefundApplier).
 	Refunds []RefundApplier
+	// Checks limits CheckPayment's queries (NewCheckLimiter); nil: no limit.
+	Checks *CheckLimiter
 }
 
 func (s *Service) now() time.Time {

@@ -79,11 +79,12 @@ func writeError(w http.ResponseWriter, e *apiError) {
 func (s *Simulator) signHeaders(h http.Header, body []byte, ts int64, spoil string) {
 	nonce := randomString(32, alnum)
 	tsText := strconv.FormatInt(ts, 10)
-	sig := signSHA256(s.platformKey, tsText+"\n"+nonce+"\n"+string(body)+"\n")
+	key, serial := s.signer() // certs.go: a platform certificate in certificate mode
+	sig := signSHA256(key, tsText+"\n"+nonce+"\n"+string(body)+"\n")
 	switch spoil {
 	case "":
 	case string(FaultForge):
-		sig = signSHA256(s.platformKey, tsText+"\n"+nonce+"\n"+string(body)+"tampered\n")
+		sig = signSHA256(key, tsText+"\n"+nonce+"\n"+string(body)+"tampered\n")
 	case string(FaultSignTest):
 		sig = "WECHATPAY/SIGNTEST/" + sig
 	}
@@ -91,7 +92,7 @@ func (s *Simulator) signHeaders(h http.Header, body []byte, ts int64, spoil stri
 	h.Set("Wechatpay-Timestamp", tsText)
 	h.Set("Wechatpay-Nonce", nonce)
 	h.Set("Wechatpay-Signature", sig)
-	h.Set("Wechatpay-Serial", s.publicKeyID)
+	h.Set("Wechatpay-Serial", serial)
 }
 
 // injectedFailure consumes one FailNextAPICalls failure, if any.

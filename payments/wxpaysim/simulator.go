@@ -96,6 +96,7 @@ type Simulator struct {
 	// ABNORMAL instead of succeeding.
 	refusals     []string
 	abnormalNext int
+	certs        certState // platform certificates (certs.go); its own lock
 }
 
 // New starts a simulator. Call Close when done.
@@ -190,6 +191,7 @@ func (s *Simulator) routes() *http.ServeMux {
 	m.Handle("GET /v3/refund/domestic/refunds/{no}", s.api(s.queryRefund))
 	m.Handle("POST /v3/refund/domestic/refunds/{id}/apply-abnormal-refund", s.api(s.applyAbnormalRefund))
 	s.transferRoutes(m)
+	s.certRoutes(m) // certs.go: GET /v3/certificates, /_sim/certificates…
 	m.Handle("/v3/", s.api(func(*http.Request, []byte) (int, any, *apiError) {
 		return 0, nil, errf(http.StatusNotFound, "NOT_FOUND", "接口不存在")
 	}))
