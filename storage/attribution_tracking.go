@@ -146,9 +146,24 @@ func (a Attribution) InsertTouches(ctx context.Context, v attribution.Visitor, t
 		Accepted int `db:"accepted"`
 		Unknown  int `db:"unknown"`
 	}
-	err := sqlx.GetContext(ctx, a.ext(), &r, insertTouchesSQL, pq.StringArray(ids), pq.StringArray(codes), pq.Int64Array(scenes),
-		pq.StringArray(paths), pq.StringArray(ats), pq.StringArray(gids), pq.Int64Array(groups), receivedAt,
-		attrNullID(v.ShopperID), v.AnonID, pq.StringArray(chats), pq.StringArray(tps))
+	own := a.tx == nil
+	err := a.inTx(ctx, func(tx *Tx) error {
+		if own {
+			// Touches are analytics, not money: a batch in its own
+			// transaction commits without waiting for the WAL flush. A
+			// crash can lose the last fraction of a second of touches
+			// (with their rollups: the two stay consistent), never a
+			// payment or a ledger entry, and the commit no longer holds
+			// the rollup rows that every batch for a touchpoint updates
+			// through a disk flush.
+			if _, err := tx.x.ExecContext(ctx, `SET LOCAL synchronous_commit TO off`); err != nil {
+				return err
+			}
+		}
+		return sqlx.GetContext(ctx, tx.x, &r, insertTouchesSQL, pq.StringArray(ids), pq.StringArray(codes), pq.Int64Array(scenes),
+			pq.StringArray(paths), pq.StringArray(ats), pq.StringArray(gids), pq.Int64Array(groups), receivedAt,
+			attrNullID(v.ShopperID), v.AnonID, pq.StringArray(chats), pq.StringArray(tps))
+	})
 	if err != nil {
 		return attribution.TrackResult{}, fmt.Errorf("storage: insert touches: %w", mapErr(err))
 	}
