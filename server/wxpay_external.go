@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/yutang/yutang/payments"
@@ -114,15 +115,25 @@ func (e *externalSim) pay(ctx context.Context, outTradeNo string) (int, []byte, 
 }
 
 // proxy serves /_dev/wechatpay/… from the simulator (its /v3 and /_sim
-// routes), except the merchant's keys.
+// routes), except the merchant's keys; POST
+// /_dev/wechatpay/transfers/{no}/confirm (wirePayout's route for the
+// in-process simulator) goes to the simulator's /_sim/transfers/{no}/confirm,
+// which answers the same.
 func (e *externalSim) proxy() http.Handler {
 	target, _ := url.Parse(e.base) // checked by LoadConfig
 	rp := httputil.NewSingleHostReverseProxy(target)
 	inner := http.StripPrefix("/_dev/wechatpay", rp)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/_dev/wechatpay/_sim/merchant" {
+		p := r.URL.Path
+		switch {
+		case p == "/_dev/wechatpay/_sim/merchant":
 			http.NotFound(w, r)
 			return
+		case r.Method == http.MethodPost && strings.HasPrefix(p, "/_dev/wechatpay/transfers/") && strings.HasSuffix(p, "/confirm"):
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = "/_dev/wechatpay/_sim" + strings.TrimPrefix(p, "/_dev/wechatpay")
+			r2.URL.RawPath = ""
+			r = r2
 		}
 		inner.ServeHTTP(w, r)
 	})

@@ -168,6 +168,12 @@ func TestExternalSimulatorPaysOrders(t *testing.T) {
 	if r := pa.do(req{Method: "GET", Path: "/_dev/wechatpay/_sim/merchant"}); r.Status != http.StatusNotFound {
 		t.Errorf("merchant keys through the mall: %d", r.Status)
 	}
+	// The in-process simulator's transfer confirmation reaches the
+	// external one's control route.
+	if r := pa.do(req{Method: "POST", Path: "/_dev/wechatpay/transfers/NOSUCHBILL1/confirm"}); r.Status != http.StatusNotFound ||
+		!strings.Contains(string(r.Body), "wxpaysim: transfer") {
+		t.Errorf("confirm an unknown transfer: %d %s", r.Status, r.Body)
+	}
 	// A shopper's cancel closes at the external simulator first.
 	tok3, o3 := pa.prepaid("external-3")
 	pa.must(http.StatusOK, req{Method: "POST", Path: "/api/v1/shop/orders/" + o3.OrderNo + "/cancel", Token: tok3, Body: map[string]string{}})
