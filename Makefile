@@ -6,9 +6,19 @@ BIN   := var/bin/yutang
 .PHONY: run test bench gobench build vet lint check-env clean
 
 # Start the whole mall. Without DATABASE_URL a private PostgreSQL is started
-# under ./var/pg (and stopped again on Ctrl-C). The environment passes through.
+# under ./var/pg (and stopped again on Ctrl-C). In development without a
+# merchant (YUTANG_WXPAY_MCHID) or YUTANG_WXPAY_SIM_URL, the WeChat Pay
+# simulator runs beside it as its own process (`yutang wxpaysim`, state in
+# ./var/wxpaysim) and is stopped with it. The environment passes through.
 run: build
-	@YUTANG_ENV=$${YUTANG_ENV:-development} exec ./$(BIN) serve
+	@export YUTANG_ENV=$${YUTANG_ENV:-development}; \
+	if [ "$$YUTANG_ENV" = development ] && [ -z "$$YUTANG_WXPAY_MCHID" ] && [ -z "$$YUTANG_WXPAY_SIM_URL" ]; then \
+		./$(BIN) wxpaysim & sim=$$!; \
+		trap 'kill $$sim 2>/dev/null; wait $$sim 2>/dev/null' EXIT; \
+		trap 'exit 130' INT TERM; \
+		export YUTANG_WXPAY_SIM_URL=http://$${YUTANG_WXPAYSIM_ADDR:-127.0.0.1:8091}; \
+	fi; \
+	./$(BIN) serve
 
 build:
 	@mkdir -p var/bin

@@ -2,7 +2,9 @@ package payments
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
@@ -28,12 +30,22 @@ func (g *Gateway) QueryByOutTradeNo(ctx context.Context, outTradeNo string) (pay
 
 // Close closes an unpaid payment. Closing a closed payment succeeds;
 // closing a paid one fails with payment.ErrOrderPaid.
+//
+// APIv3's close documents no code for a paid order
+// (https://pay.weixin.qq.com/doc/v3/merchant/4012556398): its business
+// refusal is 403 TRADE_ERROR, read here as "paid" (v2's ORDERPAID too).
+// Callers query after any close answer anyway (cashier.closeAttempt), so a
+// TRADE_ERROR for another reason only costs that query.
 func (g *Gateway) Close(ctx context.Context, outTradeNo string) error {
 	_, err := g.jsapi.CloseOrder(ctx, jsapi.CloseOrderRequest{
 		OutTradeNo: core.String(outTradeNo),
 		Mchid:      core.String(g.mchID),
 	})
 	if err != nil {
+		var apiErr *core.APIError
+		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusForbidden && normalizeCode(apiErr.Code) == "TRADEERROR" {
+			return fmt.Errorf("payments: close: %w", withCause(payment.ErrOrderPaid, err))
+		}
 		return fmt.Errorf("payments: close: %w", classify(err, nil))
 	}
 	return nil

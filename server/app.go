@@ -243,6 +243,7 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
 	go func() { errc <- srv.Serve(ln) }()
 	a.log.Info("listening", "addr", "http://"+ln.Addr().String())
 	a.printWelcome(stdout, "http://"+ln.Addr().String())
+	a.printWxPay(stdout)
 
 	select {
 	case <-ctx.Done():

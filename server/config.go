@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,6 +88,14 @@ type WxPayConfig struct {
 	// simulator's notification retries and refund delay: 1000 turns
 	// WeChat's 15 s into 15 ms. Development and tests only.
 	SimSpeedup int64
+	// SimURL (YUTANG_WXPAY_SIM_URL, e.g. http://127.0.0.1:8091): talk to an
+	// external simulator (`yutang wxpaysim`) instead of one in process.
+	// Development only, loopback only, and not with a merchant.
+	SimURL string
+	// SimAddr (YUTANG_WXPAYSIM_ADDR, default 127.0.0.1:8091, loopback
+	// only) and SimDir (YUTANG_WXPAYSIM_DIR, default DataDir/wxpaysim) are
+	// where `yutang wxpaysim` listens and keeps its state.
+	SimAddr, SimDir string
 }
 
 // Simulated reports whether no merchant is configured (the simulator runs).
@@ -235,6 +245,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		w.SimSpeedup = max(n, 1)
 	}
+	w.SimURL = strings.TrimRight(str("YUTANG_WXPAY_SIM_URL", ""), "/")
+	w.SimAddr = str("YUTANG_WXPAYSIM_ADDR", "127.0.0.1:8091")
+	w.SimDir = str("YUTANG_WXPAYSIM_DIR", filepath.Join(c.DataDir, "wxpaysim"))
+	errs = append(errs, checkSimSettings(w)...)
 	if w.MchID != "" {
 		if w.CertSerial == "" {
 			errs = append(errs, errors.New("YUTANG_WXPAY_CERT_SERIAL: required with YUTANG_WXPAY_MCHID"))
@@ -280,6 +294,9 @@ const demoAppID = "wxdemo000000000000"
 // Production refuses to start unless it is empty.
 func (c Config) StandIns() []string {
 	var out []string
+	if c.WxPay.SimURL != "" {
+		out = append(out, "YUTANG_WXPAY_SIM_URL is set: the mall would take payments at the WeChat Pay simulator "+c.WxPay.SimURL+" (unset it)")
+	}
 	if c.WxPay.Simulated() {
 		out = append(out, "YUTANG_WXPAY_MCHID is not set: the WeChat Pay simulator would take payments (set the merchant: YUTANG_WXPAY_MCHID, _CERT_SERIAL, _PRIVATE_KEY_FILE, _APIV3_KEY_FILE, _NOTIFY_URL)")
 	}
@@ -302,6 +319,9 @@ func (c Config) Masked() []any {
 		db = maskURL(c.DatabaseURL)
 	}
 	wx := "simulator"
+	if c.WxPay.SimURL != "" {
+		wx = "simulator at " + c.WxPay.SimURL
+	}
 	if !c.WxPay.Simulated() {
 		wx = "merchant " + c.WxPay.MchID + " (" + c.WxPay.Mode + " mode, key ****)"
 	}
@@ -375,4 +395,34 @@ func demoTemplates() map[string]platform.Template {
 		platform.KindCouponExpiring: {Kind: platform.KindCouponExpiring, ID: "demo-tmpl-coupon", Page: "pages/coupons/index",
 			Fields: map[string]string{"time1": "{time}"}},
 	}
+}
+
+// checkSimSettings checks the external simulator's settings: loopback
+// addresses only, and no simulator beside a real merchant.
+func checkSimSettings(w *WxPayConfig) []error {
+	var errs []error
+	if w.SimURL != "" {
+		u, err := url.Parse(w.SimURL)
+		switch {
+		case err != nil || u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "":
+			errs = append(errs, fmt.Errorf("YUTANG_WXPAY_SIM_URL: %q is not like http://127.0.0.1:8091", w.SimURL))
+		case !loopbackHost(u.Hostname()):
+			errs = append(errs, fmt.Errorf("YUTANG_WXPAY_SIM_URL: %q is not a loopback address: the simulator serves this machine only", w.SimURL))
+		}
+		if w.MchID != "" {
+			errs = append(errs, errors.New("YUTANG_WXPAY_SIM_URL: set together with YUTANG_WXPAY_MCHID: a merchant talks to WeChat Pay, not the simulator (unset one)"))
+		}
+	}
+	if host, _, err := net.SplitHostPort(w.SimAddr); err != nil || !loopbackHost(host) {
+		errs = append(errs, fmt.Errorf("YUTANG_WXPAYSIM_ADDR: %q is not a loopback host:port (like 127.0.0.1:8091)", w.SimAddr))
+	}
+	return errs
+}
+
+func loopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

@@ -22,8 +22,9 @@ func main() {
 	}
 }
 
-const usage = `usage: yutang [serve | migrate | demo | check | staff add --role ROLE --username NAME [--store CODE]]
+const usage = `usage: yutang [serve | wxpaysim | migrate | demo | check | staff add --role ROLE --username NAME [--store CODE]]
   serve       start the mall (the default)
+  wxpaysim    run the WeChat Pay simulator on its own (development; YUTANG_WXPAYSIM_ADDR, YUTANG_WXPAYSIM_DIR)
   migrate     apply database migrations and exit
   demo        load the demo data (idempotent) and exit
   check       verify every ledger and invariant; non-zero exit on any breach
@@ -42,6 +43,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch cmd {
 	case "serve":
 		return serve(ctx, cfg, stdout, stderr)
+	case "wxpaysim":
+		return wxpaysimCommand(ctx, cfg, stdout, stderr)
 	case "migrate":
 		return withApp(ctx, cfg, stderr, func(a *app) error { return nil })
 	case "demo":

@@ -23,7 +23,8 @@ import (
 // development the simulator.
 type wxpay struct {
 	gw      *payments.Gateway
-	sim     *wxpaysim.Simulator // nil with a real merchant
+	sim     *wxpaysim.Simulator // nil with a real merchant or an external simulator
+	ext     *externalSim        // the simulator in its own process (wxpay_external.go)
 	metrics *payments.Metrics   // metrics_wiring.go
 }
 
@@ -45,7 +46,13 @@ func (a *app) wireWxPay() error {
 	cfg := a.cfg.WxPay
 	mchID, appID := cfg.MchID, a.cfg.WeAppID
 	var gcfg payments.Config
-	if cfg.Simulated() {
+	if cfg.SimURL != "" {
+		var err error
+		if gcfg, err = a.wireExternalSim(w); err != nil {
+			return err
+		}
+		mchID = gcfg.MchID
+	} else if cfg.Simulated() {
 		mchID = simMchID
 		key, err := devMerchantKey()
 		if err != nil {
@@ -162,7 +169,11 @@ func (w *wxpay) devHandler(a *app, prev http.Handler) http.Handler {
 	if prev != nil {
 		mux.Handle("/", prev)
 	}
-	mux.Handle("/_dev/wechatpay/", http.StripPrefix("/_dev/wechatpay", w.sim))
+	if w.ext != nil {
+		mux.Handle("/_dev/wechatpay/", w.ext.proxy())
+	} else {
+		mux.Handle("/_dev/wechatpay/", http.StripPrefix("/_dev/wechatpay", w.sim))
+	}
 	mux.HandleFunc("POST /_dev/wechatpay/orders/{order_no}/pay", func(rw http.ResponseWriter, r *http.Request) {
 		// ?trade_type=NATIVE (or JSAPI) pays that attempt when an order has
 		// both (a member's in-store order: QR shown and pushed).
@@ -181,23 +192,12 @@ func (w *wxpay) devHandler(a *app, prev http.Handler) http.Handler {
 			writeDevJSON(rw, http.StatusNotFound, map[string]string{"error": err.Error()})
 			return
 		}
-		if err := w.sim.Pay(at.OutTradeNo, ""); err != nil {
-			writeDevJSON(rw, http.StatusConflict, map[string]string{"error": err.Error()})
-			return
-		}
-		t, _ := w.sim.Trade(at.OutTradeNo)
-		writeDevJSON(rw, http.StatusOK, t)
+		w.payAtSim(rw, r, at.OutTradeNo)
 	})
 	// Any trade by out_trade_no (a stored-value top-up …), paid as the
 	// shopper would.
 	mux.HandleFunc("POST /_dev/wechatpay/trades/{out_trade_no}/pay", func(rw http.ResponseWriter, r *http.Request) {
-		no := r.PathValue("out_trade_no")
-		if err := w.sim.Pay(no, ""); err != nil {
-			writeDevJSON(rw, http.StatusConflict, map[string]string{"error": err.Error()})
-			return
-		}
-		t, _ := w.sim.Trade(no)
-		writeDevJSON(rw, http.StatusOK, t)
+		w.payAtSim(rw, r, r.PathValue("out_trade_no"))
 	})
 	return mux
 }

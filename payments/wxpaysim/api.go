@@ -36,6 +36,10 @@ func (s *Simulator) api(h apiHandler) http.Handler {
 			writeError(w, errf(http.StatusBadRequest, "PARAM_ERROR", "请求体无法读取"))
 			return
 		}
+		if e := s.journalFailure(); e != nil {
+			writeError(w, e)
+			return
+		}
 		if e := s.injectedFailure(); e != nil {
 			writeError(w, e)
 			return
@@ -49,7 +53,10 @@ func (s *Simulator) api(h apiHandler) http.Handler {
 			writeError(w, e)
 			return
 		}
-		if e := s.failureAfterEffect(); e != nil {
+		if e, hang, d := s.failureAfterEffect(r); hang {
+			hangUp(w, r, d)
+			return
+		} else if e != nil {
 			writeError(w, e)
 			return
 		}

@@ -70,6 +70,7 @@ func (s *Simulator) Pay(outTradeNo, payerOpenID string) error {
 	t.successTime = now
 	t.transactionID = "4200" + randomDigits(6) + now.Format("20060102") + randomDigits(10)
 	s.byTxID[t.transactionID] = t
+	s.persistTrade(t)
 	s.notify(t.outTradeNo, t.notifyURL, "TRANSACTION.SUCCESS", "transaction", t.json())
 	return nil
 }
@@ -105,6 +106,7 @@ func (s *Simulator) settleRefund(outRefundNo, status string) error {
 		rf.successTime = now
 		rf.trade.state = "REFUND"
 	}
+	s.persistRefund(rf)
 	s.notify(rf.outRefundNo, rf.notifyURL, "REFUND."+status, "refund", rf.notice())
 	return nil
 }

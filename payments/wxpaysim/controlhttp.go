@@ -67,18 +67,57 @@ func (s *Simulator) controlRoutes(m *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	m.HandleFunc("POST /_sim/api-faults", func(w http.ResponseWriter, r *http.Request) {
+		// {"count", "status"}: fail before doing anything; with
+		// "after_effect": true, do the work and then answer status, or
+		// with "timeout": true answer nothing (held for "hang", default
+		// until the client gives up, then the connection is dropped);
+		// "operation" aims it at prepay, close, refund or query.
 		var b struct {
-			Count  int `json:"count"`
-			Status int `json:"status"`
+			Count       int    `json:"count"`
+			Status      int    `json:"status"`
+			AfterEffect bool   `json:"after_effect"`
+			Timeout     bool   `json:"timeout"`
+			Hang        string `json:"hang"`
+			Operation   string `json:"operation"`
 		}
 		if !decodeOptional(w, r, &b) {
 			return
 		}
-		if b.Count < 0 || b.Status < 400 || b.Status > 599 {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "count ≥ 0 and a 4xx or 5xx status"})
+		var hang time.Duration
+		if b.Hang != "" {
+			d, err := time.ParseDuration(b.Hang)
+			if err != nil || d < 0 || d > MaxHang {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "hang must be a duration like 15s, at most 2m"})
+				return
+			}
+			hang = d
+		}
+		switch b.Operation {
+		case "", OpPrepay, OpClose, OpRefund, OpQuery:
+		default:
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "operation must be prepay, close, refund or query"})
 			return
 		}
-		s.FailNextAPICalls(b.Count, b.Status)
+		switch {
+		case b.Count < 0 || b.Count > 10000:
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "count must be from 0 to 10000"})
+			return
+		case b.Timeout && !b.AfterEffect:
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "timeout needs after_effect: true"})
+			return
+		case b.Timeout:
+			s.HangNextAfterEffect(b.Operation, b.Count, hang)
+		case b.Status < 400 || b.Status > 599:
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "count ≥ 0 and a 4xx or 5xx status"})
+			return
+		case b.AfterEffect:
+			s.FailNextAfterEffect(b.Operation, b.Count, b.Status)
+		case b.Operation != "":
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "operation needs after_effect: true"})
+			return
+		default:
+			s.FailNextAPICalls(b.Count, b.Status)
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	m.HandleFunc("GET /_sim/deliveries", func(w http.ResponseWriter, r *http.Request) {

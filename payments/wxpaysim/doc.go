@@ -1,4 +1,4 @@
-// Package wxpaysim is an in-process WeChat Pay APIv3 simulator: an
+// Package wxpaysim is a WeChat Pay APIv3 simulator: an
 // http.Handler that the real wechatpay-go SDK (through payments.Gateway and
 // payments.RewriteTransport) talks to in tests and in development.
 //
@@ -37,6 +37,9 @@
 //	InjectNotificationFault(key, f)   POST /_sim/notifications/{key}/faults {"fault":"drop"|"duplicate"|"forge"|"signtest"|"stale"}
 //	DelayNextNotification(key, d)     POST /_sim/notifications/{key}/faults {"fault":"delay","delay":"30s"}
 //	FailNextAPICalls(n, status)       POST /_sim/api-faults {"count":n,"status":429}
+//	FailNextAfterEffect(op, n, st)    POST /_sim/api-faults {"count":n,"status":500,"after_effect":true,"operation":"close"}
+//	HangNextAfterEffect(op, n, d)     POST /_sim/api-faults {"count":n,"after_effect":true,"timeout":true,"hang":"15s","operation":"refund"}
+//	Trades(state)                     GET  /_sim/transactions?state=SUCCESS
 //	Deliveries()                      GET  /_sim/deliveries
 //	PublicKeyID(), PlatformPublicKeyPEM()  GET /_sim/platform-key
 //
@@ -50,6 +53,19 @@
 // Config.ManualRefunds is set. Business times come from Config.Now;
 // signatures use the real clock, which the SDK checks.
 //
+// "After effect" faults do the work (a prepay, close or refund is accepted,
+// a query answered) and then answer 5xx/429/4xx, or nothing at all: the
+// request is held (until the client gives up, or "hang") and the connection
+// dropped. "operation" (prepay, close, refund, query) aims them at one kind
+// of call. Closing a paid trade answers 403 TRADE_ERROR, as APIv3 documents
+// its refusals (v2's ORDERPAID is not an APIv3 close code).
+//
 // Deliveries run on a fixed pool of goroutines; Close stops them, WaitIdle
 // waits until nothing is scheduled or in flight.
+//
+// New keeps everything in memory (tests, the mall's in-process simulator).
+// Open keeps the same maps durable under a directory (journal.go, state.go):
+// its keys in keys.json and every change in an fsync'd journal replayed and
+// compacted at start, undelivered notifications resumed — what `yutang
+// wxpaysim` runs, so the mall can crash while "WeChat" keeps its trades.
 package wxpaysim

@@ -133,6 +133,7 @@ func (s *Simulator) notify(key, url, eventType, originalType string, plain any) 
 	case FaultForge, FaultSignTest, FaultStale:
 		d.fault = f.fault
 	}
+	s.persist(d.record()) // undelivered until acknowledged (journal.go)
 	s.sched.deliverAfter(f.delay, d)
 }
 
@@ -150,12 +151,21 @@ func (s *Simulator) attempt(ctx context.Context, d *delivery) {
 	s.mu.Lock()
 	s.deliveries = append(s.deliveries, rec)
 	s.mu.Unlock()
-	if rec.OK() || ctx.Err() != nil {
+	if ctx.Err() != nil {
+		return // stopping: the journal still holds it as undelivered
+	}
+	if rec.OK() {
+		s.persistDelivered(d.eventID)
 		return
 	}
 	if i := d.attempt - 1; i < len(s.cfg.RetrySchedule) {
+		s.mu.Lock()
+		s.persist(d.record()) // the attempts made so far survive a restart
+		s.mu.Unlock()
 		s.sched.deliverAfter(s.cfg.RetrySchedule[i], d)
+		return
 	}
+	s.persistDelivered(d.eventID) // out of retries, as WeChat gives up
 }
 
 func (s *Simulator) post(ctx context.Context, d *delivery, fault Fault) (int, error) {

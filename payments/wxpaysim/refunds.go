@@ -111,9 +111,11 @@ func (s *Simulator) createRefund(_ *http.Request, body []byte) (int, any, *apiEr
 	}
 	t.refunds = append(t.refunds, rf)
 	s.refunds[rf.outRefundNo] = rf
+	s.persistRefund(rf)
 	no := rf.outRefundNo
 	if s.abnormalNext > 0 {
 		s.abnormalNext--
+		s.persistFaults()
 		s.sched.after(s.cfg.RefundDelay, func() { _ = s.FailRefund(no, "ABNORMAL") })
 	} else if !s.cfg.ManualRefunds {
 		s.sched.after(s.cfg.RefundDelay, func() { _ = s.CompleteRefund(no) })

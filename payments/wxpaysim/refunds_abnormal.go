@@ -27,6 +27,7 @@ func (s *Simulator) RefuseNextRefunds(n int, code string) {
 	for range n {
 		s.refusals = append(s.refusals, code)
 	}
+	s.persistFaults()
 }
 
 // AbnormalNextRefunds makes the next n refunds accepted end ABNORMAL (the
@@ -36,6 +37,7 @@ func (s *Simulator) AbnormalNextRefunds(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.abnormalNext = n
+	s.persistFaults()
 }
 
 func (s *Simulator) takeRefusalLocked() *apiError {
@@ -44,6 +46,7 @@ func (s *Simulator) takeRefusalLocked() *apiError {
 	}
 	code := s.refusals[0]
 	s.refusals = s.refusals[1:]
+	s.persistFaults()
 	switch code {
 	case RefuseNotEnough:
 		return errf(http.StatusForbidden, code, "基本账户余额不足，请充值后重新发起")
@@ -104,6 +107,7 @@ func (s *Simulator) applyAbnormalRefund(r *http.Request, body []byte) (int, any,
 		return 0, nil, errf(http.StatusBadRequest, "INVALID_REQUEST", "退款单状态为 %s，不是异常退款", rf.status)
 	}
 	rf.status = "PROCESSING"
+	s.persistRefund(rf)
 	if !s.cfg.ManualRefunds {
 		no := rf.outRefundNo
 		s.sched.after(s.cfg.RefundDelay, func() { _ = s.CompleteRefund(no) })

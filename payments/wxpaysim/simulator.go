@@ -88,7 +88,7 @@ type Simulator struct {
 	apiFailures  int
 	apiFailCode  int
 	// afterEffect: the next calls do their work, then answer this failure.
-	afterEffect []int
+	afterEffect []afterFault // faults.go
 	deliveries  []Delivery
 	transfers   map[string]*transfer // by out_bill_no (transfers.go)
 	// refusals: the next refunds asked for are refused with these codes
@@ -97,6 +97,8 @@ type Simulator struct {
 	refusals     []string
 	abnormalNext int
 	certs        certState // platform certificates (certs.go); its own lock
+	// journal keeps the state durable (Open, journal.go); nil in process.
+	journal *journal
 }
 
 // New starts a simulator. Call Close when done.
@@ -179,7 +181,10 @@ func (s *Simulator) PublicKeyID() string { return s.publicKeyID }
 func (s *Simulator) PlatformPublicKeyPEM() []byte { return publicKeyPEM(&s.platformKey.PublicKey) }
 
 // Close stops the delivery goroutines; pending notifications are dropped.
-func (s *Simulator) Close() { s.sched.close() }
+func (s *Simulator) Close() {
+	s.sched.close()
+	s.closeJournal()
+}
 
 func (s *Simulator) routes() *http.ServeMux {
 	m := http.NewServeMux()
@@ -196,6 +201,7 @@ func (s *Simulator) routes() *http.ServeMux {
 		return 0, nil, errf(http.StatusNotFound, "NOT_FOUND", "接口不存在")
 	}))
 	s.controlRoutes(m)
+	s.listRoute(m)
 	return m
 }
 

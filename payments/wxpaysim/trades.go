@@ -111,6 +111,7 @@ func (s *Simulator) prepay(tradeType string, body []byte) (prepayID, codeURL str
 	}
 	prepayID = "wx" + now.In(domain.Shanghai).Format("20060102150405") + randomHex(9) + randomDigits(4)
 	t.prepayIDs = append(t.prepayIDs, prepayID)
+	s.persistTrade(t)
 	return prepayID, "weixin://wxpay/bizpayurl?pr=" + randomString(7, alnum), nil
 }
 
@@ -166,9 +167,17 @@ func (s *Simulator) close(r *http.Request, body []byte) (int, any, *apiError) {
 	case t == nil:
 		return 0, nil, errf(http.StatusNotFound, "ORDER_NOT_EXIST", "订单不存在")
 	case t.state == "SUCCESS" || t.state == "REFUND":
-		return 0, nil, errf(http.StatusBadRequest, "ORDERPAID", "订单已支付")
+		// APIv3's close lists no code for a paid order (ORDERPAID is the
+		// v2 closeorder's); its business refusal is 403 TRADE_ERROR
+		// "交易错误: 因业务原因交易失败,请查看接口返回的详细信息":
+		// https://pay.weixin.qq.com/doc/v3/merchant/4012556398 (关闭订单,
+		// 错误码) and the older
+		// https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_4_3.shtml.
+		// The message naming the payment is our guess (unverified).
+		return 0, nil, errf(http.StatusForbidden, "TRADE_ERROR", "订单已支付，不能关闭")
 	}
 	t.state = "CLOSED"
+	s.persistTrade(t)
 	return http.StatusNoContent, nil, nil
 }
 

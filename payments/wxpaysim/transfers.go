@@ -193,6 +193,7 @@ func (s *Simulator) createTransfer(r *http.Request, body []byte) (int, any, *api
 		state: "WAIT_USER_CONFIRM", packageInfo: "ABBQO+oYAAABAAAAAAB" + randomString(40, alnum),
 		createTime: now, update: now}
 	s.transfers[t.outBillNo] = t
+	s.persistTransfer(t)
 	return http.StatusOK, t.createAnswer(), nil
 }
 
@@ -324,5 +325,6 @@ func (s *Simulator) expireLocked(t *transfer, now time.Time) bool {
 
 func (s *Simulator) finishLocked(t *transfer, state, reason string, now time.Time) {
 	t.state, t.failReason, t.update = state, reason, now
+	s.persistTransfer(t)
 	s.notify(t.outBillNo, t.notifyURL, "MCHTRANSFER.BILL.FINISHED", "mch_payment", s.transferJSON(t, true))
 }
