@@ -85,12 +85,33 @@ func run() int {
 	base := "http://" + addr
 
 	// --- WeChat Pay simulator, out of process (issue 15) ---
-	// When `yutang wxpaysim` exists, start it here on the load CPU (its CPU
-	// is WeChat's, not the mall's), e.g.
-	//   sim := exec.Command(taskset, "-c", *loadCPU, *yutang, "wxpaysim") with its own address
-	// and point the mall at it in serverEnv below (the setting the simulator's
-	// issue defines), then stop it after the mall in the teardown. Until then
-	// the mall runs the simulator in process, so its CPU counts as the mall's.
+	// `yutang wxpaysim` runs on the load CPU: its CPU (signing every
+	// answer and notification) is WeChat's, not the mall's.
+	simAddr, err := freeAddr()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	simLog, err := os.Create(filepath.Join(dir, "wxpaysim.log"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	defer simLog.Close()
+	sim := exec.Command(taskset, "-c", *loadCPU, *yutang, "wxpaysim")
+	sim.Env = append(serverEnv(dir, addr), "YUTANG_WXPAYSIM_ADDR="+simAddr,
+		"YUTANG_WXPAYSIM_DIR="+filepath.Join(dir, "wxpaysim"))
+	sim.Stdout, sim.Stderr = simLog, simLog
+	sim.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := sim.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: wxpaysim:", err)
+		return 1
+	}
+	defer func() {
+		_ = sim.Process.Signal(os.Interrupt)
+		_ = sim.Wait()
+	}()
+	simURL := "http://" + simAddr
 	// --- end WeChat Pay simulator ---
 
 	logPath := filepath.Join(dir, "server.log")
@@ -101,7 +122,7 @@ func run() int {
 	}
 	defer logFile.Close()
 	srv := exec.Command(taskset, "-c", *serverCPU, *yutang, "serve")
-	srv.Env = serverEnv(dir, addr)
+	srv.Env = append(serverEnv(dir, addr), "YUTANG_WXPAY_SIM_URL="+simURL)
 	srv.Stdout, srv.Stderr = logFile, logFile             // the welcome text and warn-level logs
 	srv.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // we stop it ourselves, after the load tool
 	fmt.Fprintf(os.Stderr, "bench: starting the mall on %s (CPU %s; PostgreSQL, demo data and logs in %s)\n", base, *serverCPU, dir)
@@ -124,7 +145,7 @@ func run() int {
 	}
 
 	fmt.Printf("machine: %s, %d CPUs, %s; load average before the run: %s\n", cpuModel(), runtime.NumCPU(), memTotal(), loadAvg())
-	fmt.Printf("pinning: %s; load tool on CPU %s\n", pins, *loadCPU)
+	fmt.Printf("pinning: %s; load tool and the WeChat Pay simulator (yutang wxpaysim) on CPU %s\n", pins, *loadCPU)
 	flags := "its defaults"
 	if len(args) > 0 {
 		flags = strings.Join(args, " ")
