@@ -147,6 +147,17 @@ INSERT INTO idempotency_keys (scope, subject, key, request_hash) VALUES ($1, $2,
 ON CONFLICT (scope, subject, key) DO NOTHING
 RETURNING true`
 
+// IdempotencyKeyUsed implements order.Store.
+func (s Orders) IdempotencyKeyUsed(ctx context.Context, scope, subject, key string) (bool, error) {
+	var used bool
+	err := sqlx.GetContext(ctx, s.ext(), &used, `SELECT EXISTS (SELECT 1 FROM idempotency_keys
+WHERE scope = $1 AND subject = $2 AND key = $3)`, scope, subject, key)
+	if err != nil {
+		return false, fmt.Errorf("storage: idempotency key: %w", mapErr(err))
+	}
+	return used, nil
+}
+
 // ClaimIdempotencyKey implements order.Store.
 func (s Orders) ClaimIdempotencyKey(ctx context.Context, scope, subject, key string, hash []byte) (string, bool, error) {
 	var inserted bool

@@ -39,6 +39,9 @@ type Store interface {
 	// number recorded with it (replay true), or domain.ErrIdempotencyKeyReused
 	// when the hash differs.
 	ClaimIdempotencyKey(ctx context.Context, scope, subject, key string, hash []byte) (orderNo string, replay bool, err error)
+	// IdempotencyKeyUsed reports whether key was claimed for (scope,
+	// subject) by a committed request (a read: it waits for nothing).
+	IdempotencyKeyUsed(ctx context.Context, scope, subject, key string) (bool, error)
 	// CompleteIdempotencyKey records the order a claimed key created.
 	CompleteIdempotencyKey(ctx context.Context, scope, subject, key, orderNo string) error
 
@@ -163,6 +166,9 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 		return Order{}, err
 	}
 	subject := in.subject()
+	if err := s.soldOut(ctx, in, subject); err != nil {
+		return Order{}, fmt.Errorf("order: place: %w", err)
+	}
 	offers, err := s.offers(ctx, s.Store, in, false, now)
 	if err != nil {
 		return Order{}, fmt.Errorf("order: place: %w", err)
@@ -243,6 +249,41 @@ func compareInt64(a, b int64) int {
 		return 1
 	}
 	return 0
+}
+
+// soldOut answers ErrOutOfStock when a line asks for more than its SKU has
+// left, before any offer is read or transaction begun: the crowd of a flash
+// sale after its last unit gets its answer from two or three reads instead
+// of a placing transaction. A key already used goes the whole way, so a
+// retry of a placed order still answers that order. Anything else this
+// check cannot decide is left to the transaction, which decides everything
+// again under its locks.
+func (s *Service) soldOut(ctx context.Context, in PlaceInput, subject domain.Actor) error {
+	lines, err := s.lines(ctx, s.Store, in)
+	if err != nil {
+		return nil
+	}
+	ids := make([]int64, len(lines))
+	for i, l := range lines {
+		ids[i] = l.SKUID
+	}
+	ks, err := s.Store.SKUs(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, l := range lines {
+		for _, k := range ks {
+			if k.ID != l.SKUID || k.Stock >= l.Quantity {
+				continue
+			}
+			used, err := s.Store.IdempotencyKeyUsed(ctx, IdempotencyScope, subject.String(), in.IdempotencyKey)
+			if err != nil || used {
+				return err
+			}
+			return outOfStock(k, l.Quantity)
+		}
+	}
+	return nil
 }
 
 func outOfStock(k SKU, want int) error {
