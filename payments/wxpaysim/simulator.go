@@ -190,6 +190,7 @@ func (s *Simulator) routes() *http.ServeMux {
 	m.Handle("GET /v3/refund/domestic/refunds/{no}", s.api(s.queryRefund))
 	m.Handle("POST /v3/refund/domestic/refunds/{id}/apply-abnormal-refund", s.api(s.applyAbnormalRefund))
 	s.transferRoutes(m)
+	s.billRoutes(m)
 	m.Handle("/v3/", s.api(func(*http.Request, []byte) (int, any, *apiError) {
 		return 0, nil, errf(http.StatusNotFound, "NOT_FOUND", "接口不存在")
 	}))
