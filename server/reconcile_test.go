@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -235,6 +236,9 @@ FROM reconciliation_discrepancies WHERE bill_date = $1`, day)
 	pa.must(200, req{Method: "GET", Path: "/api/v1/admin/reconciliation?status=open&bill_date=" + day, Token: admin}).Decode(t, &list)
 	if len(list.Items) != 3 {
 		t.Fatalf("open after resolving one: %d", len(list.Items))
+	}
+	if m := string(pa.must(200, req{Method: "GET", Path: "/metrics"}).Body); !strings.Contains(m, "\nyutang_reconciliation_open_discrepancies 3\n") {
+		t.Errorf("/metrics does not count 3 open discrepancies")
 	}
 	// A rerun does not reopen or duplicate the resolved one.
 	if _, err := rec.Reconcile(ctx, day, "test"); err != nil || pa.discrepancies(day) != 4 ||

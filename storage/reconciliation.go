@@ -356,3 +356,15 @@ WHERE id = $1 AND resolved_at IS NULL`, id, at, staffID, by.Name, note)
 func (s Reconciliation) Audit(ctx context.Context, e domain.AuditEntry) error {
 	return WriteAudit(ctx, s.ext(), e)
 }
+
+// Health returns how many discrepancies are open and how many days' last
+// run failed (for /metrics).
+func (s Reconciliation) Health(ctx context.Context) (open, failedDays int, err error) {
+	err = s.ext().QueryRowxContext(ctx, `
+SELECT (SELECT count(*) FROM reconciliation_discrepancies WHERE resolved_at IS NULL),
+       (SELECT count(*) FROM reconciliation_runs WHERE status = 'failed')`).Scan(&open, &failedDays)
+	if err != nil {
+		return 0, 0, fmt.Errorf("storage: reconciliation health: %w", mapErr(err))
+	}
+	return open, failedDays, nil
+}
