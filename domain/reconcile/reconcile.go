@@ -531,7 +531,7 @@ func (s *Service) Resolve(ctx context.Context, id int64, note string, by domain.
 		out.Resolved, out.ResolvedBy, out.ResolvedAt, out.Note = true, by.Name, now, note
 		return tx.Audit(ctx, domain.AuditEntry{Actor: by, Action: "reconciliation.resolve", Entity: "reconciliation_discrepancy",
 			EntityID: fmt.Sprint(id), Before: map[string]any{"resolved": false},
-			After: map[string]any{"resolved": true, "note": note, "kind": d.Kind, "bill_date": d.BillDate},
+			After:     map[string]any{"resolved": true, "note": note, "kind": d.Kind, "bill_date": d.BillDate},
 			RequestID: requestID, At: now})
 	})
 	if err != nil {
