@@ -404,5 +404,59 @@ func TestReconcileAdminTrigger(t *testing.T) {
 	if r := pa.do(req{Method: "GET", Path: "/api/v1/admin/reconciliation/runs?from=2026-13-01", Token: ops}); r.Status != 400 {
 		t.Fatalf("bad from: %d", r.Status)
 	}
+	// A day held by a running run (another instance) is not run twice at
+	// once; its lease ends if that instance died.
+	held := time.Now().In(domain.Shanghai).AddDate(0, 0, -5).Format("2006-01-02")
+	st := pa.app.store.Reconciliation()
+	if _, err := st.StartRun(context.Background(), held, "other instance", time.Now(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if r := pa.do(req{Method: "POST", Path: "/api/v1/admin/reconciliation/runs", Token: ops,
+		Body: map[string]string{"bill_date": held}}); r.Status != 409 || r.ErrCode(t) != "reconciliation_running" {
+		t.Fatalf("held day: %d %s", r.Status, r.Body)
+	}
+	if _, err := st.StartRun(context.Background(), held, "later", time.Now().Add(2*time.Minute), time.Minute); err != nil {
+		t.Fatalf("after the lease: %v", err)
+	}
+	pa.checkInvariants()
+}
+
+// TestReconcileAppliesBilledTopUp: a stored-value top-up paid at WeChat
+// Pay whose notification was lost is applied by membership (the cashier's
+// TradeApplier for it), once.
+func TestReconcileAppliesBilledTopUp(t *testing.T) {
+	t.Parallel()
+	pa := newPayApp(t, 1000)
+	ops := pa.staff(identity.RoleOperator, "")
+	var pkg struct {
+		ID int64 `json:"id"`
+	}
+	pa.must(201, req{Method: "POST", Path: "/api/v1/admin/topup-packages", Token: ops,
+		Body: map[string]any{"name": "充50送5", "pay_fen": 5000, "bonus_fen": 500}}).Decode(t, &pkg)
+	tok, _ := pa.member("bill-topup")
+	var tu struct {
+		OutTradeNo string `json:"out_trade_no"`
+	}
+	pa.must(201, req{Method: "POST", Path: "/api/v1/shop/member/topups", Token: tok, Body: map[string]any{"package_id": pkg.ID}}).Decode(t, &tu)
+	_ = pa.sim().InjectNotificationFault(tu.OutTradeNo, wxpaysim.FaultDrop)
+	pa.must(200, req{Method: "POST", Path: "/_dev/wechatpay/trades/" + tu.OutTradeNo + "/pay"})
+	pa.waitIdle()
+	if b := pa.card(tok).BalanceFen; b != 0 {
+		t.Fatalf("balance %d with the notification lost", b)
+	}
+	rec := pa.reconcilerAt(tomorrowAt(11, 0))
+	run, err := rec.Reconcile(context.Background(), billDay(), "test")
+	if err != nil || run.Applied != 1 || run.Discrepancies != 0 {
+		t.Fatalf("run %+v, %v", run, err)
+	}
+	if b := pa.card(tok).BalanceFen; b != 5500 {
+		t.Fatalf("balance %d after reconciling, want 5500", b)
+	}
+	if run, err = rec.Reconcile(context.Background(), billDay(), "test"); err != nil || run.Applied != 0 || run.Matched != 1 {
+		t.Fatalf("rerun %+v, %v", run, err)
+	}
+	if b := pa.card(tok).BalanceFen; b != 5500 {
+		t.Fatalf("balance %d after a rerun", b)
+	}
 	pa.checkInvariants()
 }
