@@ -225,6 +225,11 @@ func (a *API) registerRoutes(e *echo.Echo) {
 	admin.PUT("/koc/payout-settings", a.putPayoutSettings, asAdmin(adminOnly...)...)
 	shop.GET("/koc/transfers", a.kocTransfers, asShopper...)
 	hooks.POST("/wechatpay/transfers", a.wechatPayTransfers)
+	// --- reconciliation (routes:reconciliation) ---
+	admin.GET("/reconciliation", a.listDiscrepancies, asAdmin(operators...)...)
+	admin.GET("/reconciliation/runs", a.listReconciliationRuns, asAdmin(operators...)...)
+	admin.POST("/reconciliation/runs", a.triggerReconciliation, asAdmin(operators...)...)
+	admin.POST("/reconciliation/discrepancies/:id/resolve", a.resolveDiscrepancy, asAdmin(operators...)...)
 
 	// Development stand-ins (absent with real credentials and in
 	// production), answered only on a loopback connection.

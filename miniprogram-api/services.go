@@ -18,6 +18,7 @@ import (
 	"github.com/yutang/yutang/domain/member"
 	"github.com/yutang/yutang/domain/order"
 	"github.com/yutang/yutang/domain/platform"
+	"github.com/yutang/yutang/domain/reconcile"
 	"github.com/yutang/yutang/domain/store"
 )
 
@@ -49,6 +50,8 @@ type Services struct {
 	Payout    *commission.Payout  // routes:koc (payout)
 
 	TransferNotices TransferNotifications // routes:koc (webhooks)
+
+	Reconcile *reconcile.Service // routes:reconciliation
 }
 
 // AuditReader reads the audit log.

@@ -130,6 +130,7 @@ func (a *app) wire(ctx context.Context) error {
 		return err
 	}
 	a.svc.Orders.Payments = a.svc.Cashier // a shopper's cancel closes at WeChat Pay first
+	a.wireReconciliation()
 	// After-sales asks the cashier for refunds and hears when they end.
 	a.svc.AfterSales = &aftersales.Service{Store: st.AfterSales(), Cashier: a.svc.Cashier, Now: a.now}
 	st.RefundSettled.On("after-sales", func(ctx context.Context, tx *storage.Tx, e cashier.RefundSettled) error {

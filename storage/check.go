@@ -359,6 +359,17 @@ UNION ALL
 SELECT 'settlement item ' || i.id || ' is ' || i.status || ' in a ' || b.status || ' batch'
 FROM settlement_items i JOIN settlement_batches b ON b.id = i.batch_id
 WHERE i.status <> 'settled' AND b.status IN ('draft', 'reviewed')`},
+	// --- reconciliation ---
+	{"every discrepancy belongs to its day's run, and a finished run counts its day's discrepancies", `
+SELECT 'discrepancy ' || d.id || ' of ' || d.bill_date || ' names run ' || d.run_id || ' of ' || r.bill_date
+FROM reconciliation_discrepancies d JOIN reconciliation_runs r ON r.id = d.run_id
+WHERE r.bill_date <> d.bill_date
+UNION ALL
+SELECT 'run of ' || r.bill_date || ' is ' || r.status || ' and counts ' || r.discrepancies || ' discrepancies, the day has ' || count(d.id)
+FROM reconciliation_runs r LEFT JOIN reconciliation_discrepancies d ON d.bill_date = r.bill_date
+WHERE r.status = 'succeeded'
+GROUP BY r.id HAVING r.discrepancies <> count(d.id)`},
+	// --- end reconciliation ---
 }
 
 func rollupMatches(table, cols string) Invariant {

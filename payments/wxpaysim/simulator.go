@@ -197,6 +197,7 @@ func (s *Simulator) routes() *http.ServeMux {
 	m.Handle("POST /v3/refund/domestic/refunds/{id}/apply-abnormal-refund", s.api(s.applyAbnormalRefund))
 	s.transferRoutes(m)
 	s.certRoutes(m) // certs.go: GET /v3/certificates, /_sim/certificates…
+	s.billRoutes(m)
 	m.Handle("/v3/", s.api(func(*http.Request, []byte) (int, any, *apiError) {
 		return 0, nil, errf(http.StatusNotFound, "NOT_FOUND", "接口不存在")
 	}))
