@@ -498,7 +498,7 @@ func (c Catalog) ListProducts(ctx context.Context, q catalog.ListQuery) ([]catal
 	}
 	limit := domain.BoundLimit(q.Page.Limit)
 	sqlText := `SELECT p.id, p.category_id, p.title, p.subtitle, '' AS description, p.images, p.tags, p.spec_dims, p.status,
-    p.sort_weight, `+productSales+` AS sales, p.min_price_fen, p.created_at, p.updated_at,
+    p.sort_weight, ` + productSales + ` AS sales, p.min_price_fen, p.created_at, p.updated_at,
     COALESCE((SELECT sum(s.stock) FROM skus s WHERE s.product_id = p.id AND s.status = 'on_sale'), 0) AS available
 FROM products p`
 	if len(where) > 0 {
