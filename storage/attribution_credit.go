@@ -296,12 +296,17 @@ INSERT INTO attribution_day_totals AS t (model, day, shard, orders, direct_order
 SELECT m, $2::date, $3, 1, d::int, $4 FROM unnest($1::text[], $5::boolean[]) AS u(m, d) ORDER BY m
 ON CONFLICT (model, day, shard) DO UPDATE SET orders = t.orders + 1,
     direct_orders = t.direct_orders + EXCLUDED.direct_orders, paid_fen = t.paid_fen + EXCLUDED.paid_fen`,
-		pq.StringArray(models), day, o.ID%8, int64(paid), pq.BoolArray(directs))
+		pq.StringArray(models), day, o.ID%dayTotalShards, int64(paid), pq.BoolArray(directs))
 	if err != nil {
 		return fmt.Errorf("storage: save attribution totals: %w", mapErr(err))
 	}
 	return a.bookCredits(ctx, rows, o.ID, day, o.ShopperID, o.NewCustomer, false, at.At)
 }
+
+// dayTotalShards spreads each day's attribution totals over rows, so that
+// concurrent payments rarely update the same row (a shard is held to the
+// paying transaction's commit); reports sum the shards.
+const dayTotalShards = 64
 
 type attributionRow struct {
 	OrderID      int64     `db:"order_id"`

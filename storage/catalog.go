@@ -199,13 +199,18 @@ func specDimsJSON(ds []catalog.SpecDim) string {
 	return string(b)
 }
 
-const productCols = `id, category_id, title, subtitle, description, images, tags, spec_dims, status,
-    sort_weight, sales, min_price_fen, created_at, updated_at`
+// productSales is a product's units sold: its SKUs' sold counters (summed
+// when read, so that no order's payment updates a row every SKU of the
+// product shares; migration 00024).
+const productSales = `COALESCE((SELECT sum(k.sold) FROM skus k WHERE k.product_id = p.id), 0)`
+
+const productCols = `p.id, p.category_id, p.title, p.subtitle, p.description, p.images, p.tags, p.spec_dims, p.status,
+    p.sort_weight, ` + productSales + ` AS sales, p.min_price_fen, p.created_at, p.updated_at`
 
 func (c Catalog) Product(ctx context.Context, id int64, forUpdate bool) (catalog.Product, error) {
-	q := `SELECT ` + productCols + ` FROM products WHERE id = $1`
+	q := `SELECT ` + productCols + ` FROM products p WHERE p.id = $1`
 	if forUpdate {
-		q += ` FOR UPDATE`
+		q += ` FOR UPDATE OF p`
 	}
 	var r productRow
 	if err := sqlx.GetContext(ctx, c.ext(), &r, q, id); err != nil {
@@ -231,7 +236,7 @@ func (c Catalog) Product(ctx context.Context, id int64, forUpdate bool) (catalog
 func (c Catalog) CreateProduct(ctx context.Context, p catalog.Product, at time.Time) (catalog.Product, error) {
 	var r productRow
 	err := sqlx.GetContext(ctx, c.ext(), &r, `
-INSERT INTO products (category_id, title, subtitle, description, images, tags, spec_dims, status, sort_weight, created_at, updated_at)
+INSERT INTO products AS p (category_id, title, subtitle, description, images, tags, spec_dims, status, sort_weight, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
 RETURNING `+productCols,
 		p.CategoryID, p.Title, p.Subtitle, p.Description, pq.StringArray(nonNilStrings(p.Images)), pq.StringArray(nonNilStrings(p.Tags)),
@@ -390,7 +395,7 @@ var productSorts = map[catalog.Sort]productSortSpec{
 	catalog.SortPriceAsc:  {key: "p.min_price_fen"},
 	catalog.SortPriceDesc: {key: "p.min_price_fen", desc: true},
 	catalog.SortNewest:    {key: "p.created_at", desc: true, time: true},
-	catalog.SortSales:     {key: "p.sales", desc: true},
+	catalog.SortSales:     {key: productSales, desc: true},
 }
 
 // productCursor is the keyset position after the last row of a page.
@@ -493,7 +498,7 @@ func (c Catalog) ListProducts(ctx context.Context, q catalog.ListQuery) ([]catal
 	}
 	limit := domain.BoundLimit(q.Page.Limit)
 	sqlText := `SELECT p.id, p.category_id, p.title, p.subtitle, '' AS description, p.images, p.tags, p.spec_dims, p.status,
-    p.sort_weight, p.sales, p.min_price_fen, p.created_at, p.updated_at,
+    p.sort_weight, ` + productSales + ` AS sales, p.min_price_fen, p.created_at, p.updated_at,
     COALESCE((SELECT sum(s.stock) FROM skus s WHERE s.product_id = p.id AND s.status = 'on_sale'), 0) AS available
 FROM products p`
 	if len(where) > 0 {

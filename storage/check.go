@@ -240,10 +240,6 @@ SELECT 'order item ' || a.item_id || ': points adjustment names ' || a.source_id
 FROM order_adjustments a LEFT JOIN member_points_entries e ON e.id = a.source_id AND e.kind = 'redeem' AND e.item_id = a.item_id
 WHERE a.source = 'points' AND e.id IS NULL`},
 	// catalog and stock
-	{"product sales equal its SKUs' sold", `
-SELECT 'product ' || p.id || ': sales ' || p.sales || ' but SKUs sold ' || COALESCE(sum(s.sold), 0)
-FROM products p LEFT JOIN skus s ON s.product_id = p.id
-GROUP BY p.id HAVING p.sales <> COALESCE(sum(s.sold), 0)`},
 	{"product min price is its cheapest SKU", `
 SELECT 'product ' || p.id || ': min_price_fen ' || p.min_price_fen || ' but cheapest on-sale SKU ' || COALESCE(m.price, 0)
 FROM products p LEFT JOIN (SELECT product_id, min(price_fen) price FROM skus WHERE status = 'on_sale' GROUP BY product_id) m

@@ -25,7 +25,7 @@ type Bytea []byte
 // connections it makes therefore send []byte and json.RawMessage as text,
 // and only Bytea as bytes.
 func newConnector(dsn string) (driver.Connector, error) {
-	dsn, err := oneRoundTrip(dsn)
+	dsn, err := connParams(dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -36,21 +36,37 @@ func newConnector(dsn string) (driver.Connector, error) {
 	return textConnector{c}, nil
 }
 
-func oneRoundTrip(dsn string) (string, error) {
-	if strings.Contains(dsn, "binary_parameters") {
-		return dsn, nil
-	}
+// connParams adds to the DSN, unless it sets them itself:
+// binary_parameters=yes (above) and plan_cache_mode=force_generic_plan. The
+// latter makes PostgreSQL plan each prepared statement (QueryContext below)
+// once per connection instead of re-planning it at every execution while it
+// weighs custom plans: the program's statements are keyed lookups, inserts
+// and updates whose plan does not depend on the values. Measured on the
+// checkout loop: 19 ms of planning per order with prepared statements on
+// PostgreSQL's default (auto), none with generic plans; 26.6 → 41.1
+// orders/s on the same busy machine.
+func connParams(dsn string) (string, error) {
+	params := [][2]string{{"binary_parameters", "yes"}, {"plan_cache_mode", "force_generic_plan"}}
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
 			return "", err
 		}
 		q := u.Query()
-		q.Set("binary_parameters", "yes")
+		for _, p := range params {
+			if !q.Has(p[0]) {
+				q.Set(p[0], p[1])
+			}
+		}
 		u.RawQuery = q.Encode()
 		return u.String(), nil
 	}
-	return strings.TrimSpace(dsn + " binary_parameters=yes"), nil
+	for _, p := range params {
+		if !strings.Contains(dsn, p[0]) {
+			dsn = strings.TrimSpace(dsn + " " + p[0] + "=" + p[1])
+		}
+	}
+	return dsn, nil
 }
 
 type textConnector struct{ c *pq.Connector }
@@ -62,7 +78,7 @@ func (t textConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return textConn{cn.(pqConn)}, nil
+	return &textConn{pqConn: cn.(pqConn), stmts: map[string]driver.Stmt{}}, nil
 }
 
 // pqConn is what lib/pq's connection offers database/sql; textConn keeps
@@ -79,9 +95,63 @@ type pqConn interface {
 	driver.NamedValueChecker
 }
 
-type textConn struct{ pqConn }
+type textConn struct {
+	pqConn
+	stmts map[string]driver.Stmt // prepared on this connection, by query text
+}
 
-func (c textConn) CheckNamedValue(nv *driver.NamedValue) error {
+// maxStmts bounds the statements prepared on one connection (the program
+// has a few hundred queries; a query built with varying text would
+// otherwise grow the cache without end).
+const maxStmts = 1000
+
+// QueryContext and ExecContext run a query with arguments as a statement
+// prepared once on the connection, PostgreSQL planning it once (a generic
+// plan after its first executions) instead of at every execution: a
+// checkout's 78 statements spent more time being planned than executed
+// (pg_stat_statements: 31 ms of planning per order, 15 ms executing).
+// Queries without arguments keep the simple protocol (BEGIN, SET LOCAL …).
+func (c *textConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if len(args) == 0 {
+		return c.pqConn.QueryContext(ctx, query, args)
+	}
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.(driver.StmtQueryContext).QueryContext(ctx, args)
+}
+
+func (c *textConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if len(args) == 0 {
+		return c.pqConn.ExecContext(ctx, query, args)
+	}
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
+func (c *textConn) stmt(ctx context.Context, query string) (driver.Stmt, error) {
+	if st, ok := c.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := c.pqConn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.stmts) >= maxStmts {
+		for q, old := range c.stmts {
+			_ = old.Close()
+			delete(c.stmts, q)
+		}
+	}
+	c.stmts[query] = st
+	return st, nil
+}
+
+func (c *textConn) CheckNamedValue(nv *driver.NamedValue) error {
 	switch v := nv.Value.(type) {
 	case Bytea:
 		nv.Value = []byte(v)

@@ -116,7 +116,7 @@ func moveStock(ctx context.Context, q sqlx.ExtContext, skuID int64, qty int, kin
 }
 
 // applyStockSQL changes a SKU's counters only when none goes below zero,
-// writes the ledger row and keeps the product's sales, in one statement; with
+// writes the ledger row, in one statement; with
 // a limit ($10 > 0) an increase must keep stock + reserved within it. It
 // answers the SKU's new available stock and the ledger row's id, or no row
 // when the update did not apply.
@@ -130,8 +130,6 @@ WITH u AS (
     INSERT INTO stock_ledger (sku_id, kind, delta, reserved_delta, sold_delta, ref, actor, note, at)
     SELECT id, $5, $2, $3, $4, $6, $7, $8, $9 FROM u
     RETURNING id
-), p AS (
-    UPDATE products SET sales = sales + $4 WHERE $4 <> 0 AND id = (SELECT product_id FROM u)
 )
 SELECT u.stock, l.id AS ledger_id FROM u, l`
 

@@ -49,6 +49,10 @@ func (s *Simulator) api(h apiHandler) http.Handler {
 			return
 		}
 		status, v, e := h(r, body)
+		if err := s.flush(); err != nil { // nothing is answered that a crash would forget
+			writeError(w, errf(http.StatusInternalServerError, "SYSTEM_ERROR", "系统错误"))
+			return
+		}
 		if e != nil {
 			writeError(w, e)
 			return

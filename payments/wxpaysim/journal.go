@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -24,9 +25,13 @@ import (
 const journalName = "journal.jsonl"
 
 type journal struct {
-	f   *os.File
-	buf bytes.Buffer
-	err error // the first write error: the simulator then answers 5xx
+	f       *os.File
+	buf     bytes.Buffer
+	err     error // the first write error: the simulator then answers 5xx
+	written int64 // batches written (under Simulator.mu)
+
+	syncMu sync.Mutex // one fsync at a time (group commit: flush)
+	synced int64      // batches known durable (under syncMu)
 }
 
 // record is one journal line; exactly one field besides K is set.
@@ -133,9 +138,13 @@ func (d *delivery) record() record {
 		URL: d.url, Body: d.body, Attempt: d.attempt}}
 }
 
-// persist appends records to the journal and syncs it. Call with s.mu held
-// (the journal's order is the order of the changes). In-process simulators
-// (New) have no journal.
+// persist appends records to the journal. Call with s.mu held (the
+// journal's order is the order of the changes). The records are durable
+// only after flush, which every answer and every notification waits for,
+// outside the lock: one fsync then covers every change written while the
+// previous one ran (group commit), instead of each change holding the
+// simulator's lock through its own fsync. In-process simulators (New) have
+// no journal.
 func (s *Simulator) persist(recs ...record) {
 	j := s.journal
 	if j == nil || j.err != nil {
@@ -152,9 +161,41 @@ func (s *Simulator) persist(recs ...record) {
 		j.err = fmt.Errorf("wxpaysim: journal: %w", err)
 		return
 	}
-	if err := j.f.Sync(); err != nil {
-		j.err = fmt.Errorf("wxpaysim: journal: %w", err)
+	j.written++
+}
+
+// flush makes every change written so far durable; call it without s.mu,
+// before answering a request or sending a notification. A caller whose
+// changes another caller's fsync already covered returns at once.
+func (s *Simulator) flush() error {
+	j := s.journal
+	if j == nil {
+		return nil
 	}
+	s.mu.Lock()
+	want, f, err := j.written, j.f, j.err
+	s.mu.Unlock()
+	if err != nil || f == nil {
+		return err
+	}
+	j.syncMu.Lock()
+	defer j.syncMu.Unlock()
+	if j.synced >= want {
+		return nil
+	}
+	s.mu.Lock()
+	upto := j.written
+	s.mu.Unlock()
+	if err := f.Sync(); err != nil {
+		s.mu.Lock()
+		if j.err == nil {
+			j.err = fmt.Errorf("wxpaysim: journal: %w", err)
+		}
+		s.mu.Unlock()
+		return err
+	}
+	j.synced = upto
+	return nil
 }
 
 // journalFailure is the error every API call answers once the journal can
@@ -181,8 +222,9 @@ func (s *Simulator) persistFaults() {
 // no more attempts (acknowledged, dropped, or out of retries).
 func (s *Simulator) persistDelivered(eventID string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.persist(record{K: "delivered", Delivered: eventID})
+	s.mu.Unlock()
+	_ = s.flush()
 }
 
 // Open starts a simulator whose state lives under dir (created if needed):

@@ -169,6 +169,9 @@ func (s *Simulator) attempt(ctx context.Context, d *delivery) {
 }
 
 func (s *Simulator) post(ctx context.Context, d *delivery, fault Fault) (int, error) {
+	if err := s.flush(); err != nil { // never tell the mall of a change a crash would forget
+		return 0, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.NotifyTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(d.body))

@@ -1,11 +1,13 @@
 package wxpaysim
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -226,5 +228,40 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.URL = &u
 		r = r2
 	}
-	s.mux.ServeHTTP(w, r)
+	if r.Method == http.MethodGet || !strings.HasPrefix(r.URL.Path, "/_sim/") {
+		s.mux.ServeHTTP(w, r) // the API flushes before answering (api)
+		return
+	}
+	// A control call (pay, refund outcomes, faults) answers only once its
+	// changes are durable: held until the journal's flush.
+	rec := &heldResponse{header: http.Header{}}
+	s.mux.ServeHTTP(rec, r)
+	if err := s.flush(); err != nil {
+		http.Error(w, "wxpaysim: journal: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	maps.Copy(w.Header(), rec.header)
+	w.WriteHeader(rec.status())
+	_, _ = w.Write(rec.body.Bytes())
+}
+
+// heldResponse holds a control call's answer until the journal is flushed.
+type heldResponse struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (h *heldResponse) Header() http.Header         { return h.header }
+func (h *heldResponse) Write(b []byte) (int, error) { return h.body.Write(b) }
+func (h *heldResponse) WriteHeader(code int) {
+	if h.code == 0 {
+		h.code = code
+	}
+}
+func (h *heldResponse) status() int {
+	if h.code == 0 {
+		return http.StatusOK
+	}
+	return h.code
 }
