@@ -245,6 +245,13 @@ FROM reconciliation_discrepancies WHERE bill_date = $1`, day)
 		pa.count(`SELECT count(*) FROM reconciliation_discrepancies WHERE resolved_at IS NOT NULL`) != 1 {
 		t.Fatalf("rerun after resolving: %v", err)
 	}
+	// Counted once each, when first found: two amount mismatches, one
+	// unknown trade, one missing from the bill, however many reruns.
+	for kind, want := range map[string]float64{"amount_mismatch": 2, "unknown_trade": 1, "missing_in_bill": 1} {
+		if v := pa.metric("yutang_wxpay_reconciliation_discrepancies_total", `kind="`+kind+`"`); v != want {
+			t.Errorf("discrepancies_total{kind=%q} = %v, want %v", kind, v, want)
+		}
+	}
 	merch := pa.staff(identity.RoleMerchandiser, "")
 	if r := pa.do(req{Method: "GET", Path: "/api/v1/admin/reconciliation", Token: merch}); r.Status != 403 {
 		t.Fatalf("merchandiser: %d", r.Status)

@@ -22,7 +22,8 @@ const reconcileEvery = 10 * time.Minute
 // days whose last run failed.
 func (a *app) wireReconciliation() {
 	st := a.store.Reconciliation()
-	a.svc.Reconcile = &reconcile.Service{Store: st, Bills: a.pay.gw, Cashier: a.svc.Cashier, Now: a.now, Log: a.log}
+	a.svc.Reconcile = &reconcile.Service{Store: st, Bills: a.pay.gw, Cashier: a.svc.Cashier, Now: a.now, Log: a.log,
+		Found: a.pay.metrics.ReconciliationDiscrepancy} // yutang_wxpay_reconciliation_discrepancies_total
 	r := a.svc.Reconcile
 	a.workers = append(a.workers, every(reconcileEvery, a.log, "payments.reconcile_bill", func(ctx context.Context) error {
 		_, err := r.CatchUp(ctx)

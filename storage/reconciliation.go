@@ -189,8 +189,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (bill_date, kind, out_trade_no, out_refund_no) DO NOTHING`
 
 // AddDiscrepancies implements reconcile.Store.
-func (s Reconciliation) AddDiscrepancies(ctx context.Context, run reconcile.Run, ds []reconcile.Discrepancy, now time.Time) (int, error) {
-	n := 0
+func (s Reconciliation) AddDiscrepancies(ctx context.Context, run reconcile.Run, ds []reconcile.Discrepancy, now time.Time) ([]reconcile.Discrepancy, error) {
+	var added []reconcile.Discrepancy
 	err := s.inTx(ctx, func(tx *Tx) error {
 		for _, d := range ds {
 			res, err := tx.x.ExecContext(ctx, addDiscrepancySQL, run.ID, run.BillDate, string(d.Kind), d.OutTradeNo,
@@ -199,15 +199,15 @@ func (s Reconciliation) AddDiscrepancies(ctx context.Context, run reconcile.Run,
 				return err
 			}
 			if k, _ := res.RowsAffected(); k > 0 {
-				n++
+				added = append(added, d)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("storage: add discrepancies: %w", mapErr(err))
+		return nil, fmt.Errorf("storage: add discrepancies: %w", mapErr(err))
 	}
-	return n, nil
+	return added, nil
 }
 
 func nullFen(f *domain.Fen) any {

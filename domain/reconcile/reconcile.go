@@ -158,8 +158,8 @@ type Store interface {
 	// in [from, to).
 	PaidBetween(ctx context.Context, from, to time.Time) ([]Paid, error)
 	// AddDiscrepancies records ds for run unless the day has them already
-	// (same kind and trade/refund); it returns how many were new.
-	AddDiscrepancies(ctx context.Context, run Run, ds []Discrepancy, now time.Time) (int, error)
+	// (same kind and trade/refund); it returns those that were new.
+	AddDiscrepancies(ctx context.Context, run Run, ds []Discrepancy, now time.Time) ([]Discrepancy, error)
 	// CountDiscrepancies counts the day's discrepancies.
 	CountDiscrepancies(ctx context.Context, date string) (int, error)
 	// SucceededDates returns which days in [from, to] have a succeeded run.
@@ -222,6 +222,9 @@ type Service struct {
 	PublishHour int
 	// CatchUpDays is how many days back a missed day is caught up (default 7).
 	CatchUpDays int
+	// Found, when set, hears of each discrepancy the first time it is
+	// recorded, by kind (the payments metrics count them).
+	Found func(kind string)
 }
 
 func (s *Service) now() time.Time {
@@ -373,8 +376,14 @@ func (s *Service) reconcile(ctx context.Context, day time.Time, run *Run) error 
 		}
 	}
 	if len(ds) > 0 {
-		if _, err := s.Store.AddDiscrepancies(ctx, *run, ds, s.now()); err != nil {
+		added, err := s.Store.AddDiscrepancies(ctx, *run, ds, s.now())
+		if err != nil {
 			errs = append(errs, err)
+		}
+		for _, d := range added {
+			if s.Found != nil {
+				s.Found(string(d.Kind))
+			}
 		}
 	}
 	return errors.Join(errs...)
