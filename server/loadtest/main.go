@@ -52,6 +52,7 @@ type options struct {
 	notifyOrders int
 	trackBatch   int
 	trackClients int
+	sim          string // the WeChat Pay simulator's base URL (notify pays there)
 }
 
 // allOps is every operation, in the order they run.
@@ -84,6 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.notifyOrders, "notify-orders", 500, "notify: unpaid orders to pay at once (capped by -n)")
 	fs.IntVar(&o.trackBatch, "track-batch", 100, "track: events per batch (1-100)")
 	fs.IntVar(&o.trackClients, "track-clients", 8, "track: clients")
+	fs.StringVar(&o.sim, "sim", "", "notify: the WeChat Pay simulator's URL (yutang wxpaysim, loopback only): the orders are paid there, as WeChat's shoppers would, so the mall's work is only applying the notifications; empty: through the mall's /_dev/wechatpay route")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -107,6 +109,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	switch {
 	case len(o.ops) == 0:
 		return o, errors.New("-ops: no operation")
+	case o.sim != "" && !isLoopbackURL(o.sim):
+		return o, errors.New("-sim: a loopback URL like http://127.0.0.1:8091")
 	case o.n < 0 || o.d <= 0 || o.c < 0 || o.warmup < 0:
 		return o, errors.New("-n, -c and -warmup must not be negative and -d must be positive")
 	case o.trackBatch < 1 || o.trackBatch > 100:
@@ -287,4 +291,10 @@ func (t *tester) adminTok(ctx context.Context) (string, error) {
 		t.adminToken = s.Token
 	})
 	return t.adminToken, t.adminErr
+}
+
+// isLoopbackURL reports whether u is an http URL of a loopback host.
+func isLoopbackURL(u string) bool {
+	_, err := checkLoopback(u)
+	return err == nil
 }

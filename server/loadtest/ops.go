@@ -413,7 +413,11 @@ func (t *tester) notify(ctx context.Context) error {
 	go func() {
 		defer close(payDone)
 		payEl = t.drive(ctx, users, 10*time.Minute, len(todo), func(w, i int) {
-			t.cl.timed(ctx, pays[w], call{method: "POST", path: "/_dev/wechatpay/orders/" + nos[todo[i]] + "/pay"}, 200)
+			pay := call{method: "POST", path: "/_dev/wechatpay/orders/" + nos[todo[i]] + "/pay"}
+			if t.o.sim != "" { // the order's first (and only) attempt: out_trade_no ORDERNO-1
+				pay.path = strings.TrimRight(t.o.sim, "/") + "/_sim/transactions/" + nos[todo[i]] + "-1/pay"
+			}
+			t.cl.timed(ctx, pays[w], pay, 200)
 		})
 	}()
 	timeout := max(t.o.d, 60*time.Second)

@@ -153,7 +153,7 @@ func run() int {
 	fmt.Printf("load tool flags: %s\n\n", flags)
 
 	lt := exec.CommandContext(ctx, taskset, append([]string{"-c", *loadCPU, *loadtest, "-target", base,
-		"-creds", filepath.Join(dir, "demo-credentials.txt")}, args...)...)
+		"-creds", filepath.Join(dir, "demo-credentials.txt"), "-sim", simURL}, args...)...)
 	lt.Stdout, lt.Stderr = os.Stdout, os.Stderr
 	lt.Cancel = func() error { return lt.Process.Signal(os.Interrupt) }
 	lt.WaitDelay = 30 * time.Second
