@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"log/slog"
+	"time"
+)
 
 // Shanghai is the business time zone: business days, birthdays and report
 // buckets are in Asia/Shanghai. It falls back to a fixed UTC+8 zone when the
@@ -44,4 +47,13 @@ func (c Clock) Now() time.Time {
 		return c()
 	}
 	return time.Now()
+}
+
+// Logger returns l, or a logger that discards when l is nil (services take
+// an optional one, as they take an optional Clock).
+func Logger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
 }

@@ -197,19 +197,9 @@ type Service struct {
 	Checks *CheckLimiter
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return domain.Clock(s.Now).Now() }
 
-func (s *Service) log() *slog.Logger {
-	if s.Log != nil {
-		return s.Log
-	}
-	return slog.New(slog.DiscardHandler)
-}
+func (s *Service) log() *slog.Logger { return domain.Logger(s.Log) }
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d > 0 {

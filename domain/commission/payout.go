@@ -206,19 +206,9 @@ type PayoutStore interface {
 	KOCTransfers(ctx context.Context, kocID int64, status string) ([]PayoutItem, error)
 }
 
-func (p *Payout) now() time.Time {
-	if p.Now == nil {
-		return time.Now()
-	}
-	return p.Now()
-}
+func (p *Payout) now() time.Time { return domain.Clock(p.Now).Now() }
 
-func (p *Payout) log() *slog.Logger {
-	if p.Log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return p.Log
-}
+func (p *Payout) log() *slog.Logger { return domain.Logger(p.Log) }
 
 // Settings returns the payout settings.
 func (p *Payout) Settings(ctx context.Context) (PayoutSettings, error) {

@@ -176,12 +176,7 @@ type Service struct {
 	Now         func() time.Time
 }
 
-func (s *Service) now() time.Time {
-	if s.Now == nil {
-		return time.Now()
-	}
-	return s.Now()
-}
+func (s *Service) now() time.Time { return domain.Clock(s.Now).Now() }
 
 // --- joining ---
 

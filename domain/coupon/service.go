@@ -85,12 +85,7 @@ type Service struct {
 	Touches GrantToucher
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return domain.Clock(s.Now).Now() }
 
 func audit(by domain.Actor, reqID, action, entity string, id int64, before, after any, at time.Time) domain.AuditEntry {
 	return domain.AuditEntry{Actor: by, Action: action, Entity: entity, EntityID: strconv.FormatInt(id, 10),

@@ -227,19 +227,9 @@ type Service struct {
 	Found func(kind string)
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Service) now() time.Time { return domain.Clock(s.Now).Now() }
 
-func (s *Service) log() *slog.Logger {
-	if s.Log != nil {
-		return s.Log
-	}
-	return slog.New(slog.DiscardHandler)
-}
+func (s *Service) log() *slog.Logger { return domain.Logger(s.Log) }
 
 // today is the Beijing day of now, at midnight.
 func today(now time.Time) time.Time {
