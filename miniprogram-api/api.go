@@ -32,6 +32,10 @@ type Deps struct {
 	// CatalogVersion, when set, lets the shop's product list and detail be
 	// served from memory while the catalog is unchanged (nil: no cache).
 	CatalogVersion *readcache.Version
+	// AuthVersion is the version of the identity service's principal
+	// cache (nil: none); like CatalogVersion, the API touches it after
+	// every write, so a sign-out or staff change here shows at once.
+	AuthVersion *readcache.Version
 }
 
 // API is the configured HTTP API.

@@ -61,14 +61,19 @@ func (s shopCaches) detail(ctx context.Context, key string, fill func(context.Co
 	return s.details.Get(ctx, key, fill)
 }
 
-// touchCatalog makes the next catalog read on this instance check the
-// catalog's version, after any request that may have written: whoever
-// changed the catalog here sees it changed on their next read.
-func (a *API) touchCatalog(next echo.HandlerFunc) echo.HandlerFunc {
+// touchVersions makes the next cached read on this instance check the read
+// caches' versions (the catalog's, the auth version) after any request that
+// may have written: whoever changed something here sees it on their next
+// read (a signed-out token is refused at once).
+func (a *API) touchVersions(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		err := next(c)
-		if m := c.Request().Method; m != "GET" && m != "HEAD" && m != "OPTIONS" && a.deps.CatalogVersion != nil {
-			a.deps.CatalogVersion.Touch()
+		if m := c.Request().Method; m != "GET" && m != "HEAD" && m != "OPTIONS" {
+			for _, v := range []*readcache.Version{a.deps.CatalogVersion, a.deps.AuthVersion} {
+				if v != nil {
+					v.Touch()
+				}
+			}
 		}
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 // guarded by its auth middleware. openapi.yaml lists the same set (a test
 // checks it). Each area keeps its routes in its own block below.
 func (a *API) registerRoutes(e *echo.Echo) {
-	e.Use(withRequestID, a.withMetrics, a.withAccessLog, a.withRecover, a.bodyLimit(), checkText, a.touchCatalog)
+	e.Use(withRequestID, a.withMetrics, a.withAccessLog, a.withRecover, a.bodyLimit(), checkText, a.touchVersions)
 
 	// Operations.
 	e.GET("/healthz", a.healthz)

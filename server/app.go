@@ -39,10 +39,13 @@ type app struct {
 	store   *storage.DB      // db with every area's store and the lifecycle handlers
 	cluster *pglocal.Cluster // the private PostgreSQL we started, if any
 	now     func() time.Time
-	reg     *prometheus.Registry
-	svc     mpapi.Services
-	dev     http.Handler
-	pay     *wxpay // WeChat Pay: gateway, simulator, cashier store (wxpay.go)
+	// authVersion is the version the identity service's principal cache
+	// checks; the API touches it after every write (nil: no cache).
+	authVersion *readcache.Version
+	reg         *prometheus.Registry
+	svc         mpapi.Services
+	dev         http.Handler
+	pay         *wxpay // WeChat Pay: gateway, simulator, cashier store (wxpay.go)
 	// weappStandin answers as WeChat's mini-program APIs when no AppSecret
 	// is configured (platform_wiring.go).
 	weappStandin *weapp.Standin
@@ -108,6 +111,9 @@ func (a *app) wire(ctx context.Context) error {
 	wx := a.weappClient()
 	st := a.store
 	a.svc.Identity = &identity.Service{Store: st.Identity(), WeChat: wx, Now: a.now, PasswordParams: a.cfg.PasswordParams}
+	if a.authVersion = a.readVersion(st.Identity().AuthVersion); a.authVersion != nil {
+		a.svc.Identity.Principals = readcache.New[identity.Principal](a.authVersion, 100_000)
+	}
 	a.svc.Audit = st.Audit()
 	a.svc.Orders = &order.Service{Store: st.Orders(), Now: a.now, TTL: a.cfg.OrderTTL,
 		Freight: pricing.FreightRule{Flat: defaultFreightFen, FreeAbove: defaultFreeFreightAboveFen}}
@@ -191,19 +197,19 @@ func (a *app) api() *mpapi.API {
 		Services:  a.svc,
 		Dev:       dev,
 
-		CatalogVersion: a.catalogVersion(),
+		CatalogVersion: a.readVersion(a.store.Catalog().Version),
+		AuthVersion:    a.authVersion,
 	})
 }
 
-// catalogVersion is what the shop's product-page cache checks (nil: no
-// cache, YUTANG_CATALOG_FRESH=off). Grace covers the gap between a write's
-// statement and its commit (readcache's package comment).
-func (a *app) catalogVersion() *readcache.Version {
-	if a.cfg.CatalogFresh <= 0 {
+// readVersion is a read cache's version, read with read (nil: no cache,
+// YUTANG_CACHE_FRESH=off). Grace covers the gap between a write's statement
+// and its commit (readcache's package comment).
+func (a *app) readVersion(read func(context.Context) (int64, error)) *readcache.Version {
+	if a.cfg.CacheFresh <= 0 {
 		return nil
 	}
-	return &readcache.Version{Read: a.store.Catalog().Version, Fresh: a.cfg.CatalogFresh,
-		Grace: 500 * time.Millisecond, Now: a.now}
+	return &readcache.Version{Read: read, Fresh: a.cfg.CacheFresh, Grace: 500 * time.Millisecond, Now: a.now}
 }
 
 // serve runs the mall until ctx ends.

@@ -34,12 +34,12 @@ type Config struct {
 	// PprofAddr: YUTANG_PPROF_ADDR, a loopback host:port where the Go
 	// profiler answers (/debug/pprof/); empty (the default) serves none.
 	PprofAddr string
-	// CatalogFresh: YUTANG_CATALOG_FRESH, how long a server trusts its last
-	// read of the catalog's version before serving shop product pages from
-	// memory again (default 200ms; "off" reads every page from the
-	// database). A change through another server shows within this plus
-	// half a second.
-	CatalogFresh time.Duration
+	// CacheFresh: YUTANG_CACHE_FRESH, how long a server trusts its last
+	// read of a read cache's version (the catalog's, for shop product
+	// pages; the auth version, for who a token is) before serving from
+	// memory again (default 200ms; "off": no read cache). A change through
+	// another server shows within this plus half a second.
+	CacheFresh   time.Duration
 	DBMaxConns   int           // YUTANG_DB_MAX_CONNS, default 20
 	PublicURL    string        // YUTANG_PUBLIC_URL: how WeChat reaches us (notify URLs); default http://HTTPAddr
 	Demo         bool          // YUTANG_DEMO: load demo data at start (default: true with the private PostgreSQL)
@@ -156,7 +156,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		LogLevel:     str("YUTANG_LOG_LEVEL", "info"),
 		BodyLimit:    str("YUTANG_BODY_LIMIT", "1M"),
 		PprofAddr:    str("YUTANG_PPROF_ADDR", ""),
-		CatalogFresh: 200 * time.Millisecond,
+		CacheFresh:   200 * time.Millisecond,
 		PublicURL:    strings.TrimRight(str("YUTANG_PUBLIC_URL", ""), "/"),
 		OrderTTL:     dur("YUTANG_ORDER_TTL", 15*time.Minute),
 		ShutdownWait: dur("YUTANG_SHUTDOWN_TIMEOUT", 15*time.Second),
@@ -165,12 +165,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("YUTANG_HTTP_ADDR: %q is not host:port", c.HTTPAddr))
 	}
-	if v := getenv("YUTANG_CATALOG_FRESH"); v == "off" {
-		c.CatalogFresh = 0
+	if v := getenv("YUTANG_CACHE_FRESH"); v == "off" {
+		c.CacheFresh = 0
 	} else {
-		c.CatalogFresh = dur("YUTANG_CATALOG_FRESH", c.CatalogFresh)
-		if c.CatalogFresh > 5*time.Second {
-			errs = append(errs, fmt.Errorf("YUTANG_CATALOG_FRESH: %s is longer than 5s (or \"off\")", c.CatalogFresh))
+		c.CacheFresh = dur("YUTANG_CACHE_FRESH", c.CacheFresh)
+		if c.CacheFresh > 5*time.Second {
+			errs = append(errs, fmt.Errorf("YUTANG_CACHE_FRESH: %s is longer than 5s (or \"off\")", c.CacheFresh))
 		}
 	}
 	if c.PprofAddr != "" && !loopbackAddr(c.PprofAddr) {

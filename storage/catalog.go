@@ -587,10 +587,12 @@ WHERE sku_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, skuID, before, limit+1
 }
 
 // Version answers the catalog's version (migration 00023): it advances with
-// every write to a table the shop's product pages are built from.
+// every write to a table the shop's product pages are built from. A
+// sequence's last_value is 1 both before and after its first nextval, so
+// is_called tells the two apart.
 func (c Catalog) Version(ctx context.Context) (int64, error) {
 	var v int64
-	if err := sqlx.GetContext(ctx, c.ext(), &v, `SELECT last_value FROM catalog_version`); err != nil {
+	if err := sqlx.GetContext(ctx, c.ext(), &v, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM catalog_version`); err != nil {
 		return 0, fmt.Errorf("storage: catalog version: %w", mapErr(err))
 	}
 	return v, nil

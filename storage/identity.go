@@ -191,7 +191,7 @@ const principalSQL = `
 SELECT t.subject_kind, t.subject_id,
        COALESCE(st.username, '') AS name, COALESCE(st.role, '') AS role,
        COALESCE(st.store_id, 0) AS store_id, COALESCE(sh.openid, '') AS openid,
-       COALESCE(st.active, true) AS active
+       COALESCE(st.active, true) AS active, t.expires_at
 FROM auth_tokens t
 LEFT JOIN staff st ON t.subject_kind = 'staff' AND st.id = t.subject_id
 LEFT JOIN shoppers sh ON t.subject_kind = 'shopper' AND sh.id = t.subject_id
@@ -199,13 +199,14 @@ WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2`
 
 func (s Identity) Principal(ctx context.Context, hash []byte, now time.Time) (identity.Principal, error) {
 	var r struct {
-		Kind    string `db:"subject_kind"`
-		ID      int64  `db:"subject_id"`
-		Name    string `db:"name"`
-		Role    string `db:"role"`
-		StoreID int64  `db:"store_id"`
-		OpenID  string `db:"openid"`
-		Active  bool   `db:"active"`
+		Kind    string    `db:"subject_kind"`
+		ID      int64     `db:"subject_id"`
+		Name    string    `db:"name"`
+		Role    string    `db:"role"`
+		StoreID int64     `db:"store_id"`
+		OpenID  string    `db:"openid"`
+		Active  bool      `db:"active"`
+		Expires time.Time `db:"expires_at"`
 	}
 	err := sqlx.GetContext(ctx, s.ext(), &r, principalSQL, Bytea(hash), now)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !r.Active) {
@@ -215,7 +216,16 @@ func (s Identity) Principal(ctx context.Context, hash []byte, now time.Time) (id
 		return identity.Principal{}, mapErr(err)
 	}
 	return identity.Principal{Kind: identity.SubjectKind(r.Kind), ID: r.ID, Name: r.Name, Role: identity.Role(r.Role),
-		StoreID: r.StoreID, OpenID: r.OpenID}, nil
+		StoreID: r.StoreID, OpenID: r.OpenID, ExpiresAt: r.Expires}, nil
+}
+
+// AuthVersion answers the version of who tokens are (migration 00025).
+func (s Identity) AuthVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := sqlx.GetContext(ctx, s.ext(), &v, `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM auth_version`); err != nil {
+		return 0, fmt.Errorf("storage: auth version: %w", mapErr(err))
+	}
+	return v, nil
 }
 
 func (s Identity) RevokeToken(ctx context.Context, hash []byte, at time.Time) error {

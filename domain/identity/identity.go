@@ -53,6 +53,8 @@ type Principal struct {
 	Role    Role   // staff only
 	StoreID int64  // clerks and store managers: their store; else 0
 	OpenID  string // shoppers only
+	// ExpiresAt is when the token it was read from expires.
+	ExpiresAt time.Time
 }
 
 // Actor returns the principal as the actor of an audited change.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/readcache"
 )
 
 // Store is what identity needs from the database.
@@ -47,6 +48,11 @@ type Service struct {
 	// PasswordParams are the argon2id costs of new staff passwords (zero:
 	// StrongPasswordParams). Stored hashes keep their own.
 	PasswordParams PasswordParams
+	// Principals, when set, keeps who a token is in memory under the auth
+	// version (migration 00025: a revocation or a staff change anywhere
+	// advances it), so a signed-in request need not read its token: see
+	// domain/readcache. nil: every request reads it.
+	Principals *readcache.Cache[Principal]
 }
 
 // SignedIn is an anonymous visitor (X-Anon-Id) signing in as a shopper. The
@@ -202,7 +208,18 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if token == "" || len(token) > 200 {
 		return Principal{}, ErrTokenInvalid
 	}
-	p, err := s.Store.Principal(ctx, HashToken(token), s.now())
+	hash := HashToken(token)
+	read := func(ctx context.Context) (Principal, time.Time, error) {
+		p, err := s.Store.Principal(ctx, hash, s.now())
+		return p, p.ExpiresAt, err
+	}
+	var p Principal
+	var err error
+	if s.Principals != nil {
+		p, err = s.Principals.Get(ctx, string(hash), read)
+	} else {
+		p, _, err = read(ctx)
+	}
 	if err != nil {
 		if domain.KindOf(err) == domain.KindNotFound {
 			return Principal{}, ErrTokenInvalid
