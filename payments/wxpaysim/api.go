@@ -27,25 +27,30 @@ type apiHandler func(r *http.Request, body []byte) (int, any, *apiError)
 
 const maxBody = 1 << 20
 
+// admit reads an API call's body and lets it through unless the journal
+// failed, a fault is armed, or its signature does not verify (then it has
+// answered the error).
+func (s *Simulator) admit(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		writeError(w, errf(http.StatusBadRequest, "PARAM_ERROR", "请求体无法读取"))
+		return nil, false
+	}
+	for _, check := range []func() *apiError{s.journalFailure, s.injectedFailure, func() *apiError { return s.authenticate(r, body) }} {
+		if e := check(); e != nil {
+			writeError(w, e)
+			return nil, false
+		}
+	}
+	return body, true
+}
+
 // api wraps h with fault injection, request authentication and response
 // signing.
 func (s *Simulator) api(h apiHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-		if err != nil || len(body) > maxBody {
-			writeError(w, errf(http.StatusBadRequest, "PARAM_ERROR", "请求体无法读取"))
-			return
-		}
-		if e := s.journalFailure(); e != nil {
-			writeError(w, e)
-			return
-		}
-		if e := s.injectedFailure(); e != nil {
-			writeError(w, e)
-			return
-		}
-		if e := s.authenticate(r, body); e != nil {
-			writeError(w, e)
+		body, ok := s.admit(w, r)
+		if !ok {
 			return
 		}
 		status, v, e := h(r, body)
@@ -66,6 +71,7 @@ func (s *Simulator) api(h apiHandler) http.Handler {
 		}
 		var out []byte
 		if v != nil {
+			var err error
 			if out, err = json.Marshal(v); err != nil {
 				writeError(w, errf(http.StatusInternalServerError, "SYSTEM_ERROR", "%v", err))
 				return

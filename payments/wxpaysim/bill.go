@@ -6,7 +6,6 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -181,17 +180,7 @@ func (s *Simulator) tradeBill(r *http.Request, _ []byte) (int, any, *apiError) {
 // downloadBill serves a bill file: the request is authenticated like any
 // call, the answer is not signed.
 func (s *Simulator) downloadBill(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil || len(body) > maxBody {
-		writeError(w, errf(http.StatusBadRequest, "PARAM_ERROR", "请求体无法读取"))
-		return
-	}
-	if e := s.injectedFailure(); e != nil {
-		writeError(w, e)
-		return
-	}
-	if e := s.authenticate(r, body); e != nil {
-		writeError(w, e)
+	if _, ok := s.admit(w, r); !ok {
 		return
 	}
 	b := s.bills()
