@@ -12,7 +12,6 @@ import (
 
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/catalog"
-	"github.com/yutang/yutang/domain/identity"
 )
 
 // --- DTOs ---
@@ -630,7 +629,7 @@ func (a *API) stockLedger(c echo.Context) error {
 // listMemberPrices sets, for a signed-in member, each listed product's
 // lowest member price among its on-sale SKUs.
 func (a *API) listMemberPrices(c echo.Context, ids []int64, out []shopProductItemDTO) error {
-	if p, ok := principal(c); !ok || p.Kind != identity.SubjectShopper || a.deps.Members == nil {
+	if !a.memberPricesApply(c) {
 		return nil
 	}
 	prices, err := a.deps.Catalog.OnSalePrices(c.Request().Context(), ids)

@@ -7,7 +7,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/yutang/yutang/domain"
-	"github.com/yutang/yutang/domain/identity"
 	"github.com/yutang/yutang/domain/member"
 )
 
@@ -381,10 +380,10 @@ func (a *API) setMemberPrice(c echo.Context) error {
 // memberPrices returns, for a signed-in member, the member price of each
 // SKU of list (nil otherwise): product list and detail show it.
 func (a *API) memberPrices(c echo.Context, list map[int64]domain.Fen) (map[int64]domain.Fen, error) {
-	p, ok := principal(c)
-	if !ok || a.deps.Members == nil || p.Kind != identity.SubjectShopper {
+	if !a.memberPricesApply(c) {
 		return nil, nil
 	}
+	p, _ := principal(c)
 	return a.deps.Members.MemberPrices(c.Request().Context(), p.ID, list)
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,10 +12,11 @@ import (
 	"testing"
 )
 
-// Production refuses to start while any stand-in would run, and names every
-// missing setting at once; development runs them.
-func TestConfigProductionRefusesStandIns(t *testing.T) {
-	t.Parallel()
+// productionEnv is a complete production configuration: a merchant in
+// public-key mode, an AppSecret, an external database (its secret files in a
+// temporary directory).
+func productionEnv(t *testing.T) map[string]string {
+	t.Helper()
 	dir := t.TempDir()
 	file := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -23,7 +25,7 @@ func TestConfigProductionRefusesStandIns(t *testing.T) {
 		}
 		return p
 	}
-	full := map[string]string{
+	return map[string]string{
 		"YUTANG_ENV": "production", "DATABASE_URL": "postgres://db/yutang",
 		"YUTANG_WEAPP_APPID": "wx1234567890abcdef", "YUTANG_WEAPP_SECRET_FILE": file("secret", "s3cret"),
 		"YUTANG_WXPAY_MCHID": "1230000109", "YUTANG_WXPAY_CERT_SERIAL": "ABC",
@@ -32,19 +34,27 @@ func TestConfigProductionRefusesStandIns(t *testing.T) {
 		"YUTANG_WXPAY_PUBLIC_KEY_ID":    "PUB_KEY_ID_1", "YUTANG_WXPAY_PUBLIC_KEY_FILE": file("pub.pem", "x"),
 		"YUTANG_WXPAY_NOTIFY_URL": "https://mall.example.com/webhooks/wechatpay/transactions",
 	}
-	with := func(set map[string]string, drop ...string) map[string]string {
-		env := map[string]string{}
-		for k, v := range full {
-			env[k] = v
-		}
-		for _, k := range drop {
-			delete(env, k)
-		}
-		for k, v := range set {
-			env[k] = v
-		}
-		return env
+}
+
+// envWith is a copy of base without drop and with set.
+func envWith(base, set map[string]string, drop ...string) map[string]string {
+	env := maps.Clone(base)
+	if env == nil {
+		env = map[string]string{}
 	}
+	for _, k := range drop {
+		delete(env, k)
+	}
+	maps.Copy(env, set)
+	return env
+}
+
+// Production refuses to start while any stand-in would run, and names every
+// missing setting at once; development runs them.
+func TestConfigProductionRefusesStandIns(t *testing.T) {
+	t.Parallel()
+	full := productionEnv(t)
+	with := func(set map[string]string, drop ...string) map[string]string { return envWith(full, set, drop...) }
 	for _, tc := range []struct {
 		name string
 		env  map[string]string

@@ -348,15 +348,7 @@ func serialsOf(cs []payments.PlatformCert) []string {
 func TestRefundMetrics(t *testing.T) {
 	t.Parallel()
 	pa := newPayApp(t, 1000)
-	sku := pa.sku(10)
-	tok, _ := pa.shopper("refunded")
-	o := pa.placeOrder(tok, sku, 1)
-	pa.pay(tok, o.OrderNo)
-	pa.sql(`UPDATE payment_attempts SET status = 'closed', closed_at = now() WHERE out_trade_no = $1`, o.OrderNo+"-1")
-	pa.must(200, req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/cancel", Token: tok})
-	if err := pa.sim().Pay(o.OrderNo+"-1", ""); err != nil {
-		t.Fatal(err)
-	}
+	pa.paidAfterCancel("refunded")
 	eventually(t, 10*time.Second, "the refund's SUCCESS notification", func() bool {
 		return pa.metric("yutang_wxpay_refund_states_total", `source="notification",status="SUCCESS"`) == 1
 	})

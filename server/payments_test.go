@@ -440,23 +440,29 @@ func TestPayOrderExpired(t *testing.T) {
 	pa.checkInvariants()
 }
 
+// paidAfterCancel places and prepays an order of shopper, cancels it and
+// then pays it at WeChat Pay: the attempt was closed here without WeChat
+// Pay's word (a cancel closes at WeChat Pay first, so only such a close lets
+// a payment through) while the shopper had the payment sheet open.
+func (pa *payApp) paidAfterCancel(shopper string) orderAnswer {
+	pa.t.Helper()
+	tok, _ := pa.shopper(shopper)
+	o := pa.placeOrder(tok, pa.sku(10), 1)
+	pa.pay(tok, o.OrderNo)
+	pa.sql(`UPDATE payment_attempts SET status = 'closed', closed_at = now() WHERE out_trade_no = $1`, o.OrderNo+"-1")
+	pa.must(200, req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/cancel", Token: tok})
+	if err := pa.sim().Pay(o.OrderNo+"-1", ""); err != nil {
+		pa.t.Fatal(err)
+	}
+	return o
+}
+
 // TestPaidAfterCancelRefunded: a payment arriving for a cancelled order is
 // recorded and refunded in full, automatically.
 func TestPaidAfterCancelRefunded(t *testing.T) {
 	t.Parallel()
 	pa := newPayApp(t, 1000)
-	sku := pa.sku(10)
-	tok, _ := pa.shopper("cancelled")
-	o := pa.placeOrder(tok, sku, 1)
-	pa.pay(tok, o.OrderNo)
-	// The attempt was closed here without WeChat Pay's word (a cancel now
-	// closes at WeChat Pay first, so only such a close lets a payment
-	// through), and the shopper had the payment sheet open.
-	pa.sql(`UPDATE payment_attempts SET status = 'closed', closed_at = now() WHERE out_trade_no = $1`, o.OrderNo+"-1")
-	pa.must(200, req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/cancel", Token: tok})
-	if err := pa.sim().Pay(o.OrderNo+"-1", ""); err != nil {
-		t.Fatal(err)
-	}
+	o := pa.paidAfterCancel("cancelled")
 	pa.waitIdle()
 	if s := pa.orderStatus(o.OrderNo); s != "cancelled" {
 		t.Fatalf("status %s", s)
@@ -476,7 +482,7 @@ func TestPaidAfterCancelRefunded(t *testing.T) {
 	if n := pa.count(`SELECT count(*) FROM payments WHERE outcome = 'refund_due'`); n != 1 {
 		t.Fatalf("refund_due payments %d", n)
 	}
-	if pa.soldOf(sku) != 0 {
+	if pa.soldOf(o.Items[0].SKUID) != 0 {
 		t.Fatal("stock sold for a cancelled order")
 	}
 	if tr, _ := pa.sim().Trade(o.OrderNo + "-1"); tr.Refunded != o.PayableFen {

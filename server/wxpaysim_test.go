@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,36 +16,8 @@ import (
 // setting, development wants loopback addresses and no merchant beside it.
 func TestConfigExternalSimulator(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	file := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	prod := map[string]string{
-		"YUTANG_ENV": "production", "DATABASE_URL": "postgres://db/yutang",
-		"YUTANG_WEAPP_APPID": "wx1234567890abcdef", "YUTANG_WEAPP_SECRET_FILE": file("secret", "s3cret"),
-		"YUTANG_WXPAY_MCHID": "1230000109", "YUTANG_WXPAY_CERT_SERIAL": "ABC",
-		"YUTANG_WXPAY_PRIVATE_KEY_FILE": file("key.pem", "-----BEGIN PRIVATE KEY-----"),
-		"YUTANG_WXPAY_APIV3_KEY_FILE":   file("v3", strings.Repeat("k", 32)),
-		"YUTANG_WXPAY_PUBLIC_KEY_ID":    "PUB_KEY_ID_1", "YUTANG_WXPAY_PUBLIC_KEY_FILE": file("pub.pem", "x"),
-		"YUTANG_WXPAY_NOTIFY_URL": "https://mall.example.com/webhooks/wechatpay/transactions",
-	}
-	with := func(base map[string]string, set map[string]string, drop ...string) map[string]string {
-		env := map[string]string{}
-		for k, v := range base {
-			env[k] = v
-		}
-		for _, k := range drop {
-			delete(env, k)
-		}
-		for k, v := range set {
-			env[k] = v
-		}
-		return env
-	}
+	prod := productionEnv(t)
+	with := envWith
 	dev := map[string]string{}
 	for _, tc := range []struct {
 		name string

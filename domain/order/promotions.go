@@ -72,18 +72,18 @@ type offers struct {
 	points       pricing.Points
 }
 
-// offers asks Promotions about the checkout's lines (read on st, outside
-// any transaction) and the shopper's coupons, and Membership about their
-// benefits.
-func (s *Service) offers(ctx context.Context, st Store, in PlaceInput, preview bool, now time.Time) (offers, error) {
+// offers asks Promotions about the checkout's lines (read by the caller,
+// outside any transaction; linesErr: they could not be, and the quote will
+// say why) and the shopper's coupons, and Membership about their benefits.
+func (s *Service) offers(ctx context.Context, in PlaceInput, lines []LineRequest, linesErr error, preview bool, now time.Time) (offers, error) {
 	var o offers
 	if s.Promotions == nil && (s.Membership == nil || in.ShopperID <= 0) {
 		return o, nil
 	}
-	lines, err := s.lines(ctx, st, in)
-	if err != nil {
+	if linesErr != nil {
 		return o, nil // the quote reports it (and a replayed placement never gets there)
 	}
+	var err error
 	ids := make([]int64, len(lines))
 	for i, l := range lines {
 		ids[i] = l.SKUID

@@ -139,7 +139,8 @@ func (s *Service) ttl() time.Duration {
 // anything.
 func (s *Service) Preview(ctx context.Context, in PlaceInput) (Quote, error) {
 	now := s.now()
-	o, err := s.offers(ctx, s.Store, in, true, now)
+	lines, lerr := s.lines(ctx, s.Store, in)
+	o, err := s.offers(ctx, in, lines, lerr, true, now)
 	if err != nil {
 		return Quote{}, err
 	}
@@ -166,10 +167,15 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 		return Order{}, err
 	}
 	subject := in.subject()
-	if err := s.soldOut(ctx, in, subject); err != nil {
-		return Order{}, fmt.Errorf("order: place: %w", err)
+	// The lines as they are now, read once for the checks before the
+	// transaction (the quote reads them again inside it).
+	lines, lerr := s.lines(ctx, s.Store, in)
+	if lerr == nil {
+		if err := s.soldOut(ctx, in, lines, subject); err != nil {
+			return Order{}, fmt.Errorf("order: place: %w", err)
+		}
 	}
-	offers, err := s.offers(ctx, s.Store, in, false, now)
+	offers, err := s.offers(ctx, in, lines, lerr, false, now)
 	if err != nil {
 		return Order{}, fmt.Errorf("order: place: %w", err)
 	}
@@ -258,11 +264,7 @@ func compareInt64(a, b int64) int {
 // retry of a placed order still answers that order. Anything else this
 // check cannot decide is left to the transaction, which decides everything
 // again under its locks.
-func (s *Service) soldOut(ctx context.Context, in PlaceInput, subject domain.Actor) error {
-	lines, err := s.lines(ctx, s.Store, in)
-	if err != nil {
-		return nil
-	}
+func (s *Service) soldOut(ctx context.Context, in PlaceInput, lines []LineRequest, subject domain.Actor) error {
 	ids := make([]int64, len(lines))
 	for i, l := range lines {
 		ids[i] = l.SKUID

@@ -86,11 +86,12 @@ type billFile struct {
 	expires time.Time
 }
 
-var billStates sync.Map // *Simulator → *billState
-
+// bills is the simulator's bill state (made on first use; its own lock).
 func (s *Simulator) bills() *billState {
-	v, _ := billStates.LoadOrStore(s, &billState{amounts: map[string]int64{}, omitted: map[string]bool{}, files: map[string]billFile{}})
-	return v.(*billState)
+	s.billOnce.Do(func() {
+		s.billState = &billState{amounts: map[string]int64{}, omitted: map[string]bool{}, files: map[string]billFile{}}
+	})
+	return s.billState
 }
 
 // InjectBillLine adds a line to the bill of its trade time's day: a payment

@@ -99,6 +99,8 @@ type Simulator struct {
 	refusals     []string
 	abnormalNext int
 	certs        certState // platform certificates (certs.go); its own lock
+	billOnce     sync.Once
+	billState    *billState // trade bills (bill.go); its own lock
 	// journal keeps the state durable (Open, journal.go); nil in process.
 	journal *journal
 }
