@@ -64,11 +64,19 @@ func (s shopCaches) detail(ctx context.Context, key string, fill func(context.Co
 // touchVersions makes the next cached read on this instance check the read
 // caches' versions (the catalog's, the auth version) after any request that
 // may have written: whoever changed something here sees it on their next
-// read (a signed-out token is refused at once).
+// read (a signed-out token is refused at once). A refusal (4xx) wrote
+// nothing a cache holds, so it touches nothing: a crowd refused after a
+// flash sale's last unit keeps the caches, and the sold-out check's SKUs,
+// valid. Were a refusal ever to commit something, this instance would see it
+// as late as every other one does, not later.
 func (a *API) touchVersions(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		err := next(c)
-		if m := c.Request().Method; m != "GET" && m != "HEAD" && m != "OPTIONS" {
+		status := c.Response().Status
+		if err != nil {
+			status, _ = a.errorResponse(err)
+		}
+		if m := c.Request().Method; m != "GET" && m != "HEAD" && m != "OPTIONS" && (status < 400 || status >= 500) {
 			for _, v := range []*readcache.Version{a.deps.CatalogVersion, a.deps.AuthVersion} {
 				if v != nil {
 					v.Touch()

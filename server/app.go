@@ -42,10 +42,13 @@ type app struct {
 	// authVersion is the version the identity service's principal cache
 	// checks; the API touches it after every write (nil: no cache).
 	authVersion *readcache.Version
-	reg         *prometheus.Registry
-	svc         mpapi.Services
-	dev         http.Handler
-	pay         *wxpay // WeChat Pay: gateway, simulator, cashier store (wxpay.go)
+	// catalogVersion is the one the shop's pages are kept under and sold-out
+	// answers remembered by (nil: no cache).
+	catalogVersion *readcache.Version
+	reg            *prometheus.Registry
+	svc            mpapi.Services
+	dev            http.Handler
+	pay            *wxpay // WeChat Pay: gateway, simulator, cashier store (wxpay.go)
 	// weappStandin answers as WeChat's mini-program APIs when no AppSecret
 	// is configured (platform_wiring.go).
 	weappStandin *weapp.Standin
@@ -117,6 +120,9 @@ func (a *app) wire(ctx context.Context) error {
 	a.svc.Audit = st.Audit()
 	a.svc.Orders = &order.Service{Store: st.Orders(), Now: a.now, TTL: a.cfg.OrderTTL,
 		Freight: pricing.FreightRule{Flat: defaultFreightFen, FreeAbove: defaultFreeFreightAboveFen}}
+	if a.catalogVersion = a.readVersion(st.Catalog().Version); a.catalogVersion != nil {
+		a.svc.Orders.SoldOut = order.NewSoldOutMemo(a.catalogVersion)
+	}
 	a.svc.Cart = &cart.Service{Store: st.Carts(), Now: a.now}
 	a.svc.Addresses = &address.Service{Store: st.Addresses(), Now: a.now}
 	st.SignedIn.On("cart", func(ctx context.Context, tx *storage.Tx, e identity.SignedIn) error {
@@ -197,7 +203,7 @@ func (a *app) api() *mpapi.API {
 		Services:  a.svc,
 		Dev:       dev,
 
-		CatalogVersion: a.readVersion(a.store.Catalog().Version),
+		CatalogVersion: a.catalogVersion,
 		AuthVersion:    a.authVersion,
 	})
 }

@@ -1,7 +1,14 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/yutang/yutang/domain/identity"
+	"github.com/yutang/yutang/domain/order"
 )
 
 // After the last unit, placing answers out_of_stock before any transaction
@@ -59,4 +66,113 @@ func TestSoldOutAnsweredEarlyReplayStillAnswers(t *testing.T) {
 		t.Fatalf("after refusals: stock %d reserved %d", s, r)
 	}
 	ta.checkInvariants()
+}
+
+// soldOutReads counts the sold-out check's SKU reads on one server.
+type soldOutReads struct {
+	order.Store
+	n atomic.Int64
+}
+
+func (s *soldOutReads) SKUs(ctx context.Context, ids []int64) ([]order.SKU, error) {
+	s.n.Add(1)
+	return s.Store.SKUs(ctx, ids)
+}
+
+// Each server remembers a sell-out for a moment (order.SoldOutMemo): the
+// crowd after the last unit is refused without reading the SKU again, a
+// buyer's retry still answers their order, stock returned through the
+// server is sold at once, and stock returned through another server within
+// a second.
+func TestSoldOutRememberedBrieflyOnEachServer(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t)
+	b := newTestApp(t, func(c *Config) { c.DatabaseURL = a.app.cfg.DatabaseURL; c.CacheFresh = time.Second })
+	sku := a.orderSKUs(1, 1)[0]
+	merch := a.staff(identity.RoleMerchandiser, "")
+	type buyer struct {
+		tok  string
+		addr int64
+	}
+	var alice, bob, carol buyer
+	for _, s := range []*buyer{&alice, &bob, &carol} {
+		s.tok, _ = a.shopper(fmt.Sprintf("sm-%p", s))
+		s.addr = a.address(s.tok)
+	}
+	body := func(s buyer) map[string]any {
+		return map[string]any{"items": []map[string]any{{"sku_id": sku, "quantity": 1}},
+			"fulfillment": map[string]any{"type": "delivery", "address_id": s.addr}}
+	}
+	var q struct {
+		PayableFen int64 `json:"payable_fen"`
+	}
+	a.must(200, req{Method: "POST", Path: "/api/v1/shop/checkout/preview", Token: alice.tok, Body: body(alice)}).Decode(t, &q)
+	place := func(ta *testApp, s buyer, key string) resp {
+		b := body(s)
+		b["expected_payable_fen"] = q.PayableFen
+		return ta.do(req{Method: "POST", Path: "/api/v1/shop/orders", Token: s.tok, Header: map[string]string{"Idempotency-Key": key}, Body: b})
+	}
+	soldOut := func(r resp) bool { return r.Status == 409 && r.ErrCode(t) == "out_of_stock" }
+	restock := func(ta *testApp) {
+		ta.must(201, req{Method: "POST", Path: fmt.Sprintf("/api/v1/admin/skus/%d/stock-adjustments", sku), Token: merch,
+			Body: map[string]any{"kind": "correct", "quantity": 1, "note": "退回"}})
+	}
+
+	placed := func(r resp) (o orderAnswer) {
+		t.Helper()
+		if r.Status != 201 {
+			t.Fatalf("placing: %d %s", r.Status, r.Body)
+		}
+		r.Decode(t, &o)
+		return o
+	}
+	first := placed(place(a, alice, "alice-1"))
+	reads := &soldOutReads{Store: b.app.svc.Orders.Store}
+	b.app.svc.Orders.Store = reads
+	for i := range 3 {
+		if r := place(b, bob, fmt.Sprintf("bob-%d", i)); !soldOut(r) {
+			t.Fatalf("bob's try %d after the sell-out: %d %s", i, r.Status, r.Body)
+		}
+	}
+	if n := reads.n.Load(); n != 1 {
+		t.Fatalf("three refusals read the SKU %d times, want once", n)
+	}
+	// Alice bought it: her retry is looked up and answers her order; a new
+	// key of hers is refused.
+	if again := placed(place(b, alice, "alice-1")); again.OrderNo != first.OrderNo {
+		t.Fatalf("alice's retry answered %s, want %s", again.OrderNo, first.OrderNo)
+	}
+	if r := place(b, alice, "alice-2"); !soldOut(r) {
+		t.Fatalf("alice's new try: %d %s", r.Status, r.Body)
+	}
+
+	// A unit returned through b sells on b at once.
+	restock(b)
+	if r := place(b, bob, "bob-after-restock"); r.Status != 201 {
+		t.Fatalf("bob right after a restock on the same server: %d %s", r.Status, r.Body)
+	}
+	// A unit returned through b sells on a, which remembered the sell-out,
+	// within a second.
+	if r := place(a, carol, "carol-0"); !soldOut(r) {
+		t.Fatalf("carol before the second restock: %d %s", r.Status, r.Body)
+	}
+	restock(b)
+	start := time.Now()
+	for i := 1; ; i++ {
+		r := place(a, carol, fmt.Sprintf("carol-%d", i))
+		if r.Status == 201 {
+			break
+		}
+		if !soldOut(r) {
+			t.Fatalf("carol's try %d: %d %s", i, r.Status, r.Body)
+		}
+		if time.Since(start) > time.Second {
+			t.Fatalf("stock returned on another server still refused after %v", time.Since(start))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s, r := a.stockOf(sku); s != 0 || r != 3 {
+		t.Fatalf("stock %d reserved %d, want 0 and 3", s, r)
+	}
+	a.checkInvariants()
 }

@@ -158,6 +158,20 @@ WHERE scope = $1 AND subject = $2 AND key = $3)`, scope, subject, key)
 	return used, nil
 }
 
+// SKUBuyers implements order.Store.
+func (s Orders) SKUBuyers(ctx context.Context, skuIDs []int64, limit int) ([]int64, bool, error) {
+	var ids []int64
+	err := sqlx.SelectContext(ctx, s.ext(), &ids, `SELECT COALESCE(o.shopper_id, 0)
+FROM order_items i JOIN orders o ON o.id = i.order_id
+WHERE i.sku_id = ANY($1) LIMIT $2`, pq.Array(skuIDs), limit+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("storage: sku buyers: %w", mapErr(err))
+	}
+	complete := len(ids) <= limit
+	slices.Sort(ids)
+	return slices.Compact(ids), complete, nil
+}
+
 // ClaimIdempotencyKey implements order.Store.
 func (s Orders) ClaimIdempotencyKey(ctx context.Context, scope, subject, key string, hash []byte) (string, bool, error) {
 	var inserted bool

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/pricing"
+	"github.com/yutang/yutang/domain/readcache"
 )
 
 // Store is what orders need from the database. Every method but InTx may
@@ -42,6 +44,10 @@ type Store interface {
 	// IdempotencyKeyUsed reports whether key was claimed for (scope,
 	// subject) by a committed request (a read: it waits for nothing).
 	IdempotencyKeyUsed(ctx context.Context, scope, subject, key string) (bool, error)
+	// SKUBuyers answers the shoppers of the orders (any status) with a line
+	// of any of the SKUs, reading at most limit order lines; complete is
+	// false when there were more.
+	SKUBuyers(ctx context.Context, skuIDs []int64, limit int) (buyers []int64, complete bool, err error)
 	// CompleteIdempotencyKey records the order a claimed key created.
 	CompleteIdempotencyKey(ctx context.Context, scope, subject, key, orderNo string) error
 
@@ -100,6 +106,22 @@ type Service struct {
 	// before a shopper's cancel (nil: nothing to close). When it reports the
 	// order paid meanwhile, the cancel fails with that error.
 	Payments PaymentCloser
+	// SoldOut remembers sold-out answers for a moment (soldOut; nil:
+	// every check reads): the crowd still trying after a flash sale's last
+	// unit is refused without a read each.
+	SoldOut *SoldOutMemo
+}
+
+// SoldOutMemo keeps sold-out answers under the catalog's version (see
+// soldOut).
+type SoldOutMemo struct {
+	kept *readcache.Recent[soldOutView]
+}
+
+// NewSoldOutMemo keeps answers for catalog's Fresh, dropping them at its
+// Touch.
+func NewSoldOutMemo(catalog *readcache.Version) *SoldOutMemo {
+	return &SoldOutMemo{kept: readcache.NewRecent[soldOutView](catalog, 10_000)}
 }
 
 // PaymentCloser closes an order's open payment attempts at the provider and
@@ -259,33 +281,93 @@ func compareInt64(a, b int64) int {
 
 // soldOut answers ErrOutOfStock when a line asks for more than its SKU has
 // left, before any offer is read or transaction begun: the crowd of a flash
-// sale after its last unit gets its answer from two or three reads instead
-// of a placing transaction. A key already used goes the whole way, so a
-// retry of a placed order still answers that order. Anything else this
-// check cannot decide is left to the transaction, which decides everything
-// again under its locks.
+// sale after its last unit gets its answer from a read or two instead of a
+// placing transaction. A key already used goes the whole way, so a retry of
+// a placed order still answers that order. Anything else this check cannot
+// decide is left to the transaction, which decides everything again under
+// its locks.
+//
+// With a SoldOut memo, the SKUs read are kept for the catalog version's
+// Fresh (dropped at once by a write through this instance), and, when one
+// was short, with the shoppers who have ever ordered any of them. A shopper
+// who has not cannot hold a key that would replay an order of them, so the
+// crowd is refused with no read at all; anyone else's key is still looked
+// up. Like the shop's pages, what is kept may be up to Fresh behind stock
+// another server returned; it never sells anything.
 func (s *Service) soldOut(ctx context.Context, in PlaceInput, lines []LineRequest, subject domain.Actor) error {
 	ids := make([]int64, len(lines))
 	for i, l := range lines {
 		ids[i] = l.SKUID
 	}
-	ks, err := s.Store.SKUs(ctx, ids)
+	read := func(ctx context.Context) (soldOutView, error) {
+		ks, err := s.Store.SKUs(ctx, ids)
+		v := soldOutView{skus: ks}
+		if _, _, short := shortLine(lines, ks); err == nil && short && s.SoldOut != nil {
+			// The buyers are worth a read only when they will be kept.
+			v.buyers, v.complete, err = s.Store.SKUBuyers(ctx, ids, maxKeptBuyerLines)
+		}
+		return v, err
+	}
+	var v soldOutView
+	var err error
+	if s.SoldOut != nil {
+		v, err = s.SoldOut.kept.Get(ctx, skuSetKey(ids), read)
+	} else {
+		v, err = read(ctx)
+	}
 	if err != nil {
 		return err
 	}
-	for _, l := range lines {
-		for _, k := range ks {
-			if k.ID != l.SKUID || k.Stock >= l.Quantity {
-				continue
-			}
-			used, err := s.Store.IdempotencyKeyUsed(ctx, IdempotencyScope, subject.String(), in.IdempotencyKey)
-			if err != nil || used {
-				return err
-			}
-			return outOfStock(k, l.Quantity)
+	k, want, short := shortLine(lines, v.skus)
+	if !short {
+		return nil
+	}
+	if subject.Kind == "shopper" && v.complete {
+		if _, bought := slices.BinarySearch(v.buyers, subject.ID); !bought {
+			return outOfStock(k, want)
 		}
 	}
-	return nil
+	used, err := s.Store.IdempotencyKeyUsed(ctx, IdempotencyScope, subject.String(), in.IdempotencyKey)
+	if err != nil || used {
+		return err
+	}
+	return outOfStock(k, want)
+}
+
+// soldOutView is what the sold-out check reads: the SKUs, and when one was
+// short, the shoppers who had ordered any of them (sorted; complete false
+// when they were not read or were too many to keep).
+type soldOutView struct {
+	skus     []SKU
+	buyers   []int64
+	complete bool
+}
+
+// maxKeptBuyerLines bounds the order lines read for a sold-out answer: a
+// flash sale's few hundred; past it every try's key is looked up.
+const maxKeptBuyerLines = 2000
+
+// skuSetKey names a set of SKUs, whatever their order.
+func skuSetKey(ids []int64) string {
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	key := make([]byte, 0, 8*len(sorted))
+	for _, id := range sorted {
+		key = strconv.AppendInt(append(key, ','), id, 10)
+	}
+	return string(key)
+}
+
+// shortLine finds the first line asking for more than its SKU has left.
+func shortLine(lines []LineRequest, ks []SKU) (SKU, int, bool) {
+	for _, l := range lines {
+		for _, k := range ks {
+			if k.ID == l.SKUID && k.Stock < l.Quantity {
+				return k, l.Quantity, true
+			}
+		}
+	}
+	return SKU{}, 0, false
 }
 
 func outOfStock(k SKU, want int) error {

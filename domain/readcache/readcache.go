@@ -18,6 +18,11 @@
 //
 // Entries may also carry their own expiry (a flash sale starting or ending
 // changes a page without any write).
+//
+// Recent is the other kind of entry: a value kept for at most Fresh after it
+// was read, whatever the version does, and dropped by a write through this
+// instance. It is for answers under a version that moves with every order
+// (stock), which a Cache would refill on nearly every read while orders flow.
 package readcache
 
 import (
@@ -43,6 +48,7 @@ type Version struct {
 	changed time.Time // when v was first seen
 	checked time.Time // when v was last read
 	dirty   bool      // a write here asked for a re-read
+	touched time.Time // the last Touch
 }
 
 func (v *Version) now() time.Time {
@@ -55,8 +61,10 @@ func (v *Version) now() time.Time {
 // Touch makes the next Current read the database's version (call it after a
 // write through this instance).
 func (v *Version) Touch() {
+	now := v.now()
 	v.mu.Lock()
 	v.dirty = true
+	v.touched = now
 	v.mu.Unlock()
 }
 
@@ -158,4 +166,85 @@ func (c *Cache[V]) Get(ctx context.Context, key string, fill func(ctx context.Co
 	c.entries[key] = entry[V]{val: val, v: st.v, filled: now, expires: expires}
 	c.mu.Unlock()
 	return val, nil
+}
+
+// Recent keeps values for at most the version's Fresh after they were read,
+// and none read before the last Touch: a write through this instance is seen
+// here at once, one through another instance within Fresh, like a Cache's.
+// One read per key at a time: a crowd asking for an expired key waits for
+// one read instead of making fifty.
+type Recent[V any] struct {
+	ver *Version
+	max int
+
+	mu       sync.Mutex
+	entries  map[string]recent[V]
+	inflight map[string]chan struct{}
+}
+
+type recent[V any] struct {
+	val  V
+	read time.Time // when the read began
+}
+
+// NewRecent makes a Recent of at most max entries, kept as long as ver
+// trusts a version read (its Fresh) and dropped by ver.Touch.
+func NewRecent[V any](ver *Version, max int) *Recent[V] {
+	return &Recent[V]{ver: ver, max: max, entries: map[string]recent[V]{}, inflight: map[string]chan struct{}{}}
+}
+
+// Get answers the value kept for key while it is recent, else fill's (not
+// kept when it fails).
+func (r *Recent[V]) Get(ctx context.Context, key string, fill func(ctx context.Context) (V, error)) (V, error) {
+	for {
+		now := r.ver.now()
+		r.ver.mu.Lock()
+		touched := r.ver.touched
+		r.ver.mu.Unlock()
+		r.mu.Lock()
+		e, ok := r.entries[key]
+		if ok && now.Sub(e.read) < r.ver.Fresh && e.read.After(touched) {
+			r.mu.Unlock()
+			return e.val, nil
+		}
+		if wait, busy := r.inflight[key]; busy {
+			r.mu.Unlock()
+			select {
+			case <-wait:
+				continue // look again: what it read may already be outdated
+			case <-ctx.Done():
+				var zero V
+				return zero, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		r.inflight[key] = done
+		r.mu.Unlock()
+
+		val, err := fill(ctx)
+		r.mu.Lock()
+		delete(r.inflight, key)
+		if err == nil {
+			r.put(key, recent[V]{val: val, read: now})
+		}
+		r.mu.Unlock()
+		close(done)
+		return val, err
+	}
+}
+
+// put keeps e for key; r.mu is held.
+func (r *Recent[V]) put(key string, e recent[V]) {
+	if len(r.entries) >= r.max {
+		now := r.ver.now()
+		for k, old := range r.entries { // drop the stale first; all if none is
+			if now.Sub(old.read) >= r.ver.Fresh {
+				delete(r.entries, k)
+			}
+		}
+		if len(r.entries) >= r.max {
+			clear(r.entries)
+		}
+	}
+	r.entries[key] = e
 }

@@ -144,3 +144,120 @@ func TestOwnExpiryAndBoundAndErrors(t *testing.T) {
 		t.Fatalf("version unreadable: %v after %d fills", err, *f2)
 	}
 }
+
+// A Recent value is kept for Fresh after its read began, whatever the
+// version does, and a Touch drops everything read before it.
+func TestRecentKeptForFreshDroppedByTouch(t *testing.T) {
+	d, v, _, _ := setup(200*time.Millisecond, 500*time.Millisecond)
+	r := NewRecent[int](v, 10)
+	reads := 0
+	get := func(key string) int {
+		t.Helper()
+		got, err := r.Get(context.Background(), key, func(context.Context) (int, error) {
+			reads++
+			return reads, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if get("a") != 1 || get("a") != 1 || reads != 1 {
+		t.Fatalf("a second read within Fresh read again: %d reads", reads)
+	}
+	d.bump() // a version change elsewhere does not matter to a Recent
+	d.advance(199 * time.Millisecond)
+	if get("a") != 1 {
+		t.Fatalf("read again before Fresh passed (%d reads)", reads)
+	}
+	d.advance(time.Millisecond)
+	if get("a") != 2 {
+		t.Fatalf("kept past Fresh (%d reads)", reads)
+	}
+	if get("b") != 3 || get("a") != 2 {
+		t.Fatalf("keys mixed up (%d reads)", reads)
+	}
+	d.advance(time.Millisecond)
+	v.Touch()
+	d.advance(time.Millisecond) // a read beginning at the Touch's instant is not kept
+	if get("a") != 4 || get("b") != 5 {
+		t.Fatalf("a Touch left values read before it (%d reads)", reads)
+	}
+	if get("a") != 4 {
+		t.Fatalf("a value read after the Touch was dropped (%d reads)", reads)
+	}
+}
+
+// A read that began before a Touch is not kept past it, even when it ends
+// after it: what it answered may predate the write.
+func TestRecentReadOverlappingTouchNotKept(t *testing.T) {
+	d, v, _, _ := setup(200*time.Millisecond, 0)
+	r := NewRecent[int](v, 10)
+	n := 0
+	fill := func(context.Context) (int, error) {
+		n++
+		if n == 1 {
+			d.advance(time.Millisecond)
+			v.Touch() // a write here commits while the first read runs
+		}
+		return n, nil
+	}
+	if got, _ := r.Get(context.Background(), "k", fill); got != 1 {
+		t.Fatalf("first read answered %d", got)
+	}
+	if got, _ := r.Get(context.Background(), "k", fill); got != 2 {
+		t.Fatalf("the read overlapping the Touch was kept: %d", got)
+	}
+}
+
+// Many asking for the same missing key at once make one read; a failed
+// read is not kept; the bound holds.
+func TestRecentOneReadPerKeyAndBound(t *testing.T) {
+	_, v, _, _ := setup(time.Hour, 0)
+	r := NewRecent[int](v, 2)
+	var mu sync.Mutex
+	reads := 0
+	release := make(chan struct{})
+	fill := func(context.Context) (int, error) {
+		mu.Lock()
+		reads++
+		mu.Unlock()
+		<-release
+		return 7, nil
+	}
+	var wg sync.WaitGroup
+	got := make([]int, 20)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], _ = r.Get(context.Background(), "k", fill)
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	for i, g := range got {
+		if g != 7 {
+			t.Fatalf("caller %d got %d", i, g)
+		}
+	}
+	if reads != 1 {
+		t.Fatalf("%d reads for one key asked by 20 at once, want 1", reads)
+	}
+
+	boom := errors.New("boom")
+	if _, err := r.Get(context.Background(), "e", func(context.Context) (int, error) { return 0, boom }); !errors.Is(err, boom) {
+		t.Fatalf("error: %v", err)
+	}
+	if got, _ := r.Get(context.Background(), "e", func(context.Context) (int, error) { return 9, nil }); got != 9 {
+		t.Fatalf("a failed read was kept: %d", got)
+	}
+	r.Get(context.Background(), "x", func(context.Context) (int, error) { return 1, nil })
+	r.mu.Lock()
+	n := len(r.entries)
+	r.mu.Unlock()
+	if n > 2 {
+		t.Fatalf("%d entries kept, bound 2", n)
+	}
+}
