@@ -129,6 +129,10 @@ func TestSoldOutRememberedBrieflyOnEachServer(t *testing.T) {
 	first := placed(place(a, alice, "alice-1"))
 	reads := &soldOutReads{Store: b.app.svc.Orders.Store}
 	b.app.svc.Orders.Store = reads
+	// b learns the catalog's version, and lets its grace pass (readcache:
+	// what is read within half a second of a version change is read again).
+	b.must(200, req{Method: "GET", Path: "/api/v1/shop/products"})
+	time.Sleep(600 * time.Millisecond)
 	for i := range 3 {
 		if r := place(b, bob, fmt.Sprintf("bob-%d", i)); !soldOut(r) {
 			t.Fatalf("bob's try %d after the sell-out: %d %s", i, r.Status, r.Body)

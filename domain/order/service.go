@@ -112,16 +112,15 @@ type Service struct {
 	SoldOut *SoldOutMemo
 }
 
-// SoldOutMemo keeps sold-out answers under the catalog's version (see
-// soldOut).
+// SoldOutMemo keeps what the sold-out check read under the catalog's
+// version (see soldOut).
 type SoldOutMemo struct {
-	kept *readcache.Recent[soldOutView]
+	kept *readcache.Cache[soldOutView]
 }
 
-// NewSoldOutMemo keeps answers for catalog's Fresh, dropping them at its
-// Touch.
+// NewSoldOutMemo keeps the check's reads while catalog is unchanged.
 func NewSoldOutMemo(catalog *readcache.Version) *SoldOutMemo {
-	return &SoldOutMemo{kept: readcache.NewRecent[soldOutView](catalog, 10_000)}
+	return &SoldOutMemo{kept: readcache.New[soldOutView](catalog, 10_000)}
 }
 
 // PaymentCloser closes an order's open payment attempts at the provider and
@@ -287,33 +286,34 @@ func compareInt64(a, b int64) int {
 // decide is left to the transaction, which decides everything again under
 // its locks.
 //
-// With a SoldOut memo, the SKUs read are kept for the catalog version's
-// Fresh (dropped at once by a write through this instance), and, when one
-// was short, with the shoppers who have ever ordered any of them. A shopper
-// who has not cannot hold a key that would replay an order of them, so the
-// crowd is refused with no read at all; anyone else's key is still looked
-// up. Like the shop's pages, what is kept may be up to Fresh behind stock
-// another server returned; it never sells anything.
+// With a SoldOut memo, the SKUs read are kept under the catalog's version
+// (a SKU row changes only with it), and, when one was short, with the
+// shoppers who have ever ordered any of them. A shopper who has not cannot
+// hold a key that would replay an order of them, so the crowd is refused
+// with no read at all; anyone else's key is still looked up. Like the shop's
+// pages, what is kept shows a write through this server at once and one
+// through another within the version's Fresh (plus Grace); it never sells
+// anything.
 func (s *Service) soldOut(ctx context.Context, in PlaceInput, lines []LineRequest, subject domain.Actor) error {
 	ids := make([]int64, len(lines))
 	for i, l := range lines {
 		ids[i] = l.SKUID
 	}
-	read := func(ctx context.Context) (soldOutView, error) {
+	read := func(ctx context.Context) (soldOutView, time.Time, error) {
 		ks, err := s.Store.SKUs(ctx, ids)
 		v := soldOutView{skus: ks}
 		if _, _, short := shortLine(lines, ks); err == nil && short && s.SoldOut != nil {
 			// The buyers are worth a read only when they will be kept.
 			v.buyers, v.complete, err = s.Store.SKUBuyers(ctx, ids, maxKeptBuyerLines)
 		}
-		return v, err
+		return v, time.Time{}, err
 	}
 	var v soldOutView
 	var err error
 	if s.SoldOut != nil {
 		v, err = s.SoldOut.kept.Get(ctx, skuSetKey(ids), read)
 	} else {
-		v, err = read(ctx)
+		v, _, err = read(ctx)
 	}
 	if err != nil {
 		return err

@@ -19,10 +19,9 @@
 // Entries may also carry their own expiry (a flash sale starting or ending
 // changes a page without any write).
 //
-// Recent is the other kind of entry: a value kept for at most Fresh after it
-// was read, whatever the version does, and dropped by a write through this
-// instance. It is for answers under a version that moves with every order
-// (stock), which a Cache would refill on nearly every read while orders flow.
+// One fill per key at a time: a crowd asking for a key that needs filling
+// (a page after a change, a sold-out SKU after the version moved) waits for
+// one read instead of making one each.
 package readcache
 
 import (
@@ -48,7 +47,6 @@ type Version struct {
 	changed time.Time // when v was first seen
 	checked time.Time // when v was last read
 	dirty   bool      // a write here asked for a re-read
-	touched time.Time // the last Touch
 }
 
 func (v *Version) now() time.Time {
@@ -61,10 +59,8 @@ func (v *Version) now() time.Time {
 // Touch makes the next Current read the database's version (call it after a
 // write through this instance).
 func (v *Version) Touch() {
-	now := v.now()
 	v.mu.Lock()
 	v.dirty = true
-	v.touched = now
 	v.mu.Unlock()
 }
 
@@ -124,6 +120,7 @@ type Cache[V any] struct {
 
 	mu      sync.Mutex
 	entries map[string]entry[V]
+	filling map[string]chan struct{} // closed when the key's fill ends
 }
 
 type entry[V any] struct {
@@ -135,116 +132,62 @@ type entry[V any] struct {
 
 // New makes a cache of at most max entries under ver.
 func New[V any](ver *Version, max int) *Cache[V] {
-	return &Cache[V]{ver: ver, max: max, entries: map[string]entry[V]{}}
+	return &Cache[V]{ver: ver, max: max, entries: map[string]entry[V]{}, filling: map[string]chan struct{}{}}
 }
 
 // Get answers the value for key, calling fill when there is no usable entry.
 // fill answers the value and when it stops being true on its own (zero:
-// only a write changes it). Errors from fill are not cached.
+// only a write changes it). Errors from fill are not cached. One fill per
+// key at a time: a crowd asking for a key that needs one waits for it.
 func (c *Cache[V]) Get(ctx context.Context, key string, fill func(ctx context.Context) (V, time.Time, error)) (V, error) {
-	st, err := c.ver.Current(ctx)
-	if err != nil {
-		var zero V
-		return zero, err
-	}
-	now := c.ver.now()
-	c.mu.Lock()
-	e, ok := c.entries[key]
-	c.mu.Unlock()
-	if ok && e.v == st.v && (e.expires.IsZero() || now.Before(e.expires)) &&
-		(!e.filled.Before(st.settled) || now.Before(st.settled)) {
-		return e.val, nil
-	}
-	val, expires, err := fill(ctx)
-	if err != nil {
-		return val, err
-	}
-	c.mu.Lock()
-	if len(c.entries) >= c.max {
-		clear(c.entries)
-	}
-	c.entries[key] = entry[V]{val: val, v: st.v, filled: now, expires: expires}
-	c.mu.Unlock()
-	return val, nil
-}
-
-// Recent keeps values for at most the version's Fresh after they were read,
-// and none read before the last Touch: a write through this instance is seen
-// here at once, one through another instance within Fresh, like a Cache's.
-// One read per key at a time: a crowd asking for an expired key waits for
-// one read instead of making fifty.
-type Recent[V any] struct {
-	ver *Version
-	max int
-
-	mu       sync.Mutex
-	entries  map[string]recent[V]
-	inflight map[string]chan struct{}
-}
-
-type recent[V any] struct {
-	val  V
-	read time.Time // when the read began
-}
-
-// NewRecent makes a Recent of at most max entries, kept as long as ver
-// trusts a version read (its Fresh) and dropped by ver.Touch.
-func NewRecent[V any](ver *Version, max int) *Recent[V] {
-	return &Recent[V]{ver: ver, max: max, entries: map[string]recent[V]{}, inflight: map[string]chan struct{}{}}
-}
-
-// Get answers the value kept for key while it is recent, else fill's (not
-// kept when it fails).
-func (r *Recent[V]) Get(ctx context.Context, key string, fill func(ctx context.Context) (V, error)) (V, error) {
 	for {
-		now := r.ver.now()
-		r.ver.mu.Lock()
-		touched := r.ver.touched
-		r.ver.mu.Unlock()
-		r.mu.Lock()
-		e, ok := r.entries[key]
-		if ok && now.Sub(e.read) < r.ver.Fresh && e.read.After(touched) {
-			r.mu.Unlock()
+		st, err := c.ver.Current(ctx)
+		if err != nil {
+			var zero V
+			return zero, err
+		}
+		now := c.ver.now()
+		c.mu.Lock()
+		e, ok := c.entries[key]
+		if ok && e.v == st.v && (e.expires.IsZero() || now.Before(e.expires)) &&
+			(!e.filled.Before(st.settled) || now.Before(st.settled)) {
+			c.mu.Unlock()
 			return e.val, nil
 		}
-		if wait, busy := r.inflight[key]; busy {
-			r.mu.Unlock()
+		if wait, busy := c.filling[key]; busy {
+			c.mu.Unlock()
 			select {
 			case <-wait:
-				continue // look again: what it read may already be outdated
+				continue // look again: the fill may already be outdated for us
 			case <-ctx.Done():
 				var zero V
 				return zero, ctx.Err()
 			}
 		}
 		done := make(chan struct{})
-		r.inflight[key] = done
-		r.mu.Unlock()
-
-		val, err := fill(ctx)
-		r.mu.Lock()
-		delete(r.inflight, key)
-		if err == nil {
-			r.put(key, recent[V]{val: val, read: now})
-		}
-		r.mu.Unlock()
-		close(done)
-		return val, err
+		c.filling[key] = done
+		c.mu.Unlock()
+		return c.fill(ctx, key, st, now, done, fill)
 	}
 }
 
-// put keeps e for key; r.mu is held.
-func (r *Recent[V]) put(key string, e recent[V]) {
-	if len(r.entries) >= r.max {
-		now := r.ver.now()
-		for k, old := range r.entries { // drop the stale first; all if none is
-			if now.Sub(old.read) >= r.ver.Fresh {
-				delete(r.entries, k)
+// fill runs fill for key and keeps what it answers, as filled at now (when
+// it began); it always releases the crowd waiting on done.
+func (c *Cache[V]) fill(ctx context.Context, key string, st stamp, now time.Time, done chan struct{},
+	fill func(ctx context.Context) (V, time.Time, error)) (val V, err error) {
+	var expires time.Time
+	defer func() {
+		c.mu.Lock()
+		delete(c.filling, key)
+		if err == nil {
+			if len(c.entries) >= c.max {
+				clear(c.entries)
 			}
+			c.entries[key] = entry[V]{val: val, v: st.v, filled: now, expires: expires}
 		}
-		if len(r.entries) >= r.max {
-			clear(r.entries)
-		}
-	}
-	r.entries[key] = e
+		c.mu.Unlock()
+		close(done)
+	}()
+	val, expires, err = fill(ctx)
+	return val, err
 }

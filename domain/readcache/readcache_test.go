@@ -145,119 +145,60 @@ func TestOwnExpiryAndBoundAndErrors(t *testing.T) {
 	}
 }
 
-// A Recent value is kept for Fresh after its read began, whatever the
-// version does, and a Touch drops everything read before it.
-func TestRecentKeptForFreshDroppedByTouch(t *testing.T) {
-	d, v, _, _ := setup(200*time.Millisecond, 500*time.Millisecond)
-	r := NewRecent[int](v, 10)
-	reads := 0
-	get := func(key string) int {
-		t.Helper()
-		got, err := r.Get(context.Background(), key, func(context.Context) (int, error) {
-			reads++
-			return reads, nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
-	if get("a") != 1 || get("a") != 1 || reads != 1 {
-		t.Fatalf("a second read within Fresh read again: %d reads", reads)
-	}
-	d.bump() // a version change elsewhere does not matter to a Recent
-	d.advance(199 * time.Millisecond)
-	if get("a") != 1 {
-		t.Fatalf("read again before Fresh passed (%d reads)", reads)
-	}
-	d.advance(time.Millisecond)
-	if get("a") != 2 {
-		t.Fatalf("kept past Fresh (%d reads)", reads)
-	}
-	if get("b") != 3 || get("a") != 2 {
-		t.Fatalf("keys mixed up (%d reads)", reads)
-	}
-	d.advance(time.Millisecond)
-	v.Touch()
-	d.advance(time.Millisecond) // a read beginning at the Touch's instant is not kept
-	if get("a") != 4 || get("b") != 5 {
-		t.Fatalf("a Touch left values read before it (%d reads)", reads)
-	}
-	if get("a") != 4 {
-		t.Fatalf("a value read after the Touch was dropped (%d reads)", reads)
-	}
-}
-
-// A read that began before a Touch is not kept past it, even when it ends
-// after it: what it answered may predate the write.
-func TestRecentReadOverlappingTouchNotKept(t *testing.T) {
-	d, v, _, _ := setup(200*time.Millisecond, 0)
-	r := NewRecent[int](v, 10)
-	n := 0
-	fill := func(context.Context) (int, error) {
-		n++
-		if n == 1 {
-			d.advance(time.Millisecond)
-			v.Touch() // a write here commits while the first read runs
-		}
-		return n, nil
-	}
-	if got, _ := r.Get(context.Background(), "k", fill); got != 1 {
-		t.Fatalf("first read answered %d", got)
-	}
-	if got, _ := r.Get(context.Background(), "k", fill); got != 2 {
-		t.Fatalf("the read overlapping the Touch was kept: %d", got)
-	}
-}
-
-// Many asking for the same missing key at once make one read; a failed
-// read is not kept; the bound holds.
-func TestRecentOneReadPerKeyAndBound(t *testing.T) {
-	_, v, _, _ := setup(time.Hour, 0)
-	r := NewRecent[int](v, 2)
+// Many asking at once for a key that needs filling make one fill; each
+// waiter answers what it filled.
+func TestOneFillPerKeyAtATime(t *testing.T) {
+	_, _, c, _ := setup(time.Hour, 0)
 	var mu sync.Mutex
-	reads := 0
+	fills := 0
 	release := make(chan struct{})
-	fill := func(context.Context) (int, error) {
+	fill := func(context.Context) (string, time.Time, error) {
 		mu.Lock()
-		reads++
+		fills++
 		mu.Unlock()
 		<-release
-		return 7, nil
+		return "v", time.Time{}, nil
 	}
 	var wg sync.WaitGroup
-	got := make([]int, 20)
+	got := make([]string, 20)
 	for i := range got {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got[i], _ = r.Get(context.Background(), "k", fill)
+			var err error
+			if got[i], err = c.Get(context.Background(), "k", fill); err != nil {
+				t.Error(err)
+			}
 		}()
 	}
 	time.Sleep(50 * time.Millisecond)
 	close(release)
 	wg.Wait()
 	for i, g := range got {
-		if g != 7 {
-			t.Fatalf("caller %d got %d", i, g)
+		if g != "v" {
+			t.Fatalf("caller %d got %q", i, g)
 		}
 	}
-	if reads != 1 {
-		t.Fatalf("%d reads for one key asked by 20 at once, want 1", reads)
+	if fills != 1 {
+		t.Fatalf("%d fills for one key asked by 20 at once, want 1", fills)
 	}
-
+	// A waiter whose context ends stops waiting; a fill that fails releases
+	// the crowd and is not kept.
+	block := make(chan struct{})
 	boom := errors.New("boom")
-	if _, err := r.Get(context.Background(), "e", func(context.Context) (int, error) { return 0, boom }); !errors.Is(err, boom) {
-		t.Fatalf("error: %v", err)
+	go c.Get(context.Background(), "f", func(context.Context) (string, time.Time, error) {
+		<-block
+		return "", time.Time{}, boom
+	})
+	time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Get(ctx, "f", fill); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled waiter: %v", err)
 	}
-	if got, _ := r.Get(context.Background(), "e", func(context.Context) (int, error) { return 9, nil }); got != 9 {
-		t.Fatalf("a failed read was kept: %d", got)
-	}
-	r.Get(context.Background(), "x", func(context.Context) (int, error) { return 1, nil })
-	r.mu.Lock()
-	n := len(r.entries)
-	r.mu.Unlock()
-	if n > 2 {
-		t.Fatalf("%d entries kept, bound 2", n)
+	close(block)
+	time.Sleep(20 * time.Millisecond)
+	if v, err := c.Get(context.Background(), "f", func(context.Context) (string, time.Time, error) { return "ok", time.Time{}, nil }); err != nil || v != "ok" {
+		t.Fatalf("after a failed fill: %q %v", v, err)
 	}
 }
