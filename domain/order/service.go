@@ -290,7 +290,9 @@ func compareInt64(a, b int64) int {
 // (a SKU row changes only with it), and, when one was short, with the
 // shoppers who have ever ordered any of them. A shopper who has not cannot
 // hold a key that would replay an order of them, so the crowd is refused
-// with no read at all; anyone else's key is still looked up. Like the shop's
+// with no read at all (a key of theirs reused for a different request is
+// then refused as sold out rather than as reused: both refuse); anyone
+// else's key is still looked up. Like the shop's
 // pages, what is kept shows a write through this server at once and one
 // through another within the version's Fresh (plus Grace); it never sells
 // anything.
