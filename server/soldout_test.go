@@ -68,10 +68,11 @@ func TestSoldOutAnsweredEarlyReplayStillAnswers(t *testing.T) {
 	ta.checkInvariants()
 }
 
-// soldOutReads counts the sold-out check's SKU reads on one server.
+// soldOutReads counts the sold-out check's SKU reads and key lookups on one
+// server.
 type soldOutReads struct {
 	order.Store
-	n atomic.Int64
+	n, keys atomic.Int64
 }
 
 func (s *soldOutReads) SKUs(ctx context.Context, ids []int64) ([]order.SKU, error) {
@@ -79,11 +80,16 @@ func (s *soldOutReads) SKUs(ctx context.Context, ids []int64) ([]order.SKU, erro
 	return s.Store.SKUs(ctx, ids)
 }
 
-// Each server remembers a sell-out for a moment (order.SoldOutMemo): the
-// crowd after the last unit is refused without reading the SKU again, a
-// buyer's retry still answers their order, stock returned through the
-// server is sold at once, and stock returned through another server within
-// a second.
+func (s *soldOutReads) IdempotencyKeyUsed(ctx context.Context, scope, subject, key string) (bool, error) {
+	s.keys.Add(1)
+	return s.Store.IdempotencyKeyUsed(ctx, scope, subject, key)
+}
+
+// Each server remembers a sell-out (order.SoldOutMemo) with who bought and
+// with which keys: the crowd after the last unit is refused with no read at
+// all, a buyer's retry still answers their order and their new key is
+// refused, stock returned through the server is sold at once, and stock
+// returned through another server within a second.
 func TestSoldOutRememberedBrieflyOnEachServer(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t)
@@ -141,13 +147,16 @@ func TestSoldOutRememberedBrieflyOnEachServer(t *testing.T) {
 	if n := reads.n.Load(); n != 1 {
 		t.Fatalf("three refusals read the SKU %d times, want once", n)
 	}
-	// Alice bought it: her retry is looked up and answers her order; a new
-	// key of hers is refused.
+	// Alice bought it: her retry answers her order; a new key of hers is
+	// refused. No key was looked up for any of these tries.
 	if again := placed(place(b, alice, "alice-1")); again.OrderNo != first.OrderNo {
 		t.Fatalf("alice's retry answered %s, want %s", again.OrderNo, first.OrderNo)
 	}
 	if r := place(b, alice, "alice-2"); !soldOut(r) {
 		t.Fatalf("alice's new try: %d %s", r.Status, r.Body)
+	}
+	if n, k := reads.n.Load(), reads.keys.Load(); n != 1 || k != 0 {
+		t.Fatalf("five tries after the sell-out: %d SKU reads and %d key lookups, want 1 and 0", n, k)
 	}
 
 	// A unit returned through b sells on b at once.

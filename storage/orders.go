@@ -158,18 +158,32 @@ WHERE scope = $1 AND subject = $2 AND key = $3)`, scope, subject, key)
 	return used, nil
 }
 
-// SKUBuyers implements order.Store.
-func (s Orders) SKUBuyers(ctx context.Context, skuIDs []int64, limit int) ([]int64, bool, error) {
-	var ids []int64
-	err := sqlx.SelectContext(ctx, s.ext(), &ids, `SELECT COALESCE(o.shopper_id, 0)
-FROM order_items i JOIN orders o ON o.id = i.order_id
-WHERE i.sku_id = ANY($1) LIMIT $2`, pq.Array(skuIDs), limit+1)
+// SKUBuyers implements order.Store. A shopper's key is claimed under the
+// subject "shopper:<id>" (domain.Actor's form), with the order it placed in
+// its response.
+func (s Orders) SKUBuyers(ctx context.Context, scope string, skuIDs []int64, limit int) (map[int64][]string, bool, error) {
+	var rows []struct {
+		ShopperID int64          `db:"shopper_id"`
+		Key       sql.NullString `db:"key"`
+	}
+	err := sqlx.SelectContext(ctx, s.ext(), &rows, `
+SELECT COALESCE(o.shopper_id, 0) AS shopper_id, k.key
+FROM (SELECT order_id FROM order_items WHERE sku_id = ANY($1) LIMIT $2) i
+JOIN orders o ON o.id = i.order_id
+LEFT JOIN idempotency_keys k ON k.scope = $3 AND k.subject = 'shopper:' || o.shopper_id
+     AND k.response->>'order_no' = o.order_no`, pq.Array(skuIDs), limit+1, scope)
 	if err != nil {
 		return nil, false, fmt.Errorf("storage: sku buyers: %w", mapErr(err))
 	}
-	complete := len(ids) <= limit
-	slices.Sort(ids)
-	return slices.Compact(ids), complete, nil
+	buyers := make(map[int64][]string, len(rows))
+	for _, r := range rows {
+		keys := buyers[r.ShopperID]
+		if r.Key.Valid && !slices.Contains(keys, r.Key.String) {
+			keys = append(keys, r.Key.String)
+		}
+		buyers[r.ShopperID] = keys
+	}
+	return buyers, len(rows) <= limit, nil
 }
 
 // ClaimIdempotencyKey implements order.Store.

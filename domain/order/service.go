@@ -45,9 +45,11 @@ type Store interface {
 	// subject) by a committed request (a read: it waits for nothing).
 	IdempotencyKeyUsed(ctx context.Context, scope, subject, key string) (bool, error)
 	// SKUBuyers answers the shoppers of the orders (any status) with a line
-	// of any of the SKUs, reading at most limit order lines; complete is
-	// false when there were more.
-	SKUBuyers(ctx context.Context, skuIDs []int64, limit int) (buyers []int64, complete bool, err error)
+	// of any of the SKUs, each with the keys that placed those orders as
+	// the shopper (claimed under scope; none for an order a clerk placed),
+	// reading at most limit order lines; complete is false when there were
+	// more.
+	SKUBuyers(ctx context.Context, scope string, skuIDs []int64, limit int) (buyers map[int64][]string, complete bool, err error)
 	// CompleteIdempotencyKey records the order a claimed key created.
 	CompleteIdempotencyKey(ctx context.Context, scope, subject, key, orderNo string) error
 
@@ -288,11 +290,12 @@ func compareInt64(a, b int64) int {
 //
 // With a SoldOut memo, the SKUs read are kept under the catalog's version
 // (a SKU row changes only with it), and, when one was short, with the
-// shoppers who have ever ordered any of them. A shopper who has not cannot
-// hold a key that would replay an order of them, so the crowd is refused
-// with no read at all (a key of theirs reused for a different request is
-// then refused as sold out rather than as reused: both refuse); anyone
-// else's key is still looked up. Like the shop's
+// shoppers who have ever ordered any of them and the keys those orders were
+// placed with. Only those keys can replay an order of these SKUs, so a
+// shopper's try is answered with no read at all: a retry of one of their
+// orders goes on to the transaction, anything else is sold out (a key
+// reused for a different request is then refused as sold out rather than as
+// reused: both refuse). A clerk's key is still looked up. Like the shop's
 // pages, what is kept shows a write through this server at once and one
 // through another within the version's Fresh (plus Grace); it never sells
 // anything.
@@ -306,7 +309,7 @@ func (s *Service) soldOut(ctx context.Context, in PlaceInput, lines []LineReques
 		v := soldOutView{skus: ks}
 		if _, _, short := shortLine(lines, ks); err == nil && short && s.SoldOut != nil {
 			// The buyers are worth a read only when they will be kept.
-			v.buyers, v.complete, err = s.Store.SKUBuyers(ctx, ids, maxKeptBuyerLines)
+			v.buyers, v.complete, err = s.Store.SKUBuyers(ctx, IdempotencyScope, ids, maxKeptBuyerLines)
 		}
 		return v, time.Time{}, err
 	}
@@ -325,9 +328,11 @@ func (s *Service) soldOut(ctx context.Context, in PlaceInput, lines []LineReques
 		return nil
 	}
 	if subject.Kind == "shopper" && v.complete {
-		if _, bought := slices.BinarySearch(v.buyers, subject.ID); !bought {
+		keys, bought := v.buyers[subject.ID]
+		if !bought || !slices.Contains(keys, in.IdempotencyKey) {
 			return outOfStock(k, want)
 		}
+		return nil // a retry of an order of these SKUs: the transaction answers it
 	}
 	used, err := s.Store.IdempotencyKeyUsed(ctx, IdempotencyScope, subject.String(), in.IdempotencyKey)
 	if err != nil || used {
@@ -337,11 +342,12 @@ func (s *Service) soldOut(ctx context.Context, in PlaceInput, lines []LineReques
 }
 
 // soldOutView is what the sold-out check reads: the SKUs, and when one was
-// short, the shoppers who had ordered any of them (sorted; complete false
-// when they were not read or were too many to keep).
+// short, the shoppers who had ordered any of them with the keys that placed
+// those orders (complete false when they were not read or were too many to
+// keep).
 type soldOutView struct {
 	skus     []SKU
-	buyers   []int64
+	buyers   map[int64][]string
 	complete bool
 }
 
