@@ -78,6 +78,13 @@ type Event struct {
 	// (PlaceInput.Balance).
 	Balance domain.Fen
 
+	// Placed is MomentPlaced's order as the placing transaction wrote it,
+	// with its items (their ids) and their adjustments as priced, before any
+	// placed handler ran (a handler that renames adjustments changes the
+	// rows, not this copy): handlers read it instead of reading the order
+	// again. Handlers must not change it. nil for every other moment.
+	Placed *Order
+
 	// MomentPaid: the WeChat Pay payment that settled the rest of the
 	// payable (the order's other tenders were taken when it was placed).
 	PaymentID     int64
@@ -158,4 +165,19 @@ func (l *Lifecycle[T]) handlers(m Moment) *domain.Handlers[T, Event] {
 // event in the store's transaction (see Lifecycle).
 type Raiser interface {
 	Raise(ctx context.Context, e Event) error
+}
+
+// OrderReader reads an order by number with its items and adjustments
+// (Store.Order).
+type OrderReader interface {
+	Order(ctx context.Context, number string, shopperID int64, forUpdate bool) (Order, error)
+}
+
+// PlacedOrder is the order of a MomentPlaced event: the one the placing
+// transaction carried (e.Placed), else read through r.
+func (e Event) PlacedOrder(ctx context.Context, r OrderReader) (Order, error) {
+	if e.Placed != nil && e.Placed.ID == e.OrderID {
+		return *e.Placed, nil
+	}
+	return r.Order(ctx, e.OrderNumber, 0, false)
 }
