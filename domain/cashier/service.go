@@ -106,6 +106,8 @@ type ApplyStore interface {
 	SellStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error
 	// CreateRefund writes a pending refund (see RefundStore).
 	CreateRefund(ctx context.Context, r Refund) (Refund, error)
+	// RecordNotification appends to the notification log.
+	RecordNotification(ctx context.Context, n Notification) error
 }
 
 // RefundStore is what recording a refund of lines needs (CreateRefund), in
@@ -471,17 +473,26 @@ func (s *Service) HandlePaymentNotice(ctx context.Context, n payment.PaymentNoti
 	var outcome Outcome
 	var detail string
 	var err error
-	if n.EventType != payment.EventTransactionSuccess {
+	rec := Notification{EventID: n.EventID, EventType: n.EventType, Resource: "transaction",
+		Source: SourceNotification, OutNo: n.OutTradeNo, WxID: n.TransactionID, Amount: n.Total}
+	switch {
+	case n.EventType != payment.EventTransactionSuccess:
 		outcome, detail = OutcomeIgnored, "event type "+n.EventType
-	} else {
+	case s.ownedByTrade(n.Transaction.OutTradeNo) || !n.Transaction.TradeState.Paid():
 		outcome, detail, err = s.apply(ctx, n.Transaction, SourceNotification)
 		if err != nil {
 			return "", err
 		}
+	default:
+		// An order's payment: recorded in the transaction that applies it
+		// (one commit, not two).
+		outcome, _, err = s.applyOrder(ctx, n.Transaction, SourceNotification, &rec)
+		if err != nil {
+			return "", err
+		}
+		return outcome, nil
 	}
-	rec := Notification{EventID: n.EventID, EventType: n.EventType, Resource: "transaction",
-		Source: SourceNotification, OutNo: n.OutTradeNo, WxID: n.TransactionID, Amount: n.Total,
-		Outcome: outcome, Detail: detail, ReceivedAt: s.now()}
+	rec.Outcome, rec.Detail, rec.ReceivedAt = outcome, detail, s.now()
 	if err := s.Store.RecordNotification(ctx, rec); err != nil {
 		return "", fmt.Errorf("cashier: record notification: %w", err)
 	}
@@ -496,6 +507,13 @@ func (s *Service) HandlePaymentNotice(ctx context.Context, n payment.PaymentNoti
 // another attempt) is recorded and refunded instead. A mismatch changes
 // nothing and is logged as an alert.
 func (s *Service) Apply(ctx context.Context, t payment.Transaction, src Source) (Outcome, string, error) {
+	return s.applyOrder(ctx, t, src, nil)
+}
+
+// applyOrder is Apply; a non-nil rec is completed with the outcome, its
+// detail and the time and appended to the notification log as the last
+// statement of the applying transaction.
+func (s *Service) applyOrder(ctx context.Context, t payment.Transaction, src Source, rec *Notification) (Outcome, string, error) {
 	if !t.TradeState.Paid() {
 		return OutcomeIgnored, "trade state " + string(t.TradeState), nil
 	}
@@ -567,7 +585,17 @@ func (s *Service) Apply(ctx context.Context, t payment.Transaction, src Source) 
 		e.PaymentID, e.TransactionID, e.Amount = p.ID, p.TransactionID, p.Amount
 		return markPaid(ctx, tx, o, e, now)
 	}
-	err := s.Store.InTx(ctx, func(tx Tx) error { return apply(tx) })
+	err := s.Store.InTx(ctx, func(tx Tx) error {
+		if err := apply(tx); err != nil || rec == nil {
+			return err
+		}
+		r := *rec
+		r.Outcome, r.Detail, r.ReceivedAt = outcome, detail, s.now()
+		if err := tx.RecordNotification(ctx, r); err != nil {
+			return fmt.Errorf("cashier: record notification: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return "", "", fmt.Errorf("cashier: apply payment %s: %w", t.OutTradeNo, err)
 	}
@@ -665,6 +693,16 @@ func (s *Service) apply(ctx context.Context, t payment.Transaction, src Source) 
 		}
 	}
 	return s.Apply(ctx, t, src)
+}
+
+// ownedByTrade reports whether a TradeApplier owns the out_trade_no.
+func (s *Service) ownedByTrade(outTradeNo string) bool {
+	for _, a := range s.Trades {
+		if a.Owns(outTradeNo) {
+			return true
+		}
+	}
+	return false
 }
 
 func refundReason(k RefundKind) string {
