@@ -368,16 +368,6 @@ WHERE id = $1 AND status IN ('open', 'closed')`, attemptID, at)
 	return nil
 }
 
-func (s Payments) MarkAttemptPaid(ctx context.Context, attemptID int64, transactionID string, at time.Time) error {
-	_, err := s.ext().ExecContext(ctx, `
-UPDATE payment_attempts SET status = 'paid', transaction_id = $2, closed_at = NULL, wx_final = true, updated_at = $3 WHERE id = $1`,
-		attemptID, transactionID, at)
-	if err != nil {
-		return fmt.Errorf("storage: mark attempt paid: %w", mapErr(err))
-	}
-	return nil
-}
-
 // claimQueryWhere selects open attempts of unpaid orders with a prepay (or
 // code_url) old enough and due for a query, and attempts closed here that
 // WeChat Pay has not confirmed closed, for a day after closing; claimCloseWhere open attempts
@@ -457,17 +447,27 @@ func (r paymentRow) toDomain() cashier.Payment {
 const paymentCols = `id, transaction_id, attempt_id, order_id, amount_fen, payer_total_fen, currency, payer_openid,
     trade_type, success_time, source, outcome, applied_at`
 
+// insertPaymentSQL records a payment unless its transaction id is recorded
+// already and, when it does and $13 is set, marks its attempt paid by it:
+// one statement.
 const insertPaymentSQL = `
-INSERT INTO payments (transaction_id, attempt_id, order_id, amount_fen, payer_total_fen, currency, payer_openid,
-    trade_type, success_time, source, outcome, applied_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-ON CONFLICT (transaction_id) DO NOTHING
-RETURNING ` + paymentCols
+WITH p AS (
+    INSERT INTO payments (transaction_id, attempt_id, order_id, amount_fen, payer_total_fen, currency, payer_openid,
+        trade_type, success_time, source, outcome, applied_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    ON CONFLICT (transaction_id) DO NOTHING
+    RETURNING ` + paymentCols + `
+), a AS (
+    UPDATE payment_attempts SET status = 'paid', transaction_id = $1, closed_at = NULL, wx_final = true, updated_at = $12
+    WHERE id = $2 AND $13::boolean AND EXISTS (SELECT 1 FROM p)
+)
+SELECT * FROM p`
 
-func (s Payments) InsertPayment(ctx context.Context, p cashier.Payment) (cashier.Payment, bool, error) {
+func (s Payments) InsertPayment(ctx context.Context, p cashier.Payment, markAttempt bool) (cashier.Payment, bool, error) {
 	var r paymentRow
 	err := sqlx.GetContext(ctx, s.ext(), &r, insertPaymentSQL, p.TransactionID, p.AttemptID, p.OrderID, int64(p.Amount),
-		int64(p.PayerTotal), p.Currency, p.PayerOpenID, p.TradeType, p.SuccessTime, string(p.Source), string(p.Outcome), p.AppliedAt)
+		int64(p.PayerTotal), p.Currency, p.PayerOpenID, p.TradeType, p.SuccessTime, string(p.Source), string(p.Outcome), p.AppliedAt,
+		markAttempt)
 	if err == nil {
 		return r.toDomain(), true, nil
 	}

@@ -92,10 +92,10 @@ type ApplyStore interface {
 	// (order.ErrOrderNotFound); forUpdate locks the row.
 	OrderByID(ctx context.Context, id int64, forUpdate bool) (Order, error)
 	// InsertPayment records p unless its TransactionID is recorded already
-	// (inserted false, and the recorded payment).
-	InsertPayment(ctx context.Context, p Payment) (out Payment, inserted bool, err error)
-	// MarkAttemptPaid marks an attempt paid by transactionID.
-	MarkAttemptPaid(ctx context.Context, attemptID int64, transactionID string, at time.Time) error
+	// (inserted false, and the recorded payment). When it records p and
+	// markAttempt is set, p's attempt is marked paid by it in the same
+	// statement.
+	InsertPayment(ctx context.Context, p Payment, markAttempt bool) (out Payment, inserted bool, err error)
 	// MarkOrderPaid moves a pending order to paid.
 	MarkOrderPaid(ctx context.Context, orderID int64, paidAt, now time.Time) error
 	// MarkOrderCompleted moves a paid order to completed.
@@ -550,18 +550,13 @@ func (s *Service) applyOrder(ctx context.Context, t payment.Transaction, src Sou
 		if o.Status != order.StatusPendingPayment {
 			p.Outcome = OutcomeRefundDue
 		}
-		p, inserted, err := tx.InsertPayment(ctx, p)
+		p, inserted, err := tx.InsertPayment(ctx, p, a.Status != AttemptPaid)
 		if err != nil {
 			return err
 		}
 		if !inserted {
 			outcome = OutcomeDuplicate
 			return nil
-		}
-		if a.Status != AttemptPaid {
-			if err := tx.MarkAttemptPaid(ctx, a.ID, t.TransactionID, now); err != nil {
-				return err
-			}
 		}
 		if p.Outcome == OutcomeRefundDue {
 			kind := RefundPaidAfterCancel
