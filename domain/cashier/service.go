@@ -511,8 +511,9 @@ func (s *Service) Apply(ctx context.Context, t payment.Transaction, src Source) 
 }
 
 // applyOrder is Apply; a non-nil rec is completed with the outcome, its
-// detail and the time and appended to the notification log as the last
-// statement of the applying transaction.
+// detail and the time and appended to the notification log in the
+// applying transaction: before the stock moves when the payment is applied
+// (stock last: domain/order/lifecycle.go), else as its last statement.
 func (s *Service) applyOrder(ctx context.Context, t payment.Transaction, src Source, rec *Notification) (Outcome, string, error) {
 	if !t.TradeState.Paid() {
 		return OutcomeIgnored, "trade state " + string(t.TradeState), nil
@@ -521,6 +522,20 @@ func (s *Service) applyOrder(ctx context.Context, t payment.Transaction, src Sou
 	var detail string
 	var due Refund
 	now := s.now()
+	// record appends rec (when given) with the outcome so far, once.
+	recorded := false
+	record := func(tx ApplyStore) error {
+		if rec == nil || recorded {
+			return nil
+		}
+		r := *rec
+		r.Outcome, r.Detail, r.ReceivedAt = outcome, detail, s.now()
+		if err := tx.RecordNotification(ctx, r); err != nil {
+			return fmt.Errorf("cashier: record notification: %w", err)
+		}
+		recorded = true
+		return nil
+	}
 	// apply runs in the transaction and sees only what applying a payment
 	// calls.
 	apply := func(tx ApplyStore) error {
@@ -576,20 +591,19 @@ func (s *Service) applyOrder(ctx context.Context, t payment.Transaction, src Sou
 			return err
 		}
 		outcome = OutcomeApplied
+		if err := record(tx); err != nil {
+			return err
+		}
 		e := o.event(order.MomentPaid, "", domain.System, p.SuccessTime)
 		e.PaymentID, e.TransactionID, e.Amount = p.ID, p.TransactionID, p.Amount
 		return markPaid(ctx, tx, o, e, now)
 	}
 	err := s.Store.InTx(ctx, func(tx Tx) error {
-		if err := apply(tx); err != nil || rec == nil {
+		recorded = false
+		if err := apply(tx); err != nil {
 			return err
 		}
-		r := *rec
-		r.Outcome, r.Detail, r.ReceivedAt = outcome, detail, s.now()
-		if err := tx.RecordNotification(ctx, r); err != nil {
-			return fmt.Errorf("cashier: record notification: %w", err)
-		}
-		return nil
+		return record(tx)
 	})
 	if err != nil {
 		return "", "", fmt.Errorf("cashier: apply payment %s: %w", t.OutTradeNo, err)
