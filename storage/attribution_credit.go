@@ -331,8 +331,19 @@ type attributionRow struct {
 }
 
 // Attribution reads an order's attribution and its models in one statement
-// (the header repeated on each model's row).
+// (the header repeated on each model's row). forUpdate first locks the
+// attribution in a statement of its own: the read that follows then sees
+// the reversals a transaction that held the lock wrote (one statement
+// that locked and joined would answer from its snapshot taken before the
+// wait).
 func (a Attribution) Attribution(ctx context.Context, orderID int64, forUpdate bool) (attribution.OrderAttribution, error) {
+	if forUpdate {
+		var locked int64
+		err := sqlx.GetContext(ctx, a.ext(), &locked, `SELECT order_id FROM order_attributions WHERE order_id = $1 FOR UPDATE`, orderID)
+		if err != nil {
+			return attribution.OrderAttribution{}, mapErrNotFound(err, attribution.ErrNotAttributed)
+		}
+	}
 	q := `
 SELECT a.order_id, o.order_no, a.shopper_id, a.default_model, a.placed_at, a.paid_at, a.day, a.paid_fen, a.new_customer,
        a.in_store, a.attributed_at, m.model, m.direct, m.explanation, m.credits, m.reversals
@@ -340,9 +351,6 @@ FROM order_attributions a JOIN orders o ON o.id = a.order_id
 LEFT JOIN order_attribution_models m ON m.order_id = a.order_id
 WHERE a.order_id = $1
 ORDER BY array_position(ARRAY['last_touch', 'first_touch', 'linear', 'time_decay', 'position_based'], m.model)`
-	if forUpdate {
-		q += ` FOR UPDATE OF a`
-	}
 	var rows []struct {
 		attributionRow
 		Model       sql.NullString `db:"model"`
