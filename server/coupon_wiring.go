@@ -39,10 +39,18 @@ func (a *app) wireCoupons() {
 		return placeCoupons(ctx, tx, e)
 	})
 	st.Lifecycle.On(order.MomentPaid, "coupons", func(ctx context.Context, tx *storage.Tx, e order.Event) error {
-		if _, err := tx.Coupons().Use(ctx, e.OrderID, e.At); err != nil {
-			return err
+		// Only what the order carries: an order with no coupon (campaign)
+		// adjustment has no redemption (units) — placeCoupons makes them from
+		// those adjustments only — and is spared the statement.
+		if e.MayCarry(pricing.SourceCoupon) {
+			if _, err := tx.Coupons().Use(ctx, e.OrderID, e.At); err != nil {
+				return err
+			}
 		}
-		return tx.Campaigns().Sell(ctx, e.OrderID)
+		if e.MayCarry(pricing.SourceCampaign) {
+			return tx.Campaigns().Sell(ctx, e.OrderID)
+		}
+		return nil
 	})
 	st.Lifecycle.On(order.MomentCancelled, "coupons", func(ctx context.Context, tx *storage.Tx, e order.Event) error {
 		if _, err := tx.Coupons().Return(ctx, e.OrderID, e.At); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/yutang/yutang/domain/cashier"
 	"github.com/yutang/yutang/domain/order"
 	"github.com/yutang/yutang/domain/payment"
+	"github.com/yutang/yutang/domain/pricing"
 )
 
 // Payments implements the cashier's stores (db.Payments(), tx.Payments()):
@@ -71,6 +72,8 @@ type cashierItemRow struct {
 	Paid             int64  `db:"paid_fen"`
 	RefundedQuantity int    `db:"refunded_quantity"`
 	RefundedFen      int64  `db:"refunded_fen"`
+	// Sources: the kinds of its discount (cashierItemsSQL only).
+	Sources pq.StringArray `db:"sources"`
 }
 
 const cashierOrderSelect = `
@@ -83,9 +86,12 @@ const cashierOrderSQL = cashierOrderSelect + `
 FROM orders o LEFT JOIN shoppers s ON s.id = o.shopper_id
 WHERE `
 
+// cashierItemsSQL reads the items after the order's lock, with the kinds of
+// discount each carries (cashier.Order.Discounts).
 const cashierItemsSQL = `
-SELECT id, line_no, sku_id, title, quantity, paid_fen, refunded_quantity, refunded_fen
-FROM order_items WHERE order_id = $1 ORDER BY line_no`
+SELECT i.id, i.line_no, i.sku_id, i.title, i.quantity, i.paid_fen, i.refunded_quantity, i.refunded_fen,
+       ARRAY(SELECT DISTINCT a.source FROM order_adjustments a WHERE a.item_id = i.id) AS sources
+FROM order_items i WHERE i.order_id = $1 ORDER BY i.line_no`
 
 // cashierOrderItemsSQL is cashierOrderSQL joined with the items (the order
 // repeated on each item's row), for reads that lock nothing: one statement
@@ -102,12 +108,19 @@ WHERE `
 func (s Payments) loadOrder(ctx context.Context, where string, forUpdate bool, args ...any) (cashier.Order, error) {
 	var items []cashierItemRow
 	var r cashierOrderRow
+	var discounts map[pricing.Source]bool // read with the lock only
 	if forUpdate {
 		if err := sqlx.GetContext(ctx, s.ext(), &r, cashierOrderSQL+where+` FOR UPDATE OF o`, args...); err != nil {
 			return cashier.Order{}, mapErrNotFound(err, order.ErrOrderNotFound)
 		}
 		if err := sqlx.SelectContext(ctx, s.ext(), &items, cashierItemsSQL, r.ID); err != nil {
 			return cashier.Order{}, fmt.Errorf("storage: order items: %w", mapErr(err))
+		}
+		discounts = map[pricing.Source]bool{}
+		for _, it := range items {
+			for _, src := range it.Sources {
+				discounts[pricing.Source(src)] = true
+			}
 		}
 	} else {
 		var rows []struct {
@@ -140,7 +153,8 @@ func (s Payments) loadOrder(ctx context.Context, where string, forUpdate bool, a
 	o := cashier.Order{ID: r.ID, Number: r.Number, ShopperID: r.ShopperID, OpenID: r.OpenID,
 		Status: order.Status(r.Status), Fulfillment: order.FulfillmentType(r.Fulfillment),
 		Channel: order.Channel(r.Channel), StoreID: r.StoreID, ClerkID: r.ClerkID,
-		Payable: domain.Fen(r.Payable), Tendered: domain.Fen(r.Tendered), Freight: domain.Fen(r.Freight), ExpiresAt: r.ExpiresAt}
+		Payable: domain.Fen(r.Payable), Tendered: domain.Fen(r.Tendered), Freight: domain.Fen(r.Freight), ExpiresAt: r.ExpiresAt,
+		Discounts: discounts}
 	for _, it := range items {
 		o.Items = append(o.Items, cashier.Item{ID: it.ID, LineNo: it.LineNo, SKUID: it.SKUID, Title: it.Title,
 			Quantity: it.Quantity, Paid: domain.Fen(it.Paid), RefundedQuantity: it.RefundedQuantity,

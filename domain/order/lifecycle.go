@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/pricing"
 )
 
 // The life of an order, and how other areas take part in it.
@@ -84,6 +85,11 @@ type Event struct {
 	// rows, not this copy): handlers read it instead of reading the order
 	// again. Handlers must not change it. nil for every other moment.
 	Placed *Order
+
+	// MomentPaid: the kinds of discount (adjustment sources) the order's
+	// lines carry, as the paying transaction read them under the order's
+	// lock; nil when the raiser did not read them (see MayCarry).
+	Discounts map[pricing.Source]bool
 
 	// MomentPaid: the WeChat Pay payment that settled the rest of the
 	// payable (the order's other tenders were taken when it was placed).
@@ -165,6 +171,15 @@ func (l *Lifecycle[T]) handlers(m Moment) *domain.Handlers[T, Event] {
 // event in the store's transaction (see Lifecycle).
 type Raiser interface {
 	Raise(ctx context.Context, e Event) error
+}
+
+// MayCarry reports whether the event's order may carry discounts of
+// source src: false only when the raiser read the order's discounts
+// (Discounts) and src is not among them. A handler that settles what a
+// kind of discount took (a coupon's redemption, campaign units) skips its
+// statements when it is false.
+func (e Event) MayCarry(src pricing.Source) bool {
+	return e.Discounts == nil || e.Discounts[src]
 }
 
 // OrderReader reads an order by number with its items and adjustments
