@@ -39,10 +39,18 @@ func (a *app) wireCoupons() {
 		return placeCoupons(ctx, tx, e)
 	})
 	st.Lifecycle.On(order.MomentPaid, "coupons", func(ctx context.Context, tx *storage.Tx, e order.Event) error {
-		if _, err := tx.Coupons().Use(ctx, e.OrderID, e.At); err != nil {
-			return err
+		// Only what the order carries: an order with no coupon (campaign)
+		// adjustment has no redemption (units) — placeCoupons makes them from
+		// those adjustments only — and is spared the statement.
+		if e.MayCarry(pricing.SourceCoupon) {
+			if _, err := tx.Coupons().Use(ctx, e.OrderID, e.At); err != nil {
+				return err
+			}
 		}
-		return tx.Campaigns().Sell(ctx, e.OrderID)
+		if e.MayCarry(pricing.SourceCampaign) {
+			return tx.Campaigns().Sell(ctx, e.OrderID)
+		}
+		return nil
 	})
 	st.Lifecycle.On(order.MomentCancelled, "coupons", func(ctx context.Context, tx *storage.Tx, e order.Event) error {
 		if _, err := tx.Coupons().Return(ctx, e.OrderID, e.At); err != nil {
@@ -64,7 +72,7 @@ func (a *app) wireCoupons() {
 // placeCoupons takes what a placed order was priced with: its coupons
 // (renaming their adjustments to the redemptions) and its campaign units.
 func placeCoupons(ctx context.Context, tx *storage.Tx, e order.Event) error {
-	o, err := tx.Orders().Order(ctx, e.OrderNumber, 0, false)
+	o, err := e.PlacedOrder(ctx, tx.Orders())
 	if err != nil {
 		return err
 	}

@@ -125,6 +125,14 @@ func TestLifecyclePlacedAndCancelled(t *testing.T) {
 	if s.Event.OrderNumber != o.OrderNo || s.InTx != "pending_payment" || !s.OutsideTxErrored || s.Event.Channel != order.ChannelOnline {
 		t.Fatalf("placed handler saw %+v", s)
 	}
+	// It carries the order as written (handlers do not read it again):
+	// the order's id and its line with the id the database gave it.
+	if po := s.Event.Placed; po == nil || po.ID != s.Event.OrderID || po.Number != o.OrderNo || len(po.Items) != 1 ||
+		po.Items[0].SKUID != sku || po.Items[0].Quantity != 2 || po.Items[0].ID == 0 ||
+		pa.count(`SELECT count(*) FROM order_items WHERE id = $1 AND order_id = $2 AND sku_id = $3 AND quantity = 2`,
+			po.Items[0].ID, po.ID, sku) != 1 {
+		t.Fatalf("placed event's order %+v", s.Event.Placed)
+	}
 
 	// A refused cancel leaves the order pending with its stock held.
 	cancel := req{Method: "POST", Path: "/api/v1/shop/orders/" + o.OrderNo + "/cancel", Token: tok}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -15,40 +16,45 @@ import (
 
 // --- orders ---
 
+// paidOrderSQL reads a paid order and its lines (in line order, as arrays)
+// in one statement.
 const paidOrderSQL = `
 SELECT o.id, o.order_no, COALESCE(o.shopper_id, 0) AS shopper_id, o.placed_at, o.paid_at,
        COALESCE(o.store_id, 0) AS store_id, COALESCE(o.clerk_id, 0) AS clerk_id,
        o.shopper_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM orders p WHERE p.shopper_id = o.shopper_id AND p.id <> o.id
-                   AND p.paid_at IS NOT NULL AND (p.paid_at, p.id) < (o.paid_at, o.id)) AS new_customer
-FROM orders o WHERE o.id = $1 AND o.paid_at IS NOT NULL`
+                   AND p.paid_at IS NOT NULL AND (p.paid_at, p.id) < (o.paid_at, o.id)) AS new_customer,
+       l.item_ids, l.product_ids, l.paid_fens
+FROM orders o,
+     LATERAL (SELECT array_agg(i.id ORDER BY i.line_no) AS item_ids, array_agg(i.product_id ORDER BY i.line_no) AS product_ids,
+                     array_agg(i.paid_fen ORDER BY i.line_no) AS paid_fens
+              FROM order_items i WHERE i.order_id = o.id) l
+WHERE o.id = $1 AND o.paid_at IS NOT NULL`
 
 func (a Attribution) PaidOrder(ctx context.Context, orderID int64) (attribution.PaidOrder, error) {
 	var r struct {
-		ID          int64     `db:"id"`
-		Number      string    `db:"order_no"`
-		ShopperID   int64     `db:"shopper_id"`
-		PlacedAt    time.Time `db:"placed_at"`
-		PaidAt      time.Time `db:"paid_at"`
-		StoreID     int64     `db:"store_id"`
-		ClerkID     int64     `db:"clerk_id"`
-		NewCustomer bool      `db:"new_customer"`
+		ID          int64         `db:"id"`
+		Number      string        `db:"order_no"`
+		ShopperID   int64         `db:"shopper_id"`
+		PlacedAt    time.Time     `db:"placed_at"`
+		PaidAt      time.Time     `db:"paid_at"`
+		StoreID     int64         `db:"store_id"`
+		ClerkID     int64         `db:"clerk_id"`
+		NewCustomer bool          `db:"new_customer"`
+		ItemIDs     pq.Int64Array `db:"item_ids"`
+		ProductIDs  pq.Int64Array `db:"product_ids"`
+		Paid        pq.Int64Array `db:"paid_fens"`
 	}
 	if err := sqlx.GetContext(ctx, a.ext(), &r, paidOrderSQL, orderID); err != nil {
 		return attribution.PaidOrder{}, mapErrNotFound(err, domain.E(domain.KindNotFound, "order_not_paid", "No such paid order."))
 	}
-	var lines []struct {
-		ID        int64 `db:"id"`
-		ProductID int64 `db:"product_id"`
-		Paid      int64 `db:"paid_fen"`
-	}
-	if err := sqlx.SelectContext(ctx, a.ext(), &lines, `SELECT id, product_id, paid_fen FROM order_items WHERE order_id = $1 ORDER BY line_no`, orderID); err != nil {
-		return attribution.PaidOrder{}, fmt.Errorf("storage: paid order lines: %w", mapErr(err))
+	if len(r.ProductIDs) != len(r.ItemIDs) || len(r.Paid) != len(r.ItemIDs) {
+		return attribution.PaidOrder{}, fmt.Errorf("storage: paid order %d: line arrays of different lengths", orderID)
 	}
 	o := attribution.PaidOrder{ID: r.ID, Number: r.Number, ShopperID: r.ShopperID, PlacedAt: r.PlacedAt, PaidAt: r.PaidAt,
 		StoreID: r.StoreID, ClerkID: r.ClerkID, NewCustomer: r.NewCustomer, ProductOf: map[int64]int64{}}
-	for _, l := range lines {
-		o.Lines = append(o.Lines, attribution.Line{ItemID: l.ID, Paid: domain.Fen(l.Paid)})
-		o.ProductOf[l.ID] = l.ProductID
+	for i, id := range r.ItemIDs {
+		o.Lines = append(o.Lines, attribution.Line{ItemID: id, Paid: domain.Fen(r.Paid[i])})
+		o.ProductOf[id] = r.ProductIDs[i]
 	}
 	return o, nil
 }
@@ -264,16 +270,6 @@ func (a Attribution) SaveAttribution(ctx context.Context, at attribution.OrderAt
 	for _, l := range o.Lines {
 		paid += l.Paid
 	}
-	_, err := a.ext().ExecContext(ctx, `
-INSERT INTO order_attributions (order_id, shopper_id, default_model, placed_at, paid_at, day, paid_fen, new_customer, in_store, attributed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		o.ID, o.ShopperID, string(at.DefaultModel), o.PlacedAt, o.PaidAt, day, int64(paid), o.NewCustomer, at.InStore, at.At)
-	if isUnique(err, "") {
-		return domain.E(domain.KindConflict, "order_already_attributed", "The order is already attributed.")
-	}
-	if err != nil {
-		return fmt.Errorf("storage: save attribution: %w", mapErr(err))
-	}
 	var models, expls, credits []string
 	var directs []bool
 	var rows creditRows
@@ -284,21 +280,33 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		credits = append(credits, string(creditsJSON(m.Credits)))
 		rows.add(m.Model, m.Credits, o.ProductOf)
 	}
-	_, err = a.ext().ExecContext(ctx, `
-INSERT INTO order_attribution_models (order_id, model, direct, explanation, credits)
-SELECT $1, m, d, e::jsonb, c::jsonb FROM unnest($2::text[], $3::boolean[], $4::text[], $5::text[]) AS u(m, d, e, c)`,
-		o.ID, pq.StringArray(models), pq.BoolArray(directs), pq.StringArray(expls), pq.StringArray(credits))
+	// One statement: the attribution, its models and the day totals, only
+	// where there is none — an order attributed already (by a concurrent
+	// transaction, which this one waits for) is left as it is, without a
+	// failed statement aborting the paying transaction.
+	var inserted int
+	err := sqlx.GetContext(ctx, a.ext(), &inserted, `
+WITH a AS (
+    INSERT INTO order_attributions (order_id, shopper_id, default_model, placed_at, paid_at, day, paid_fen, new_customer, in_store, attributed_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (order_id) DO NOTHING
+    RETURNING order_id
+), m AS (
+    INSERT INTO order_attribution_models (order_id, model, direct, explanation, credits)
+    SELECT a.order_id, u.m, u.d, u.e::jsonb, u.c::jsonb FROM a, unnest($11::text[], $12::boolean[], $13::text[], $14::text[]) AS u(m, d, e, c)
+), t AS (
+    INSERT INTO attribution_day_totals AS t (model, day, shard, orders, direct_orders, paid_fen)
+    SELECT u.m, $6::date, $15, 1, u.d::int, $7 FROM a, unnest($11::text[], $12::boolean[]) AS u(m, d) ORDER BY u.m
+    ON CONFLICT (model, day, shard) DO UPDATE SET orders = t.orders + 1,
+        direct_orders = t.direct_orders + EXCLUDED.direct_orders, paid_fen = t.paid_fen + EXCLUDED.paid_fen
+)
+SELECT count(*) FROM a`,
+		o.ID, o.ShopperID, string(at.DefaultModel), o.PlacedAt, o.PaidAt, day, int64(paid), o.NewCustomer, at.InStore, at.At,
+		pq.StringArray(models), pq.BoolArray(directs), pq.StringArray(expls), pq.StringArray(credits), o.ID%dayTotalShards)
 	if err != nil {
-		return fmt.Errorf("storage: save attribution models: %w", mapErr(err))
+		return fmt.Errorf("storage: save attribution: %w", mapErr(err))
 	}
-	_, err = a.ext().ExecContext(ctx, `
-INSERT INTO attribution_day_totals AS t (model, day, shard, orders, direct_orders, paid_fen)
-SELECT m, $2::date, $3, 1, d::int, $4 FROM unnest($1::text[], $5::boolean[]) AS u(m, d) ORDER BY m
-ON CONFLICT (model, day, shard) DO UPDATE SET orders = t.orders + 1,
-    direct_orders = t.direct_orders + EXCLUDED.direct_orders, paid_fen = t.paid_fen + EXCLUDED.paid_fen`,
-		pq.StringArray(models), day, o.ID%dayTotalShards, int64(paid), pq.BoolArray(directs))
-	if err != nil {
-		return fmt.Errorf("storage: save attribution totals: %w", mapErr(err))
+	if inserted == 0 {
+		return attribution.ErrAlreadyAttributed
 	}
 	return a.bookCredits(ctx, rows, o.ID, day, o.ShopperID, o.NewCustomer, false, at.At)
 }
@@ -322,35 +330,50 @@ type attributionRow struct {
 	At           time.Time `db:"attributed_at"`
 }
 
+// Attribution reads an order's attribution and its models in one statement
+// (the header repeated on each model's row). forUpdate first locks the
+// attribution in a statement of its own: the read that follows then sees
+// the reversals a transaction that held the lock wrote (one statement
+// that locked and joined would answer from its snapshot taken before the
+// wait).
 func (a Attribution) Attribution(ctx context.Context, orderID int64, forUpdate bool) (attribution.OrderAttribution, error) {
+	if forUpdate {
+		var locked int64
+		err := sqlx.GetContext(ctx, a.ext(), &locked, `SELECT order_id FROM order_attributions WHERE order_id = $1 FOR UPDATE`, orderID)
+		if err != nil {
+			return attribution.OrderAttribution{}, mapErrNotFound(err, attribution.ErrNotAttributed)
+		}
+	}
 	q := `
 SELECT a.order_id, o.order_no, a.shopper_id, a.default_model, a.placed_at, a.paid_at, a.day, a.paid_fen, a.new_customer,
-       a.in_store, a.attributed_at
-FROM order_attributions a JOIN orders o ON o.id = a.order_id WHERE a.order_id = $1`
-	if forUpdate {
-		q += ` FOR UPDATE OF a`
+       a.in_store, a.attributed_at, m.model, m.direct, m.explanation, m.credits, m.reversals
+FROM order_attributions a JOIN orders o ON o.id = a.order_id
+LEFT JOIN order_attribution_models m ON m.order_id = a.order_id
+WHERE a.order_id = $1
+ORDER BY array_position(ARRAY['last_touch', 'first_touch', 'linear', 'time_decay', 'position_based'], m.model)`
+	var rows []struct {
+		attributionRow
+		Model       sql.NullString `db:"model"`
+		Direct      sql.NullBool   `db:"direct"`
+		Explanation []byte         `db:"explanation"`
+		Credits     []byte         `db:"credits"`
+		Reversals   []byte         `db:"reversals"`
 	}
-	var h attributionRow
-	if err := sqlx.GetContext(ctx, a.ext(), &h, q, orderID); err != nil {
-		return attribution.OrderAttribution{}, mapErrNotFound(err, attribution.ErrNotAttributed)
+	if err := sqlx.SelectContext(ctx, a.ext(), &rows, q, orderID); err != nil {
+		return attribution.OrderAttribution{}, fmt.Errorf("storage: attribution: %w", mapErr(err))
 	}
+	if len(rows) == 0 {
+		return attribution.OrderAttribution{}, attribution.ErrNotAttributed
+	}
+	h := rows[0].attributionRow
 	out := attribution.OrderAttribution{
 		Order: attribution.PaidOrder{ID: h.OrderID, Number: h.Number, ShopperID: h.ShopperID, PlacedAt: h.PlacedAt,
 			PaidAt: h.PaidAt, NewCustomer: h.NewCustomer},
 		Paid: domain.Fen(h.PaidFen), DefaultModel: attribution.Model(h.DefaultModel), InStore: h.InStore, At: h.At}
-	var ms []struct {
-		Model       string `db:"model"`
-		Direct      bool   `db:"direct"`
-		Explanation []byte `db:"explanation"`
-		Credits     []byte `db:"credits"`
-		Reversals   []byte `db:"reversals"`
-	}
-	if err := sqlx.SelectContext(ctx, a.ext(), &ms, `
-SELECT model, direct, explanation, credits, reversals FROM order_attribution_models WHERE order_id = $1
-ORDER BY array_position(ARRAY['last_touch', 'first_touch', 'linear', 'time_decay', 'position_based'], model)`, orderID); err != nil {
-		return attribution.OrderAttribution{}, fmt.Errorf("storage: attribution models: %w", mapErr(err))
-	}
-	for _, m := range ms {
+	for _, m := range rows {
+		if !m.Model.Valid {
+			continue // no models (LEFT JOIN)
+		}
 		ex, err := explanationOf(m.Explanation)
 		if err != nil {
 			return attribution.OrderAttribution{}, err
@@ -363,7 +386,7 @@ ORDER BY array_position(ARRAY['last_touch', 'first_touch', 'linear', 'time_decay
 		if err != nil {
 			return attribution.OrderAttribution{}, err
 		}
-		out.Models = append(out.Models, attribution.ModelAttribution{Model: attribution.Model(m.Model), Direct: m.Direct,
+		out.Models = append(out.Models, attribution.ModelAttribution{Model: attribution.Model(m.Model.String), Direct: m.Direct.Bool,
 			Explanation: ex, Credits: cs, Reversals: rs})
 	}
 	return out, nil

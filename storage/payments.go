@@ -15,6 +15,7 @@ import (
 	"github.com/yutang/yutang/domain/cashier"
 	"github.com/yutang/yutang/domain/order"
 	"github.com/yutang/yutang/domain/payment"
+	"github.com/yutang/yutang/domain/pricing"
 )
 
 // Payments implements the cashier's stores (db.Payments(), tx.Payments()):
@@ -71,37 +72,89 @@ type cashierItemRow struct {
 	Paid             int64  `db:"paid_fen"`
 	RefundedQuantity int    `db:"refunded_quantity"`
 	RefundedFen      int64  `db:"refunded_fen"`
+	// Sources: the kinds of its discount (cashierItemsSQL only).
+	Sources pq.StringArray `db:"sources"`
 }
 
-const cashierOrderSQL = `
+const cashierOrderSelect = `
 SELECT o.id, o.order_no, COALESCE(o.shopper_id, 0) AS shopper_id, COALESCE(s.openid, '') AS openid, o.status,
        o.fulfillment, o.channel, COALESCE(o.store_id, 0) AS store_id, COALESCE(o.clerk_id, 0) AS clerk_id,
        o.payable_fen, o.freight_fen, o.expires_at,
-       COALESCE((SELECT sum(t.amount_fen) FROM order_tenders t WHERE t.order_id = o.id AND t.kind <> 'wechat_pay'), 0) AS tendered_fen
+       COALESCE((SELECT sum(t.amount_fen) FROM order_tenders t WHERE t.order_id = o.id AND t.kind <> 'wechat_pay'), 0) AS tendered_fen`
+
+const cashierOrderSQL = cashierOrderSelect + `
 FROM orders o LEFT JOIN shoppers s ON s.id = o.shopper_id
 WHERE `
 
+// cashierItemsSQL reads the items after the order's lock, with the kinds of
+// discount each carries (cashier.Order.Discounts).
 const cashierItemsSQL = `
-SELECT id, line_no, sku_id, title, quantity, paid_fen, refunded_quantity, refunded_fen
-FROM order_items WHERE order_id = $1 ORDER BY line_no`
+SELECT i.id, i.line_no, i.sku_id, i.title, i.quantity, i.paid_fen, i.refunded_quantity, i.refunded_fen,
+       ARRAY(SELECT DISTINCT a.source FROM order_adjustments a WHERE a.item_id = i.id) AS sources
+FROM order_items i WHERE i.order_id = $1 ORDER BY i.line_no`
 
+// cashierOrderItemsSQL is cashierOrderSQL joined with the items (the order
+// repeated on each item's row), for reads that lock nothing: one statement
+// instead of two.
+const cashierOrderItemsSQL = cashierOrderSelect + `,
+       i.id AS item_id, i.line_no, i.sku_id, i.title, i.quantity, i.paid_fen, i.refunded_quantity, i.refunded_fen
+FROM orders o LEFT JOIN shoppers s ON s.id = o.shopper_id LEFT JOIN order_items i ON i.order_id = o.id
+WHERE `
+
+// loadOrder reads an order as the cashier sees it. A locking read takes the
+// items in a second statement, after the lock: its snapshot then sees what
+// the transaction that held the lock wrote (a subquery of the locking
+// statement would not).
 func (s Payments) loadOrder(ctx context.Context, where string, forUpdate bool, args ...any) (cashier.Order, error) {
-	query := cashierOrderSQL + where
-	if forUpdate {
-		query += ` FOR UPDATE OF o`
-	}
-	var r cashierOrderRow
-	if err := sqlx.GetContext(ctx, s.ext(), &r, query, args...); err != nil {
-		return cashier.Order{}, mapErrNotFound(err, order.ErrOrderNotFound)
-	}
 	var items []cashierItemRow
-	if err := sqlx.SelectContext(ctx, s.ext(), &items, cashierItemsSQL, r.ID); err != nil {
-		return cashier.Order{}, fmt.Errorf("storage: order items: %w", mapErr(err))
+	var r cashierOrderRow
+	var discounts map[pricing.Source]bool // read with the lock only
+	if forUpdate {
+		if err := sqlx.GetContext(ctx, s.ext(), &r, cashierOrderSQL+where+` FOR UPDATE OF o`, args...); err != nil {
+			return cashier.Order{}, mapErrNotFound(err, order.ErrOrderNotFound)
+		}
+		if err := sqlx.SelectContext(ctx, s.ext(), &items, cashierItemsSQL, r.ID); err != nil {
+			return cashier.Order{}, fmt.Errorf("storage: order items: %w", mapErr(err))
+		}
+		discounts = map[pricing.Source]bool{}
+		for _, it := range items {
+			for _, src := range it.Sources {
+				discounts[pricing.Source(src)] = true
+			}
+		}
+	} else {
+		var rows []struct {
+			cashierOrderRow
+			ItemID           sql.NullInt64  `db:"item_id"`
+			LineNo           sql.NullInt64  `db:"line_no"`
+			SKUID            sql.NullInt64  `db:"sku_id"`
+			Title            sql.NullString `db:"title"`
+			Quantity         sql.NullInt64  `db:"quantity"`
+			Paid             sql.NullInt64  `db:"paid_fen"`
+			RefundedQuantity sql.NullInt64  `db:"refunded_quantity"`
+			RefundedFen      sql.NullInt64  `db:"refunded_fen"`
+		}
+		if err := sqlx.SelectContext(ctx, s.ext(), &rows, cashierOrderItemsSQL+where+` ORDER BY i.line_no`, args...); err != nil {
+			return cashier.Order{}, fmt.Errorf("storage: order: %w", mapErr(err))
+		}
+		if len(rows) == 0 {
+			return cashier.Order{}, order.ErrOrderNotFound
+		}
+		r = rows[0].cashierOrderRow
+		for _, it := range rows {
+			if !it.ItemID.Valid {
+				continue // an order without items (LEFT JOIN)
+			}
+			items = append(items, cashierItemRow{ID: it.ItemID.Int64, LineNo: int(it.LineNo.Int64), SKUID: it.SKUID.Int64,
+				Title: it.Title.String, Quantity: int(it.Quantity.Int64), Paid: it.Paid.Int64,
+				RefundedQuantity: int(it.RefundedQuantity.Int64), RefundedFen: it.RefundedFen.Int64})
+		}
 	}
 	o := cashier.Order{ID: r.ID, Number: r.Number, ShopperID: r.ShopperID, OpenID: r.OpenID,
 		Status: order.Status(r.Status), Fulfillment: order.FulfillmentType(r.Fulfillment),
 		Channel: order.Channel(r.Channel), StoreID: r.StoreID, ClerkID: r.ClerkID,
-		Payable: domain.Fen(r.Payable), Tendered: domain.Fen(r.Tendered), Freight: domain.Fen(r.Freight), ExpiresAt: r.ExpiresAt}
+		Payable: domain.Fen(r.Payable), Tendered: domain.Fen(r.Tendered), Freight: domain.Fen(r.Freight), ExpiresAt: r.ExpiresAt,
+		Discounts: discounts}
 	for _, it := range items {
 		o.Items = append(o.Items, cashier.Item{ID: it.ID, LineNo: it.LineNo, SKUID: it.SKUID, Title: it.Title,
 			Quantity: it.Quantity, Paid: domain.Fen(it.Paid), RefundedQuantity: it.RefundedQuantity,
@@ -249,22 +302,23 @@ FROM payment_attempts a JOIN orders o ON o.id = a.order_id WHERE a.out_trade_no 
 	return r.toDomain(), nil
 }
 
+// insertAttemptSQL numbers the attempt after the order's last one and
+// writes it, in one statement; its out_trade_no is cashier.OutTradeNo's
+// (ORDERNO-SEQ), which CreateAttempt checks.
 const insertAttemptSQL = `
 INSERT INTO payment_attempts (order_id, seq, out_trade_no, trade_type, amount_fen, payer_openid, description,
     time_expire, status, next_check_at, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $9, $9)
-RETURNING id`
+SELECT $1, n.seq, $2::text || '-' || n.seq, $3, $4, $5, $6, $7, 'open', $8, $8, $8
+FROM (SELECT COALESCE(max(seq), 0) + 1 AS seq FROM payment_attempts WHERE order_id = $1) n
+RETURNING id, seq, out_trade_no`
 
 func (s Payments) CreateAttempt(ctx context.Context, a cashier.Attempt) (cashier.Attempt, error) {
-	var seq int
-	err := sqlx.GetContext(ctx, s.ext(), &seq, `SELECT COALESCE(max(seq), 0) + 1 FROM payment_attempts WHERE order_id = $1`, a.OrderID)
-	if err != nil {
-		return cashier.Attempt{}, fmt.Errorf("storage: create attempt: %w", mapErr(err))
+	var r struct {
+		ID         int64  `db:"id"`
+		Seq        int    `db:"seq"`
+		OutTradeNo string `db:"out_trade_no"`
 	}
-	a.Seq = seq
-	a.OutTradeNo = cashier.OutTradeNo(a.OrderNumber, seq)
-	a.Status = cashier.AttemptOpen
-	err = sqlx.GetContext(ctx, s.ext(), &a.ID, insertAttemptSQL, a.OrderID, a.Seq, a.OutTradeNo, a.TradeType,
+	err := sqlx.GetContext(ctx, s.ext(), &r, insertAttemptSQL, a.OrderID, a.OrderNumber, a.TradeType,
 		int64(a.Amount), a.OpenID, a.Description, a.TimeExpire, a.CreatedAt)
 	if isUnique(err, "") {
 		return cashier.Attempt{}, cashier.ErrAttemptExists
@@ -272,6 +326,10 @@ func (s Payments) CreateAttempt(ctx context.Context, a cashier.Attempt) (cashier
 	if err != nil {
 		return cashier.Attempt{}, fmt.Errorf("storage: create attempt: %w", mapErr(err))
 	}
+	if want := cashier.OutTradeNo(a.OrderNumber, r.Seq); r.OutTradeNo != want {
+		return cashier.Attempt{}, fmt.Errorf("storage: create attempt: out_trade_no %q, want %q", r.OutTradeNo, want)
+	}
+	a.ID, a.Seq, a.OutTradeNo, a.Status = r.ID, r.Seq, r.OutTradeNo, cashier.AttemptOpen
 	return a, nil
 }
 
@@ -320,16 +378,6 @@ UPDATE payment_attempts SET status = 'closed', closed_at = COALESCE(closed_at, $
 WHERE id = $1 AND status IN ('open', 'closed')`, attemptID, at)
 	if err != nil {
 		return fmt.Errorf("storage: finalize attempt: %w", mapErr(err))
-	}
-	return nil
-}
-
-func (s Payments) MarkAttemptPaid(ctx context.Context, attemptID int64, transactionID string, at time.Time) error {
-	_, err := s.ext().ExecContext(ctx, `
-UPDATE payment_attempts SET status = 'paid', transaction_id = $2, closed_at = NULL, wx_final = true, updated_at = $3 WHERE id = $1`,
-		attemptID, transactionID, at)
-	if err != nil {
-		return fmt.Errorf("storage: mark attempt paid: %w", mapErr(err))
 	}
 	return nil
 }
@@ -413,17 +461,27 @@ func (r paymentRow) toDomain() cashier.Payment {
 const paymentCols = `id, transaction_id, attempt_id, order_id, amount_fen, payer_total_fen, currency, payer_openid,
     trade_type, success_time, source, outcome, applied_at`
 
+// insertPaymentSQL records a payment unless its transaction id is recorded
+// already and, when it does and $13 is set, marks its attempt paid by it:
+// one statement.
 const insertPaymentSQL = `
-INSERT INTO payments (transaction_id, attempt_id, order_id, amount_fen, payer_total_fen, currency, payer_openid,
-    trade_type, success_time, source, outcome, applied_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-ON CONFLICT (transaction_id) DO NOTHING
-RETURNING ` + paymentCols
+WITH p AS (
+    INSERT INTO payments (transaction_id, attempt_id, order_id, amount_fen, payer_total_fen, currency, payer_openid,
+        trade_type, success_time, source, outcome, applied_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    ON CONFLICT (transaction_id) DO NOTHING
+    RETURNING ` + paymentCols + `
+), a AS (
+    UPDATE payment_attempts SET status = 'paid', transaction_id = $1, closed_at = NULL, wx_final = true, updated_at = $12
+    WHERE id = $2 AND $13::boolean AND EXISTS (SELECT 1 FROM p)
+)
+SELECT * FROM p`
 
-func (s Payments) InsertPayment(ctx context.Context, p cashier.Payment) (cashier.Payment, bool, error) {
+func (s Payments) InsertPayment(ctx context.Context, p cashier.Payment, markAttempt bool) (cashier.Payment, bool, error) {
 	var r paymentRow
 	err := sqlx.GetContext(ctx, s.ext(), &r, insertPaymentSQL, p.TransactionID, p.AttemptID, p.OrderID, int64(p.Amount),
-		int64(p.PayerTotal), p.Currency, p.PayerOpenID, p.TradeType, p.SuccessTime, string(p.Source), string(p.Outcome), p.AppliedAt)
+		int64(p.PayerTotal), p.Currency, p.PayerOpenID, p.TradeType, p.SuccessTime, string(p.Source), string(p.Outcome), p.AppliedAt,
+		markAttempt)
 	if err == nil {
 		return r.toDomain(), true, nil
 	}

@@ -51,13 +51,11 @@ type ModelAttribution struct {
 // model (from the settings at payment time) is the one reports use unless
 // asked for another; every model's credits are stored, so another model
 // answers from the same touches without recomputing. Attributing an order
-// twice does nothing the second time.
+// twice does nothing the second time: the store writes an attribution only
+// where there is none (ErrAlreadyAttributed), so no read asks first — a
+// payment is applied once, and a second attribution of an order is the
+// rare exception, not worth a statement on every payment.
 func (s *Service) AttributeOrder(ctx context.Context, st Store, orderID int64) error {
-	if _, err := st.Attribution(ctx, orderID, false); err == nil {
-		return nil
-	} else if !errors.Is(err, ErrNotAttributed) {
-		return fmt.Errorf("attribution: attribute order %d: %w", orderID, err)
-	}
 	o, err := st.PaidOrder(ctx, orderID)
 	if err != nil {
 		return fmt.Errorf("attribution: attribute order %d: %w", orderID, err)
@@ -94,7 +92,7 @@ func (s *Service) AttributeOrder(ctx context.Context, st Store, orderID int64) e
 		}
 		a.Models = append(a.Models, ModelAttribution{Model: m, Direct: r.Direct, Explanation: r.Explanation, Credits: r.Credits})
 	}
-	if err := st.SaveAttribution(ctx, a); err != nil {
+	if err := st.SaveAttribution(ctx, a); err != nil && !errors.Is(err, ErrAlreadyAttributed) {
 		return fmt.Errorf("attribution: attribute order %d: %w", orderID, err)
 	}
 	return nil

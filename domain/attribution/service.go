@@ -80,7 +80,10 @@ var (
 	ErrPostNotFound       = domain.E(domain.KindNotFound, "post_not_found", "No such post.")
 	ErrShareLinkNotFound  = domain.E(domain.KindNotFound, "share_link_not_found", "No such share link.")
 	ErrNotAttributed      = domain.E(domain.KindNotFound, "order_not_attributed", "The order has not been attributed (it is not paid yet).")
-	ErrNotManaged         = domain.E(domain.KindConflict, "touchpoint_not_managed",
+	// ErrAlreadyAttributed: Store.SaveAttribution found the order
+	// attributed already and wrote nothing.
+	ErrAlreadyAttributed = domain.E(domain.KindConflict, "order_already_attributed", "The order is already attributed.")
+	ErrNotManaged        = domain.E(domain.KindConflict, "touchpoint_not_managed",
 		"Only groups and posts are managed here; KOCs, clerks and stores are touchpoints by being who they are.")
 	ErrCodeCollision = domain.E(domain.KindConflict, "share_code_collision", "A share code collided; try again.")
 )

@@ -98,6 +98,11 @@ func (s *Service) now() time.Time { return domain.Clock(s.Now).Now() }
 
 // Get returns the cart with every line's current state.
 func (s *Service) Get(ctx context.Context, o Owner) (Cart, error) {
+	return s.get(ctx, o)
+}
+
+// get is Get, with SKUs the caller has just read (they are not read again).
+func (s *Service) get(ctx context.Context, o Owner, known ...order.SKU) (Cart, error) {
 	if !o.Valid() {
 		return Cart{}, ErrNoOwner
 	}
@@ -105,17 +110,24 @@ func (s *Service) Get(ctx context.Context, o Owner) (Cart, error) {
 	if err != nil {
 		return Cart{}, fmt.Errorf("cart: get: %w", err)
 	}
-	ids := make([]int64, len(stored))
-	for i, l := range stored {
-		ids[i] = l.SKUID
-	}
-	skus, err := s.Store.SKUs(ctx, ids)
-	if err != nil {
-		return Cart{}, fmt.Errorf("cart: get: %w", err)
-	}
-	byID := map[int64]order.SKU{}
-	for _, k := range skus {
+	byID := make(map[int64]order.SKU, len(stored))
+	for _, k := range known {
 		byID[k.ID] = k
+	}
+	var ids []int64
+	for _, l := range stored {
+		if _, ok := byID[l.SKUID]; !ok {
+			ids = append(ids, l.SKUID)
+		}
+	}
+	if len(ids) > 0 {
+		skus, err := s.Store.SKUs(ctx, ids)
+		if err != nil {
+			return Cart{}, fmt.Errorf("cart: get: %w", err)
+		}
+		for _, k := range skus {
+			byID[k.ID] = k
+		}
 	}
 	var c Cart
 	for _, st := range stored {
@@ -170,7 +182,7 @@ func (s *Service) Add(ctx context.Context, o Owner, skuID int64, qty int) (Cart,
 		}
 		return Cart{}, fmt.Errorf("cart: add: %w", err)
 	}
-	return s.Get(ctx, o)
+	return s.get(ctx, o, k) // k was read a moment ago, for this request
 }
 
 // Update changes a line's quantity and/or selection.

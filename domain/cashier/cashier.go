@@ -21,6 +21,7 @@ import (
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/order"
 	"github.com/yutang/yutang/domain/payment"
+	"github.com/yutang/yutang/domain/pricing"
 )
 
 // Order is what the cashier needs of an order.
@@ -41,6 +42,10 @@ type Order struct {
 	Freight   domain.Fen
 	ExpiresAt time.Time
 	Items     []Item
+	// Discounts is which kinds of discount (adjustment sources) the lines
+	// carry; read only with the order's lock (OrderByID forUpdate), nil
+	// otherwise. It goes to the paid moment (order.Event.Discounts).
+	Discounts map[pricing.Source]bool
 }
 
 // Due is what WeChat Pay is asked for: the payable less the other tenders.
@@ -49,7 +54,8 @@ func (o Order) Due() domain.Fen { return o.Payable - o.Tendered }
 // event is the order's moment m.
 func (o Order) event(m order.Moment, c order.Cause, by domain.Actor, at time.Time) order.Event {
 	return order.Event{Moment: m, Cause: c, OrderID: o.ID, OrderNumber: o.Number, ShopperID: o.ShopperID,
-		Channel: o.Channel, StoreID: o.StoreID, ClerkID: o.ClerkID, Payable: o.Payable, At: at, By: by}
+		Channel: o.Channel, StoreID: o.StoreID, ClerkID: o.ClerkID, Payable: o.Payable, At: at, By: by,
+		Discounts: o.Discounts}
 }
 
 // Item is an order line as the cashier sees it.

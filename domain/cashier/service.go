@@ -92,10 +92,10 @@ type ApplyStore interface {
 	// (order.ErrOrderNotFound); forUpdate locks the row.
 	OrderByID(ctx context.Context, id int64, forUpdate bool) (Order, error)
 	// InsertPayment records p unless its TransactionID is recorded already
-	// (inserted false, and the recorded payment).
-	InsertPayment(ctx context.Context, p Payment) (out Payment, inserted bool, err error)
-	// MarkAttemptPaid marks an attempt paid by transactionID.
-	MarkAttemptPaid(ctx context.Context, attemptID int64, transactionID string, at time.Time) error
+	// (inserted false, and the recorded payment). When it records p and
+	// markAttempt is set, p's attempt is marked paid by it in the same
+	// statement.
+	InsertPayment(ctx context.Context, p Payment, markAttempt bool) (out Payment, inserted bool, err error)
 	// MarkOrderPaid moves a pending order to paid.
 	MarkOrderPaid(ctx context.Context, orderID int64, paidAt, now time.Time) error
 	// MarkOrderCompleted moves a paid order to completed.
@@ -106,6 +106,8 @@ type ApplyStore interface {
 	SellStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error
 	// CreateRefund writes a pending refund (see RefundStore).
 	CreateRefund(ctx context.Context, r Refund) (Refund, error)
+	// RecordNotification appends to the notification log.
+	RecordNotification(ctx context.Context, n Notification) error
 }
 
 // RefundStore is what recording a refund of lines needs (CreateRefund), in
@@ -471,17 +473,26 @@ func (s *Service) HandlePaymentNotice(ctx context.Context, n payment.PaymentNoti
 	var outcome Outcome
 	var detail string
 	var err error
-	if n.EventType != payment.EventTransactionSuccess {
+	rec := Notification{EventID: n.EventID, EventType: n.EventType, Resource: "transaction",
+		Source: SourceNotification, OutNo: n.OutTradeNo, WxID: n.TransactionID, Amount: n.Total}
+	switch {
+	case n.EventType != payment.EventTransactionSuccess:
 		outcome, detail = OutcomeIgnored, "event type "+n.EventType
-	} else {
+	case s.ownedByTrade(n.Transaction.OutTradeNo) || !n.Transaction.TradeState.Paid():
 		outcome, detail, err = s.apply(ctx, n.Transaction, SourceNotification)
 		if err != nil {
 			return "", err
 		}
+	default:
+		// An order's payment: recorded in the transaction that applies it
+		// (one commit, not two).
+		outcome, _, err = s.applyOrder(ctx, n.Transaction, SourceNotification, &rec)
+		if err != nil {
+			return "", err
+		}
+		return outcome, nil
 	}
-	rec := Notification{EventID: n.EventID, EventType: n.EventType, Resource: "transaction",
-		Source: SourceNotification, OutNo: n.OutTradeNo, WxID: n.TransactionID, Amount: n.Total,
-		Outcome: outcome, Detail: detail, ReceivedAt: s.now()}
+	rec.Outcome, rec.Detail, rec.ReceivedAt = outcome, detail, s.now()
 	if err := s.Store.RecordNotification(ctx, rec); err != nil {
 		return "", fmt.Errorf("cashier: record notification: %w", err)
 	}
@@ -496,6 +507,14 @@ func (s *Service) HandlePaymentNotice(ctx context.Context, n payment.PaymentNoti
 // another attempt) is recorded and refunded instead. A mismatch changes
 // nothing and is logged as an alert.
 func (s *Service) Apply(ctx context.Context, t payment.Transaction, src Source) (Outcome, string, error) {
+	return s.applyOrder(ctx, t, src, nil)
+}
+
+// applyOrder is Apply; a non-nil rec is completed with the outcome, its
+// detail and the time and appended to the notification log in the
+// applying transaction: before the stock moves when the payment is applied
+// (stock last: domain/order/lifecycle.go), else as its last statement.
+func (s *Service) applyOrder(ctx context.Context, t payment.Transaction, src Source, rec *Notification) (Outcome, string, error) {
 	if !t.TradeState.Paid() {
 		return OutcomeIgnored, "trade state " + string(t.TradeState), nil
 	}
@@ -503,6 +522,20 @@ func (s *Service) Apply(ctx context.Context, t payment.Transaction, src Source) 
 	var detail string
 	var due Refund
 	now := s.now()
+	// record appends rec (when given) with the outcome so far, once.
+	recorded := false
+	record := func(tx ApplyStore) error {
+		if rec == nil || recorded {
+			return nil
+		}
+		r := *rec
+		r.Outcome, r.Detail, r.ReceivedAt = outcome, detail, s.now()
+		if err := tx.RecordNotification(ctx, r); err != nil {
+			return fmt.Errorf("cashier: record notification: %w", err)
+		}
+		recorded = true
+		return nil
+	}
 	// apply runs in the transaction and sees only what applying a payment
 	// calls.
 	apply := func(tx ApplyStore) error {
@@ -532,18 +565,13 @@ func (s *Service) Apply(ctx context.Context, t payment.Transaction, src Source) 
 		if o.Status != order.StatusPendingPayment {
 			p.Outcome = OutcomeRefundDue
 		}
-		p, inserted, err := tx.InsertPayment(ctx, p)
+		p, inserted, err := tx.InsertPayment(ctx, p, a.Status != AttemptPaid)
 		if err != nil {
 			return err
 		}
 		if !inserted {
 			outcome = OutcomeDuplicate
 			return nil
-		}
-		if a.Status != AttemptPaid {
-			if err := tx.MarkAttemptPaid(ctx, a.ID, t.TransactionID, now); err != nil {
-				return err
-			}
 		}
 		if p.Outcome == OutcomeRefundDue {
 			kind := RefundPaidAfterCancel
@@ -563,11 +591,20 @@ func (s *Service) Apply(ctx context.Context, t payment.Transaction, src Source) 
 			return err
 		}
 		outcome = OutcomeApplied
+		if err := record(tx); err != nil {
+			return err
+		}
 		e := o.event(order.MomentPaid, "", domain.System, p.SuccessTime)
 		e.PaymentID, e.TransactionID, e.Amount = p.ID, p.TransactionID, p.Amount
 		return markPaid(ctx, tx, o, e, now)
 	}
-	err := s.Store.InTx(ctx, func(tx Tx) error { return apply(tx) })
+	err := s.Store.InTx(ctx, func(tx Tx) error {
+		recorded = false
+		if err := apply(tx); err != nil {
+			return err
+		}
+		return record(tx)
+	})
 	if err != nil {
 		return "", "", fmt.Errorf("cashier: apply payment %s: %w", t.OutTradeNo, err)
 	}
@@ -665,6 +702,16 @@ func (s *Service) apply(ctx context.Context, t payment.Transaction, src Source) 
 		}
 	}
 	return s.Apply(ctx, t, src)
+}
+
+// ownedByTrade reports whether a TradeApplier owns the out_trade_no.
+func (s *Service) ownedByTrade(outTradeNo string) bool {
+	for _, a := range s.Trades {
+		if a.Owns(outTradeNo) {
+			return true
+		}
+	}
+	return false
 }
 
 func refundReason(k RefundKind) string {

@@ -303,11 +303,11 @@ func (s *Service) Checkout(ctx context.Context, shopperID int64, now time.Time) 
 	if shopperID <= 0 {
 		return nil, nil, nil
 	}
-	set, err := s.Store.Settings(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
 	cs, err := s.Store.Usable(ctx, shopperID, now)
+	if err != nil || len(cs) == 0 {
+		return nil, nil, err // no coupon: the settings are not needed
+	}
+	set, err := s.Store.Settings(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

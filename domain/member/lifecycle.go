@@ -36,7 +36,7 @@ func (s *Service) Placed(ctx context.Context, st Store, os Orders, e order.Event
 	if e.ShopperID == 0 {
 		return nil
 	}
-	o, err := os.Order(ctx, e.OrderNumber, 0, false)
+	o, err := e.PlacedOrder(ctx, os)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/pricing"
 )
 
 // The life of an order, and how other areas take part in it.
@@ -77,6 +78,18 @@ type Event struct {
 	// MomentPlaced: the most stored value the shopper offered to pay with
 	// (PlaceInput.Balance).
 	Balance domain.Fen
+
+	// Placed is MomentPlaced's order as the placing transaction wrote it,
+	// with its items (their ids) and their adjustments as priced, before any
+	// placed handler ran (a handler that renames adjustments changes the
+	// rows, not this copy): handlers read it instead of reading the order
+	// again. Handlers must not change it. nil for every other moment.
+	Placed *Order
+
+	// MomentPaid: the kinds of discount (adjustment sources) the order's
+	// lines carry, as the paying transaction read them under the order's
+	// lock; nil when the raiser did not read them (see MayCarry).
+	Discounts map[pricing.Source]bool
 
 	// MomentPaid: the WeChat Pay payment that settled the rest of the
 	// payable (the order's other tenders were taken when it was placed).
@@ -158,4 +171,28 @@ func (l *Lifecycle[T]) handlers(m Moment) *domain.Handlers[T, Event] {
 // event in the store's transaction (see Lifecycle).
 type Raiser interface {
 	Raise(ctx context.Context, e Event) error
+}
+
+// MayCarry reports whether the event's order may carry discounts of
+// source src: false only when the raiser read the order's discounts
+// (Discounts) and src is not among them. A handler that settles what a
+// kind of discount took (a coupon's redemption, campaign units) skips its
+// statements when it is false.
+func (e Event) MayCarry(src pricing.Source) bool {
+	return e.Discounts == nil || e.Discounts[src]
+}
+
+// OrderReader reads an order by number with its items and adjustments
+// (Store.Order).
+type OrderReader interface {
+	Order(ctx context.Context, number string, shopperID int64, forUpdate bool) (Order, error)
+}
+
+// PlacedOrder is the order of a MomentPlaced event: the one the placing
+// transaction carried (e.Placed), else read through r.
+func (e Event) PlacedOrder(ctx context.Context, r OrderReader) (Order, error) {
+	if e.Placed != nil && e.Placed.ID == e.OrderID {
+		return *e.Placed, nil
+	}
+	return r.Order(ctx, e.OrderNumber, 0, false)
 }

@@ -167,7 +167,7 @@ func (s *Service) Preview(ctx context.Context, in PlaceInput) (Quote, error) {
 	if err != nil {
 		return Quote{}, err
 	}
-	q, _, err := s.quote(ctx, s.Store, in, o, true, now)
+	q, _, err := s.quote(ctx, s.Store, in, lines, lerr, o, true, now)
 	return q, err
 }
 
@@ -190,8 +190,10 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 		return Order{}, err
 	}
 	subject := in.subject()
-	// The lines as they are now, read once for the checks before the
-	// transaction (the quote reads them again inside it).
+	// The lines as they are now, read once: for the checks before the
+	// transaction, the offers and the quote inside it. Reading the cart
+	// again inside would lock nothing (the stock's conditional updates
+	// decide) and could price lines the offers were not read for.
 	lines, lerr := s.lines(ctx, s.Store, in)
 	if lerr == nil {
 		if err := s.soldOut(ctx, in, lines, subject); err != nil {
@@ -212,7 +214,7 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 			out, err = tx.Order(ctx, prev, in.ShopperID, false)
 			return err
 		}
-		q, addr, err := s.quote(ctx, tx, in, offers, false, now)
+		q, addr, err := s.quote(ctx, tx, in, lines, lerr, offers, false, now)
 		if err != nil {
 			return err
 		}
@@ -226,7 +228,7 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 			return err
 		}
 		e := o.event(MomentPlaced, "", subject, now)
-		e.Balance = in.Balance
+		e.Balance, e.Placed = in.Balance, &o
 		if err := tx.Raise(ctx, e); err != nil {
 			return err
 		}
@@ -383,12 +385,11 @@ func outOfStock(k SKU, want int) error {
 		WithDetails(StockProblem{SKUID: k.ID, Requested: want, Available: k.Stock})
 }
 
-// quote resolves the lines, loads and checks their SKUs, the fulfillment and
-// the benefits, and prices the checkout.
-func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, offers offers, preview bool, now time.Time) (Quote, *AddressSnapshot, error) {
-	lines, err := s.lines(ctx, st, in)
-	if err != nil {
-		return Quote{}, nil, err
+// quote loads and checks the SKUs of the lines (as s.lines resolved them,
+// or its error), the fulfillment and the benefits, and prices the checkout.
+func (s *Service) quote(ctx context.Context, st Store, in PlaceInput, lines []LineRequest, linesErr error, offers offers, preview bool, now time.Time) (Quote, *AddressSnapshot, error) {
+	if linesErr != nil {
+		return Quote{}, nil, linesErr
 	}
 	if in.Points < 0 || in.Balance < 0 {
 		return Quote{}, nil, domain.Invalid(domain.FieldError{Field: "points", Code: "gte", Message: "points and balance must not be negative"})
