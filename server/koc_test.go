@@ -403,8 +403,11 @@ func TestKOCShareLinksAndPerformance(t *testing.T) {
 			EarnedFen        int64  `json:"earned_fen"`
 		} `json:"items"`
 	}
-	today := time.Now().In(domain.Shanghai).Format(time.DateOnly)
-	w.must(200, req{Method: "GET", Path: "/api/v1/shop/koc/performance?from=" + today + "&to=" + today, Token: kTok}).Decode(t, &perf)
+	// From yesterday: the touch an hour ago is yesterday's in the first
+	// hour of a Shanghai day.
+	now := time.Now().In(domain.Shanghai)
+	from, today := now.AddDate(0, 0, -1).Format(time.DateOnly), now.Format(time.DateOnly)
+	w.must(200, req{Method: "GET", Path: "/api/v1/shop/koc/performance?from=" + from + "&to=" + today, Token: kTok}).Decode(t, &perf)
 	if len(perf.Items) != 1 {
 		t.Fatalf("performance %+v", perf)
 	}
