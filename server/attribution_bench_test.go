@@ -121,6 +121,25 @@ func BenchmarkAttributionTrack(b *testing.B) {
 func BenchmarkAttributionReports(b *testing.B) {
 	a, _ := benchApp(b)
 	ctx := context.Background()
+	genReportData(b, a)
+	closeStart := time.Now()
+	closed, err := storage.New(a.db).Attribution().CloseMonths(ctx, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("closed months %v in %s", closed, time.Since(closeStart).Round(time.Millisecond))
+	closeStart = time.Now()
+	days, err := storage.New(a.db).Attribution().CloseDays(ctx, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("closed %d days in %s", days, time.Since(closeStart).Round(time.Millisecond))
+	benchReports(b, a)
+}
+
+// genReportData fills a's database with the benchmark's quarter of data.
+func genReportData(b *testing.B, a *app) {
+	ctx := context.Background()
 	n := benchSize()
 	orders := max(n/10, 10)
 	visitors := max(n/10, 10)
@@ -202,12 +221,11 @@ ON CONFLICT (model, kind, day, touchpoint_id, shopper_id) DO UPDATE SET orders =
        (SELECT count(*) FROM touch_tp_daily) AS tt, (SELECT count(*) FROM attribution_tp_daily) AS at`)
 	b.Logf("generated %d touches (%d touch_daily, %d touch_tp_daily rows), %d orders (%d attribution_daily, %d attribution_tp_daily rows) in %s",
 		n, rows.T, rows.TT, orders, rows.A, rows.AT, time.Since(t0).Round(time.Second))
-	closeStart := time.Now()
-	closed, err := storage.New(a.db).Attribution().CloseMonths(ctx, time.Now())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("closed months %v in %s", closed, time.Since(closeStart).Round(time.Millisecond))
+}
+
+// benchReports times every dimension's report over the benchmark's periods.
+func benchReports(b *testing.B, a *app) {
+	ctx := context.Background()
 	svc := a.svc.Attribution
 	today := attribution.Day(time.Now())
 	periods := []struct {

@@ -77,7 +77,8 @@ WITH t AS (
 
 // statsPageSQL joins t and o (either form above), orders touchpoints by
 // credited amount, then touches, then id, and cuts one page; names are
-// looked up for the page only.
+// looked up for the page only, one key lookup a row (a join let the generic
+// plan, which cannot see the page size, hash every touchpoint instead).
 const statsPageSQL = `, j AS (
     SELECT COALESCE(t.touchpoint_id, o.touchpoint_id) AS touchpoint_id,
            COALESCE(t.touches, 0) AS touches, COALESCE(t.visitors, 0) AS visitors,
@@ -87,8 +88,9 @@ const statsPageSQL = `, j AS (
     ORDER BY credited DESC, touches DESC, touchpoint_id
     LIMIT $5 OFFSET $6
 )
-SELECT j.*, COALESCE(tp.name, '') AS name, '1970-01-01'::date AS day
-FROM j LEFT JOIN touchpoints tp ON tp.id = j.touchpoint_id
+SELECT j.*, COALESCE((SELECT tp.name FROM touchpoints tp WHERE tp.id = j.touchpoint_id), '') AS name,
+       '1970-01-01'::date AS day
+FROM j
 ORDER BY credited DESC, touches DESC, touchpoint_id`
 
 func dates(from, to time.Time) (string, string) {
@@ -98,21 +100,27 @@ func dates(from, to time.Time) (string, string) {
 // DimensionStats returns one page of a dimension's touchpoints (and whether
 // more follow).
 func (a Attribution) DimensionStats(ctx context.Context, q attribution.StatsQuery) ([]attribution.TouchpointStats, bool, error) {
-	f, t := dates(q.From, q.To)
-	query := closedStatsSQL + statsPageSQL
+	query := closedStatsSQL
 	if q.Open {
-		query = openStatsSQL + statsPageSQL
-	} else if month, err := a.closedMonth(ctx, q.From, q.To); err != nil {
+		query = openStatsSQL
+	} else if month, gaps, err := a.closedPath(ctx, q.From, q.To); err != nil {
 		return nil, false, err
 	} else if month {
-		query = monthStatsSQL + statsPageSQL
+		query = monthStatsSQL
+	} else if gaps {
+		query = gapStatsSQL
 	}
+	return a.dimensionStats(ctx, query, q)
+}
+
+func (a Attribution) dimensionStats(ctx context.Context, query string, q attribution.StatsQuery) ([]attribution.TouchpointStats, bool, error) {
+	f, t := dates(q.From, q.To)
 	var limit any // NULL: every row
 	if q.Limit > 0 {
 		limit = q.Limit + 1
 	}
 	var rows []statsRow
-	if err := sqlx.SelectContext(ctx, a.ext(), &rows, query, string(q.Kind), string(q.Model), f, t, limit, q.Offset); err != nil {
+	if err := sqlx.SelectContext(ctx, a.ext(), &rows, query+statsPageSQL, string(q.Kind), string(q.Model), f, t, limit, q.Offset); err != nil {
 		return nil, false, fmt.Errorf("storage: dimension stats: %w", mapErr(err))
 	}
 	more := q.Limit > 0 && len(rows) > q.Limit
@@ -232,20 +240,69 @@ WITH t AS (
     LEFT JOIN attribution_month_buyers b ON b.model = $2 AND b.kind = $1 AND b.month = $3::date AND b.touchpoint_id = a.touchpoint_id
 )`
 
-// closedMonth reports whether from … to is one whole calendar month whose
-// distinct counts have been computed.
-func (a Attribution) closedMonth(ctx context.Context, from, to time.Time) (bool, error) {
+// closedPath reports whether from … to is one whole calendar month whose
+// distinct counts have been computed (month), or else a period whose days
+// have all been folded into the gap rollups of migration 00026 (gaps).
+func (a Attribution) closedPath(ctx context.Context, from, to time.Time) (month, gaps bool, err error) {
 	f, t := from.In(domain.Shanghai), to.In(domain.Shanghai)
-	if f.Day() != 1 || t.AddDate(0, 0, 1).Day() != 1 || f.Year() != t.Year() || f.Month() != t.Month() {
-		return false, nil
+	wholeMonth := f.Day() == 1 && t.AddDate(0, 0, 1).Day() == 1 && f.Year() == t.Year() && f.Month() == t.Month()
+	var r struct {
+		Month   bool `db:"month"`
+		Through bool `db:"through"`
 	}
-	var ok bool
-	err := sqlx.GetContext(ctx, a.ext(), &ok, `SELECT EXISTS (SELECT 1 FROM attribution_months WHERE month = $1::date)`,
-		f.Format(time.DateOnly))
+	err = sqlx.GetContext(ctx, a.ext(), &r, `
+SELECT $1::boolean AND EXISTS (SELECT 1 FROM attribution_months WHERE month = $2::date) AS month,
+       EXISTS (SELECT 1 FROM attribution_closed_through WHERE through >= $3::date) AS through`,
+		wholeMonth, f.Format(time.DateOnly), t.Format(time.DateOnly))
 	if err != nil {
-		return false, fmt.Errorf("storage: closed month: %w", mapErr(err))
+		return false, false, fmt.Errorf("storage: closed period: %w", mapErr(err))
 	}
-	return ok, nil
+	// The gap rollups keep previous days up to 400 days back (00026).
+	return r.Month, r.Through && !t.After(f.AddDate(0, 0, gapDays)), nil
+}
+
+// gapDays is how far back the gap rollups keep a previous day exactly: a
+// period no longer than this is answered from them.
+const gapDays = 400
+
+// gapStatsSQL answers a period of closed days: touches, visitors (those
+// with a day in the period whose previous day is before it), buyers and
+// repeat buyers from the gap rollups (migration 00026); the other additive
+// columns from the (day, touchpoint) rollups, which refunds still move.
+const gapStatsSQL = `
+WITH t AS (
+    SELECT touchpoint_id, sum(touches) AS touches, sum(visitors) FILTER (WHERE prev_day < $3::date) AS visitors
+    FROM touch_tp_gaps WHERE kind = $1 AND day BETWEEN $3::date AND $4::date
+    GROUP BY touchpoint_id
+), o AS (
+    SELECT a.touchpoint_id, a.orders, COALESCE(b.buyers, 0) AS buyers, COALESCE(b.repeat_buyers, 0) AS repeat_buyers,
+           a.nco, a.credited, a.refunded
+    FROM (SELECT touchpoint_id, sum(orders) AS orders, sum(new_customer_orders) AS nco, sum(credited_fen) AS credited,
+                 sum(refunded_fen) AS refunded
+          FROM attribution_tp_daily WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date
+          GROUP BY touchpoint_id) a
+    LEFT JOIN (SELECT touchpoint_id, sum(units) FILTER (WHERE prev_day < $3::date) AS buyers,
+                      sum(units) FILTER (WHERE prev_day >= $3::date AND prev2_day < $3::date) AS repeat_buyers
+               FROM attribution_tp_gaps WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date
+               GROUP BY touchpoint_id) b ON b.touchpoint_id = a.touchpoint_id
+)`
+
+// CloseDays folds every day that ended at least two days before now (a
+// touch may arrive up to a day late) into the gap rollups; it returns how
+// many days it folded.
+func (a Attribution) CloseDays(ctx context.Context, now time.Time) (int, error) {
+	through := attribution.Day(now.Add(-48*time.Hour)).AddDate(0, 0, -1)
+	var n int
+	if err := sqlx.GetContext(ctx, a.ext(), &n, `SELECT close_attribution_days($1::date)`, through.Format(time.DateOnly)); err != nil {
+		return 0, fmt.Errorf("storage: close days: %w", mapErr(err))
+	}
+	if n > 0 {
+		// As for the months: fresh statistics, or the report plans them as empty.
+		if _, err := a.ext().ExecContext(ctx, `ANALYZE touch_tp_gaps, attribution_tp_gaps`); err != nil {
+			return n, fmt.Errorf("storage: analyze gap rollups: %w", mapErr(err))
+		}
+	}
+	return n, nil
 }
 
 // CloseMonths computes the distinct counts of every month of the last year

@@ -1,0 +1,164 @@
+package storage_test
+
+import (
+	"context"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/attribution"
+	"github.com/yutang/yutang/storage"
+	"github.com/yutang/yutang/storage/storagetest"
+)
+
+// A closed period that is not a whole month is answered from the gap
+// rollups (migration 00026) once its days are folded in, and the answer
+// equals the distinct counts over the per-visitor and per-buyer rollups for
+// every period, dimension and model — with the days folded in two steps, a
+// refund of a folded day's order afterwards, and pages that add up. Days are
+// folded only two days after they end, once, in order; and the folded
+// answers no longer read the per-visitor rollups.
+func TestAttributionClosedPeriodsFromGaps(t *testing.T) {
+	t.Parallel()
+	db := storagetest.NewDB(t)
+	ctx := context.Background()
+	now := time.Now()
+	st := storage.New(db).Attribution()
+	svc := attrService(db, now)
+	seedAttributionDays(t, db, now)
+	today := attribution.Day(now)
+
+	// Data from today−9: now−3 days folds today−9 … today−6; then through
+	// today (now+3 days); then nothing more.
+	for _, step := range []struct {
+		at   time.Time
+		want int
+	}{{now.AddDate(0, 0, -3), 4}, {now.AddDate(0, 0, -3), 0}, {now.AddDate(0, 0, 3), 6}, {now.AddDate(0, 0, 3), 0}} {
+		n, err := st.CloseDays(ctx, step.at)
+		if err != nil || n != step.want {
+			t.Fatalf("close days at %s: %d %v, want %d", step.at.Format(time.DateOnly), n, err, step.want)
+		}
+	}
+
+	// A refund of a folded day's order moves its (additive) refunded column.
+	var order int64
+	var item int64
+	err := db.QueryRow(`SELECT c.order_id, c.item_id FROM attribution_credits c
+WHERE c.day = $1::date AND NOT c.reversal ORDER BY c.order_id LIMIT 1`, today.AddDate(0, 0, -7).Format(time.DateOnly)).Scan(&order, &item)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = storage.New(db).InTx(ctx, func(tx *storage.Tx) error {
+		return svc.ReverseOrderCredits(ctx, tx.Attribution(), order, map[int64]domain.Fen{item: 50})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dims := []attribution.TouchpointKind{attribution.KindPost, attribution.KindKOC, attribution.KindGroup, attribution.KindStore, attribution.KindClerk}
+	type key struct {
+		dim      attribution.TouchpointKind
+		m        attribution.Model
+		from, to int
+	}
+	answers := map[key][]attribution.TouchpointStats{}
+	var repeat, multiVisit bool
+	for from := 9; from >= 0; from-- {
+		for to := from; to >= 0; to-- {
+			for _, dim := range dims {
+				for _, m := range attribution.Models {
+					q := attribution.StatsQuery{Kind: dim, Model: m, From: today.AddDate(0, 0, -from), To: today.AddDate(0, 0, -to)}
+					got, _, err := st.DimensionStats(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, _, err := st.DistinctStats(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(got, want) {
+						t.Fatalf("%s %s %d…%d days back:\ngaps     %+v\ndistinct %+v", dim, m, from, to, got, want)
+					}
+					answers[key{dim, m, from, to}] = got
+					for _, r := range got {
+						repeat = repeat || (r.RepeatBuyers > 0 && from > to)
+						multiVisit = multiVisit || r.Visitors < r.Touches
+					}
+					if from == 9 && to == 0 {
+						var paged []attribution.TouchpointStats
+						for off := 0; ; off += 2 {
+							q.Offset, q.Limit = off, 2
+							page, more, err := st.DimensionStats(ctx, q)
+							if err != nil {
+								t.Fatal(err)
+							}
+							paged = append(paged, page...)
+							if !more {
+								break
+							}
+						}
+						if len(paged)+len(got) > 0 && !reflect.DeepEqual(paged, got) {
+							t.Fatalf("%s %s pages %+v != %+v", dim, m, paged, got)
+						}
+					}
+				}
+			}
+		}
+	}
+	if !repeat || !multiVisit {
+		t.Fatalf("the data has no repeat buyers (%v) or no visitors with several touches (%v) in a period", repeat, multiVisit)
+	}
+	var refunded int64
+	if err := db.Get(&refunded, `SELECT COALESCE(sum(refunded_fen), 0) FROM attribution_tp_daily WHERE day = $1::date`,
+		today.AddDate(0, 0, -7).Format(time.DateOnly)); err != nil || refunded == 0 {
+		t.Fatalf("the refund of a folded day: %d %v", refunded, err)
+	}
+
+	// Folded periods no longer read touch_daily or attribution_daily.
+	if _, err := db.Exec(`DELETE FROM touch_daily; DELETE FROM attribution_daily`); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range answers {
+		got, _, err := st.DimensionStats(ctx, attribution.StatsQuery{Kind: k.dim, Model: k.m,
+			From: today.AddDate(0, 0, -k.from), To: today.AddDate(0, 0, -k.to)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%+v after the per-visitor rollups are gone:\n%+v\nwant %+v", k, got, want)
+		}
+	}
+}
+
+// Days not yet folded (the last two, and any period reaching past the
+// folded days) are answered from the per-visitor rollups, so the answer is
+// exact before the closer has run.
+func TestAttributionClosedPeriodBeforeFolding(t *testing.T) {
+	t.Parallel()
+	db := storagetest.NewDB(t)
+	ctx := context.Background()
+	now := time.Now()
+	st := storage.New(db).Attribution()
+	seedAttributionDays(t, db, now)
+	today := attribution.Day(now)
+	if n, err := st.CloseDays(ctx, now); err != nil || n != 7 { // today−9 … today−3
+		t.Fatalf("close days: %d %v", n, err)
+	}
+	for _, p := range [][2]int{{9, 3}, {9, 2}, {4, 1}, {2, 1}} {
+		for _, m := range attribution.Models {
+			q := attribution.StatsQuery{Kind: attribution.KindPost, Model: m, From: today.AddDate(0, 0, -p[0]), To: today.AddDate(0, 0, -p[1])}
+			got, _, err := st.DimensionStats(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _, err := st.DistinctStats(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(want) == 0 || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s %v: %+v, want %+v", m, p, got, want)
+			}
+		}
+	}
+}
