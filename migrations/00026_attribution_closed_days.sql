@@ -81,6 +81,41 @@ CREATE TABLE attribution_tp_gaps (
     PRIMARY KEY (model, kind, day, touchpoint_id, prev_day, prev2_day)
 );
 
+-- The gap rollups and their state computed from scratch from the
+-- per-visitor and per-buyer rollups (`yutang check` compares them).
+CREATE VIEW touch_visitor_closed_expected AS
+SELECT kind, touchpoint_id, visitor, max(day) AS last_day FROM touch_daily
+WHERE day <= (SELECT through FROM attribution_closed_through)
+GROUP BY kind, touchpoint_id, visitor;
+
+CREATE VIEW touch_tp_gaps_expected AS
+SELECT kind, day, touchpoint_id, CASE WHEN prev < day - 400 THEN '-infinity' ELSE prev END AS prev_day,
+       sum(touches) AS touches, count(*) AS visitors
+FROM (SELECT kind, day, touchpoint_id, touches,
+             COALESCE(lag(day) OVER (PARTITION BY kind, touchpoint_id, visitor ORDER BY day), '-infinity') AS prev
+      FROM touch_daily WHERE day <= (SELECT through FROM attribution_closed_through)) x
+GROUP BY 1, 2, 3, 4;
+
+-- Each order is a unit of its day; a day's third and later units are not kept.
+CREATE VIEW attribution_tp_gaps_expected AS
+SELECT model, kind, day, touchpoint_id,
+       CASE WHEN p1 < day - 400 THEN '-infinity' ELSE p1 END AS prev_day,
+       CASE WHEN p2 < day - 400 THEN '-infinity' ELSE p2 END AS prev2_day, count(*) AS units
+FROM (SELECT d.model, d.kind, d.day, d.touchpoint_id, g.u,
+             COALESCE(lag(d.day) OVER w, '-infinity') AS p1, COALESCE(lag(d.day, 2) OVER w, '-infinity') AS p2
+      FROM attribution_daily d CROSS JOIN LATERAL generate_series(1, d.orders) g(u)
+      WHERE d.orders > 0 AND d.day <= (SELECT through FROM attribution_closed_through)
+      WINDOW w AS (PARTITION BY d.model, d.kind, d.touchpoint_id, d.shopper_id ORDER BY d.day, g.u)) x
+WHERE u <= 2
+GROUP BY 1, 2, 3, 4, 5, 6;
+
+CREATE VIEW attribution_buyer_closed_expected AS
+SELECT model, kind, touchpoint_id, shopper_id, max(day) AS last_day,
+       (array_agg(day ORDER BY day DESC))[2] AS prev_day
+FROM attribution_daily d CROSS JOIN LATERAL generate_series(1, d.orders) g
+WHERE d.orders > 0 AND d.day <= (SELECT through FROM attribution_closed_through)
+GROUP BY model, kind, touchpoint_id, shopper_id;
+
 -- +goose StatementBegin
 -- close_attribution_days folds the days after the latest folded one (or
 -- from the first day with data) through through_day into the gap rollups, in
@@ -158,4 +193,5 @@ $$;
 
 -- +goose Down
 DROP FUNCTION close_attribution_days(date);
+DROP VIEW attribution_buyer_closed_expected, attribution_tp_gaps_expected, touch_tp_gaps_expected, touch_visitor_closed_expected;
 DROP TABLE attribution_tp_gaps, attribution_buyer_closed, touch_tp_gaps, touch_visitor_closed, attribution_closed_through;

@@ -12,13 +12,14 @@ import (
 	"github.com/yutang/yutang/storage/storagetest"
 )
 
-// A closed period that is not a whole month is answered from the gap
-// rollups (migration 00026) once its days are folded in, and the answer
-// equals the distinct counts over the per-visitor and per-buyer rollups for
-// every period, dimension and model — with the days folded in two steps, a
-// refund of a folded day's order afterwards, and pages that add up. Days are
-// folded only two days after they end, once, in order; and the folded
-// answers no longer read the per-visitor rollups.
+// A period that ended before today and is not a whole closed month is
+// answered from the gap rollups for its days folded in (migration 00026)
+// and per visitor and buyer for its later days; the answer equals the
+// distinct counts over the per-visitor and per-buyer rollups for every
+// period of ten days, dimension and two models — with nothing folded, with part
+// of the days folded, with all, after a refund of a folded day's order —
+// and pages add up. Days are folded once, in order, and only two days after
+// they end; folded answers no longer read the per-visitor rollups.
 func TestAttributionClosedPeriodsFromGaps(t *testing.T) {
 	t.Parallel()
 	db := storagetest.NewDB(t)
@@ -29,15 +30,76 @@ func TestAttributionClosedPeriodsFromGaps(t *testing.T) {
 	seedAttributionDays(t, db, now)
 	today := attribution.Day(now)
 
+	dims := []attribution.TouchpointKind{attribution.KindPost, attribution.KindKOC, attribution.KindGroup, attribution.KindStore, attribution.KindClerk}
+	type key struct {
+		dim      attribution.TouchpointKind
+		m        attribution.Model
+		from, to int
+	}
+	answers := map[key][]attribution.TouchpointStats{}
+	var repeat, multiVisit bool
+	// compare checks every period of the ten days against the distinct
+	// counts.
+	compare := func(stage string) {
+		t.Helper()
+		for from := 9; from >= 0; from-- {
+			for to := from; to >= 1; to-- {
+				for _, dim := range dims {
+					for _, m := range []attribution.Model{attribution.ModelFirstTouch, attribution.ModelLinear} {
+						q := attribution.StatsQuery{Kind: dim, Model: m, From: today.AddDate(0, 0, -from), To: today.AddDate(0, 0, -to)}
+						got, _, err := st.DimensionStats(ctx, q)
+						if err != nil {
+							t.Fatal(err)
+						}
+						want, _, err := st.DistinctStats(ctx, q)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if !reflect.DeepEqual(got, want) {
+							t.Fatalf("%s: %s %s %d…%d days back:\ngaps     %+v\ndistinct %+v", stage, dim, m, from, to, got, want)
+						}
+						answers[key{dim, m, from, to}] = got
+						for _, r := range got {
+							repeat = repeat || (r.RepeatBuyers > 0 && from > to)
+							multiVisit = multiVisit || r.Visitors < r.Touches
+						}
+						if from == 9 && to == 1 {
+							var paged []attribution.TouchpointStats
+							for off := 0; ; off += 2 {
+								q.Offset, q.Limit = off, 2
+								page, more, err := st.DimensionStats(ctx, q)
+								if err != nil {
+									t.Fatal(err)
+								}
+								paged = append(paged, page...)
+								if !more {
+									break
+								}
+							}
+							if len(paged)+len(got) > 0 && !reflect.DeepEqual(paged, got) {
+								t.Fatalf("%s: %s %s pages %+v != %+v", stage, dim, m, paged, got)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	compare("nothing folded")
+
 	// Data from today−9: now−3 days folds today−9 … today−6; then through
 	// today (now+3 days); then nothing more.
-	for _, step := range []struct {
+	for i, step := range []struct {
 		at   time.Time
 		want int
 	}{{now.AddDate(0, 0, -3), 4}, {now.AddDate(0, 0, -3), 0}, {now.AddDate(0, 0, 3), 6}, {now.AddDate(0, 0, 3), 0}} {
 		n, err := st.CloseDays(ctx, step.at)
 		if err != nil || n != step.want {
 			t.Fatalf("close days at %s: %d %v, want %d", step.at.Format(time.DateOnly), n, err, step.want)
+		}
+		rollupBreaches(t, db)
+		if i == 0 {
+			compare("folded through today−6")
 		}
 	}
 
@@ -55,57 +117,8 @@ WHERE c.day = $1::date AND NOT c.reversal ORDER BY c.order_id LIMIT 1`, today.Ad
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	dims := []attribution.TouchpointKind{attribution.KindPost, attribution.KindKOC, attribution.KindGroup, attribution.KindStore, attribution.KindClerk}
-	type key struct {
-		dim      attribution.TouchpointKind
-		m        attribution.Model
-		from, to int
-	}
-	answers := map[key][]attribution.TouchpointStats{}
-	var repeat, multiVisit bool
-	for from := 9; from >= 0; from-- {
-		for to := from; to >= 0; to-- {
-			for _, dim := range dims {
-				for _, m := range attribution.Models {
-					q := attribution.StatsQuery{Kind: dim, Model: m, From: today.AddDate(0, 0, -from), To: today.AddDate(0, 0, -to)}
-					got, _, err := st.DimensionStats(ctx, q)
-					if err != nil {
-						t.Fatal(err)
-					}
-					want, _, err := st.DistinctStats(ctx, q)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if !reflect.DeepEqual(got, want) {
-						t.Fatalf("%s %s %d…%d days back:\ngaps     %+v\ndistinct %+v", dim, m, from, to, got, want)
-					}
-					answers[key{dim, m, from, to}] = got
-					for _, r := range got {
-						repeat = repeat || (r.RepeatBuyers > 0 && from > to)
-						multiVisit = multiVisit || r.Visitors < r.Touches
-					}
-					if from == 9 && to == 0 {
-						var paged []attribution.TouchpointStats
-						for off := 0; ; off += 2 {
-							q.Offset, q.Limit = off, 2
-							page, more, err := st.DimensionStats(ctx, q)
-							if err != nil {
-								t.Fatal(err)
-							}
-							paged = append(paged, page...)
-							if !more {
-								break
-							}
-						}
-						if len(paged)+len(got) > 0 && !reflect.DeepEqual(paged, got) {
-							t.Fatalf("%s %s pages %+v != %+v", dim, m, paged, got)
-						}
-					}
-				}
-			}
-		}
-	}
+	compare("all folded")
+	rollupBreaches(t, db)
 	if !repeat || !multiVisit {
 		t.Fatalf("the data has no repeat buyers (%v) or no visitors with several touches (%v) in a period", repeat, multiVisit)
 	}
@@ -131,9 +144,9 @@ WHERE c.day = $1::date AND NOT c.reversal ORDER BY c.order_id LIMIT 1`, today.Ad
 	}
 }
 
-// Days not yet folded (the last two, and any period reaching past the
-// folded days) are answered from the per-visitor rollups, so the answer is
-// exact before the closer has run.
+// The closer folds the days that ended at least two days ago (a touch may
+// be reported up to a day late), and a period over folded and later days is
+// exact.
 func TestAttributionClosedPeriodBeforeFolding(t *testing.T) {
 	t.Parallel()
 	db := storagetest.NewDB(t)

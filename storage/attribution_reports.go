@@ -11,10 +11,12 @@ import (
 	"github.com/yutang/yutang/domain/attribution"
 )
 
-// Reports read only the rollups maintained on write (migrations 00005 and
-// 00006), never the touches or the orders. A period that runs through today
-// costs one row per (day, touchpoint) of the dimension; a period that ended
-// earlier costs one row per visitor-day (exact distinct counts).
+// Reports read only the rollups (migrations 00005, 00006, 00007 and 00026),
+// never the touches or the orders. A period that runs through today costs
+// one row per (day, touchpoint) of the dimension; a whole closed month one
+// per touchpoint and day, and one per touchpoint; a period that ended
+// earlier one per (day, touchpoint, previous day) for its closed days, and
+// one per visitor-day for its days not yet closed (the two before today).
 
 type statsRow struct {
 	TouchpointID      int64     `db:"touchpoint_id"`
@@ -57,7 +59,8 @@ WITH t AS (
 
 // closedStatsSQL answers any period from the per-visitor and per-buyer
 // rollups, counting distinct visitors and buyers (slower: it reads a row
-// per visitor-day).
+// per visitor-day); gapStatsSQL below replaces it for any period of at most
+// gapDays, and it stays as the reference the tests compare that with.
 const closedStatsSQL = `
 WITH t AS (
     SELECT touchpoint_id, sum(touches) AS touches, count(DISTINCT visitor) AS visitors
@@ -103,11 +106,11 @@ func (a Attribution) DimensionStats(ctx context.Context, q attribution.StatsQuer
 	query := closedStatsSQL
 	if q.Open {
 		query = openStatsSQL
-	} else if month, gaps, err := a.closedPath(ctx, q.From, q.To); err != nil {
+	} else if month, err := a.closedMonth(ctx, q.From, q.To); err != nil {
 		return nil, false, err
 	} else if month {
 		query = monthStatsSQL
-	} else if gaps {
+	} else if !q.To.After(q.From.AddDate(0, 0, gapDays)) {
 		query = gapStatsSQL
 	}
 	return a.dimensionStats(ctx, query, q)
@@ -240,51 +243,86 @@ WITH t AS (
     LEFT JOIN attribution_month_buyers b ON b.model = $2 AND b.kind = $1 AND b.month = $3::date AND b.touchpoint_id = a.touchpoint_id
 )`
 
-// closedPath reports whether from … to is one whole calendar month whose
-// distinct counts have been computed (month), or else a period whose days
-// have all been folded into the gap rollups of migration 00026 (gaps).
-func (a Attribution) closedPath(ctx context.Context, from, to time.Time) (month, gaps bool, err error) {
+// closedMonth reports whether from … to is one whole calendar month whose
+// distinct counts have been computed.
+func (a Attribution) closedMonth(ctx context.Context, from, to time.Time) (bool, error) {
 	f, t := from.In(domain.Shanghai), to.In(domain.Shanghai)
-	wholeMonth := f.Day() == 1 && t.AddDate(0, 0, 1).Day() == 1 && f.Year() == t.Year() && f.Month() == t.Month()
-	var r struct {
-		Month   bool `db:"month"`
-		Through bool `db:"through"`
+	if f.Day() != 1 || t.AddDate(0, 0, 1).Day() != 1 || f.Year() != t.Year() || f.Month() != t.Month() {
+		return false, nil
 	}
-	err = sqlx.GetContext(ctx, a.ext(), &r, `
-SELECT $1::boolean AND EXISTS (SELECT 1 FROM attribution_months WHERE month = $2::date) AS month,
-       EXISTS (SELECT 1 FROM attribution_closed_through WHERE through >= $3::date) AS through`,
-		wholeMonth, f.Format(time.DateOnly), t.Format(time.DateOnly))
+	var ok bool
+	err := sqlx.GetContext(ctx, a.ext(), &ok, `SELECT EXISTS (SELECT 1 FROM attribution_months WHERE month = $1::date)`,
+		f.Format(time.DateOnly))
 	if err != nil {
-		return false, false, fmt.Errorf("storage: closed period: %w", mapErr(err))
+		return false, fmt.Errorf("storage: closed month: %w", mapErr(err))
 	}
-	// The gap rollups keep previous days up to 400 days back (00026).
-	return r.Month, r.Through && !t.After(f.AddDate(0, 0, gapDays)), nil
+	return ok, nil
 }
 
-// gapDays is how far back the gap rollups keep a previous day exactly: a
-// period no longer than this is answered from them.
+// gapDays is how far back the gap rollups keep a previous day exactly
+// (migration 00026): a period no longer than this is answered from them.
 const gapDays = 400
 
-// gapStatsSQL answers a period of closed days: touches, visitors (those
-// with a day in the period whose previous day is before it), buyers and
-// repeat buyers from the gap rollups (migration 00026); the other additive
-// columns from the (day, touchpoint) rollups, which refunds still move.
+// gapStatsSQL answers a period that ended before today. Its days folded
+// into the gap rollups (through attribution_closed_through; migration
+// 00026) give touches, visitors (those with a day in the period whose
+// previous day is before it), buyers and repeat buyers as sums; its later
+// days (at most the two before today, unless the closer is behind) are read
+// per visitor and buyer, and count those the folded days have not counted
+// yet: visitors whose latest folded day is before the period; buyers with no
+// folded order unit in the period, and repeat buyers with none and two
+// later orders, or one and a later order. (With nothing folded, the later
+// days are the whole period, counted distinct as closedStatsSQL does.) The
+// other additive columns come from the (day, touchpoint) rollups, which
+// refunds still move.
 const gapStatsSQL = `
-WITH t AS (
+WITH c AS (
+    SELECT (SELECT through FROM attribution_closed_through) AS through
+), gt AS (
     SELECT touchpoint_id, sum(touches) AS touches, sum(visitors) FILTER (WHERE prev_day < $3::date) AS visitors
-    FROM touch_tp_gaps WHERE kind = $1 AND day BETWEEN $3::date AND $4::date
+    FROM touch_tp_gaps WHERE kind = $1 AND day >= $3::date AND day <= LEAST($4::date, (SELECT through FROM c))
+    GROUP BY touchpoint_id
+), rt AS (
+    SELECT r.touchpoint_id, sum(r.touches) AS touches,
+           count(*) FILTER (WHERE s.last_day IS NULL OR s.last_day < $3::date) AS visitors
+    FROM (SELECT touchpoint_id, visitor, sum(touches) AS touches FROM touch_daily
+          WHERE kind = $1 AND day >= GREATEST($3::date, (SELECT through FROM c) + 1) AND day <= $4::date
+          GROUP BY touchpoint_id, visitor) r
+    LEFT JOIN touch_visitor_closed s ON s.kind = $1 AND s.touchpoint_id = r.touchpoint_id AND s.visitor = r.visitor
+    GROUP BY r.touchpoint_id
+), t AS (
+    SELECT COALESCE(gt.touchpoint_id, rt.touchpoint_id) AS touchpoint_id,
+           COALESCE(gt.touches, 0) + COALESCE(rt.touches, 0) AS touches,
+           COALESCE(gt.visitors, 0) + COALESCE(rt.visitors, 0) AS visitors
+    FROM gt FULL JOIN rt ON rt.touchpoint_id = gt.touchpoint_id
+), gb AS (
+    SELECT touchpoint_id, sum(units) FILTER (WHERE prev_day < $3::date) AS buyers,
+           sum(units) FILTER (WHERE prev_day >= $3::date AND prev2_day < $3::date) AS repeat_buyers
+    FROM attribution_tp_gaps
+    WHERE model = $2 AND kind = $1 AND day >= $3::date AND day <= LEAST($4::date, (SELECT through FROM c))
+    GROUP BY touchpoint_id
+), rb AS (
+    SELECT touchpoint_id, count(*) FILTER (WHERE folded = 0) AS buyers,
+           count(*) FILTER (WHERE folded = 1 OR (folded = 0 AND orders >= 2)) AS repeat_buyers
+    FROM (SELECT d.touchpoint_id, sum(d.orders) AS orders,
+                 CASE WHEN s.last_day IS NULL OR s.last_day < $3::date THEN 0
+                      WHEN s.prev_day IS NULL OR s.prev_day < $3::date THEN 1 ELSE 2 END AS folded
+          FROM attribution_daily d
+          LEFT JOIN attribution_buyer_closed s ON s.model = $2 AND s.kind = $1 AND s.touchpoint_id = d.touchpoint_id
+               AND s.shopper_id = d.shopper_id
+          WHERE d.model = $2 AND d.kind = $1 AND d.orders > 0
+            AND d.day >= GREATEST($3::date, (SELECT through FROM c) + 1) AND d.day <= $4::date
+          GROUP BY d.touchpoint_id, d.shopper_id, s.last_day, s.prev_day) x
     GROUP BY touchpoint_id
 ), o AS (
-    SELECT a.touchpoint_id, a.orders, COALESCE(b.buyers, 0) AS buyers, COALESCE(b.repeat_buyers, 0) AS repeat_buyers,
-           a.nco, a.credited, a.refunded
+    SELECT a.touchpoint_id, a.orders, COALESCE(gb.buyers, 0) + COALESCE(rb.buyers, 0) AS buyers,
+           COALESCE(gb.repeat_buyers, 0) + COALESCE(rb.repeat_buyers, 0) AS repeat_buyers, a.nco, a.credited, a.refunded
     FROM (SELECT touchpoint_id, sum(orders) AS orders, sum(new_customer_orders) AS nco, sum(credited_fen) AS credited,
                  sum(refunded_fen) AS refunded
           FROM attribution_tp_daily WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date
           GROUP BY touchpoint_id) a
-    LEFT JOIN (SELECT touchpoint_id, sum(units) FILTER (WHERE prev_day < $3::date) AS buyers,
-                      sum(units) FILTER (WHERE prev_day >= $3::date AND prev2_day < $3::date) AS repeat_buyers
-               FROM attribution_tp_gaps WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date
-               GROUP BY touchpoint_id) b ON b.touchpoint_id = a.touchpoint_id
+    LEFT JOIN gb ON gb.touchpoint_id = a.touchpoint_id
+    LEFT JOIN rb ON rb.touchpoint_id = a.touchpoint_id
 )`
 
 // CloseDays folds every day that ended at least two days before now (a

@@ -41,6 +41,10 @@ func rollupBreaches(t *testing.T, db *sqlx.DB) {
 		"attribution_buyer_last":   "model, kind, touchpoint_id, shopper_id, last_day, prev_day",
 		"touch_month_visitors":     "kind, month, touchpoint_id, visitors",
 		"attribution_month_buyers": "model, kind, month, touchpoint_id, buyers, repeat_buyers",
+		"touch_visitor_closed":     "kind, touchpoint_id, visitor, last_day",
+		"touch_tp_gaps":            "kind, day, touchpoint_id, prev_day, touches, visitors",
+		"attribution_buyer_closed": "model, kind, touchpoint_id, shopper_id, last_day, prev_day",
+		"attribution_tp_gaps":      "model, kind, day, touchpoint_id, prev_day, prev2_day, units",
 		"attribution_tp_daily": "model, kind, day, touchpoint_id, orders, new_customer_orders, credited_fen, refunded_fen, " +
 			"last_buyers, prev_buyers",
 	} {
