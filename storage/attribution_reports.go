@@ -271,7 +271,8 @@ const gapDays = 400
 // per visitor and buyer, and count those the folded days have not counted
 // yet: visitors whose latest folded day is before the period; buyers with no
 // folded order unit in the period, and repeat buyers with none and two
-// later orders, or one and a later order. (With nothing folded, the later
+// later orders, or one and a later order, each looked up by key (a join
+// let the generic plan hash the whole state table). (With nothing folded, the later
 // days are the whole period, counted distinct as closedStatsSQL does.) The
 // other additive columns come from the (day, touchpoint) rollups, which
 // refunds still move.
@@ -283,13 +284,14 @@ WITH c AS (
     FROM touch_tp_gaps WHERE kind = $1 AND day >= $3::date AND day <= LEAST($4::date, (SELECT through FROM c))
     GROUP BY touchpoint_id
 ), rt AS (
-    SELECT r.touchpoint_id, sum(r.touches) AS touches,
-           count(*) FILTER (WHERE s.last_day IS NULL OR s.last_day < $3::date) AS visitors
-    FROM (SELECT touchpoint_id, visitor, sum(touches) AS touches FROM touch_daily
+    SELECT touchpoint_id, sum(touches) AS touches, count(*) FILTER (WHERE NOT folded) AS visitors
+    FROM (SELECT touchpoint_id, visitor, sum(touches) AS touches,
+                 EXISTS (SELECT 1 FROM touch_visitor_closed s WHERE s.kind = $1 AND s.touchpoint_id = d.touchpoint_id
+                         AND s.visitor = d.visitor AND s.last_day >= $3::date) AS folded
+          FROM touch_daily d
           WHERE kind = $1 AND day >= GREATEST($3::date, (SELECT through FROM c) + 1) AND day <= $4::date
           GROUP BY touchpoint_id, visitor) r
-    LEFT JOIN touch_visitor_closed s ON s.kind = $1 AND s.touchpoint_id = r.touchpoint_id AND s.visitor = r.visitor
-    GROUP BY r.touchpoint_id
+    GROUP BY touchpoint_id
 ), t AS (
     SELECT COALESCE(gt.touchpoint_id, rt.touchpoint_id) AS touchpoint_id,
            COALESCE(gt.touches, 0) + COALESCE(rt.touches, 0) AS touches,
@@ -305,14 +307,14 @@ WITH c AS (
     SELECT touchpoint_id, count(*) FILTER (WHERE folded = 0) AS buyers,
            count(*) FILTER (WHERE folded = 1 OR (folded = 0 AND orders >= 2)) AS repeat_buyers
     FROM (SELECT d.touchpoint_id, sum(d.orders) AS orders,
-                 CASE WHEN s.last_day IS NULL OR s.last_day < $3::date THEN 0
-                      WHEN s.prev_day IS NULL OR s.prev_day < $3::date THEN 1 ELSE 2 END AS folded
+                 COALESCE((SELECT CASE WHEN s.last_day < $3::date THEN 0
+                                       WHEN s.prev_day IS NULL OR s.prev_day < $3::date THEN 1 ELSE 2 END
+                           FROM attribution_buyer_closed s WHERE s.model = $2 AND s.kind = $1
+                                AND s.touchpoint_id = d.touchpoint_id AND s.shopper_id = d.shopper_id), 0) AS folded
           FROM attribution_daily d
-          LEFT JOIN attribution_buyer_closed s ON s.model = $2 AND s.kind = $1 AND s.touchpoint_id = d.touchpoint_id
-               AND s.shopper_id = d.shopper_id
           WHERE d.model = $2 AND d.kind = $1 AND d.orders > 0
             AND d.day >= GREATEST($3::date, (SELECT through FROM c) + 1) AND d.day <= $4::date
-          GROUP BY d.touchpoint_id, d.shopper_id, s.last_day, s.prev_day) x
+          GROUP BY d.touchpoint_id, d.shopper_id) x
     GROUP BY touchpoint_id
 ), o AS (
     SELECT a.touchpoint_id, a.orders, COALESCE(gb.buyers, 0) + COALESCE(rb.buyers, 0) AS buyers,
