@@ -118,9 +118,10 @@ GROUP BY model, kind, touchpoint_id, shopper_id;
 
 -- +goose StatementBegin
 -- close_attribution_days folds the days after the latest folded one (or
--- from the first day with data) through through_day into the gap rollups, in
--- one pass; it returns how many days it folded (0: already done).
-CREATE FUNCTION close_attribution_days(through_day date) RETURNS int LANGUAGE plpgsql AS $$
+-- from the first day with data) through through_day, at most max_days of
+-- them, into the gap rollups, in one pass; it returns how many days it
+-- folded (0: already done).
+CREATE FUNCTION close_attribution_days(through_day date, max_days int) RETURNS int LANGUAGE plpgsql AS $$
 DECLARE
     done date;
     start_day date;
@@ -132,6 +133,7 @@ BEGIN
         SELECT least((SELECT min(day) FROM touch_daily), (SELECT min(day) FROM attribution_daily)) INTO start_day;
         done := COALESCE(start_day, through_day + 1) - 1;
     END IF;
+    through_day := least(through_day, done + max_days);
     IF done >= through_day THEN
         RETURN 0;
     END IF;
@@ -192,6 +194,6 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
-DROP FUNCTION close_attribution_days(date);
+DROP FUNCTION close_attribution_days(date, int);
 DROP VIEW attribution_buyer_closed_expected, attribution_tp_gaps_expected, touch_tp_gaps_expected, touch_visitor_closed_expected;
 DROP TABLE attribution_tp_gaps, attribution_buyer_closed, touch_tp_gaps, touch_visitor_closed, attribution_closed_through;

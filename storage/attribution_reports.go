@@ -328,21 +328,29 @@ WITH c AS (
 )`
 
 // CloseDays folds every day that ended at least two days before now (a
-// touch may arrive up to a day late) into the gap rollups; it returns how
-// many days it folded.
+// touch may arrive up to a day late) into the gap rollups, a month at a
+// time (one transaction each: the first run after migration 00026 folds
+// every day with data); it returns how many days it folded.
 func (a Attribution) CloseDays(ctx context.Context, now time.Time) (int, error) {
-	through := attribution.Day(now.Add(-48*time.Hour)).AddDate(0, 0, -1)
-	var n int
-	if err := sqlx.GetContext(ctx, a.ext(), &n, `SELECT close_attribution_days($1::date)`, through.Format(time.DateOnly)); err != nil {
-		return 0, fmt.Errorf("storage: close days: %w", mapErr(err))
+	through := attribution.Day(now.Add(-48*time.Hour)).AddDate(0, 0, -1).Format(time.DateOnly)
+	total := 0
+	for {
+		var n int
+		if err := sqlx.GetContext(ctx, a.ext(), &n, `SELECT close_attribution_days($1::date, 31)`, through); err != nil {
+			return total, fmt.Errorf("storage: close days: %w", mapErr(err))
+		}
+		if n == 0 {
+			break
+		}
+		total += n
 	}
-	if n > 0 {
+	if total > 0 {
 		// As for the months: fresh statistics, or the report plans them as empty.
-		if _, err := a.ext().ExecContext(ctx, `ANALYZE touch_tp_gaps, attribution_tp_gaps`); err != nil {
-			return n, fmt.Errorf("storage: analyze gap rollups: %w", mapErr(err))
+		if _, err := a.ext().ExecContext(ctx, `ANALYZE touch_tp_gaps, attribution_tp_gaps, touch_visitor_closed, attribution_buyer_closed`); err != nil {
+			return total, fmt.Errorf("storage: analyze gap rollups: %w", mapErr(err))
 		}
 	}
-	return n, nil
+	return total, nil
 }
 
 // CloseMonths computes the distinct counts of every month of the last year
