@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/attribution"
 	"github.com/yutang/yutang/storage"
@@ -87,12 +89,15 @@ func TestAttributionClosedPeriodsFromGaps(t *testing.T) {
 	}
 	compare("nothing folded")
 
-	// Data from today−9: now−3 days folds today−9 … today−6; then through
-	// today (now+3 days); then nothing more.
+	// now−3 days folds the first day with data (today−9, or today−10 when
+	// the touches of 3 hours before now were the day before) … today−6;
+	// then through today (now+3 days); then nothing more.
+	first := firstDataDay(t, db)
 	for i, step := range []struct {
 		at   time.Time
 		want int
-	}{{now.AddDate(0, 0, -3), 4}, {now.AddDate(0, 0, -3), 0}, {now.AddDate(0, 0, 3), 6}, {now.AddDate(0, 0, 3), 0}} {
+	}{{now.AddDate(0, 0, -3), daysBetween(first, today.AddDate(0, 0, -6)) + 1}, {now.AddDate(0, 0, -3), 0},
+		{now.AddDate(0, 0, 3), 6}, {now.AddDate(0, 0, 3), 0}} {
 		n, err := st.CloseDays(ctx, step.at)
 		if err != nil || n != step.want {
 			t.Fatalf("close days at %s: %d %v, want %d", step.at.Format(time.DateOnly), n, err, step.want)
@@ -155,8 +160,8 @@ func TestAttributionClosedPeriodBeforeFolding(t *testing.T) {
 	st := storage.New(db).Attribution()
 	seedAttributionDays(t, db, now)
 	today := attribution.Day(now)
-	if n, err := st.CloseDays(ctx, now); err != nil || n != 7 { // today−9 … today−3
-		t.Fatalf("close days: %d %v", n, err)
+	if n, err := st.CloseDays(ctx, now); err != nil || n != daysBetween(firstDataDay(t, db), today.AddDate(0, 0, -3))+1 {
+		t.Fatalf("close days: %d %v (first day with data %s)", n, err, firstDataDay(t, db).Format(time.DateOnly))
 	}
 	for _, p := range [][2]int{{9, 3}, {9, 2}, {4, 1}, {2, 1}} {
 		for _, m := range attribution.Models {
@@ -174,4 +179,24 @@ func TestAttributionClosedPeriodBeforeFolding(t *testing.T) {
 			}
 		}
 	}
+}
+
+// firstDataDay is the first day with a touch or an order.
+func firstDataDay(t *testing.T, db *sqlx.DB) time.Time {
+	t.Helper()
+	var day string
+	err := db.Get(&day, `SELECT least((SELECT min(day) FROM touch_daily), (SELECT min(day) FROM attribution_daily))::text`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := time.ParseInLocation(time.DateOnly, day, domain.Shanghai)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// daysBetween counts the days from a to b (Shanghai midnights).
+func daysBetween(a, b time.Time) int {
+	return int(b.Sub(a).Round(time.Hour).Hours() / 24)
 }

@@ -271,8 +271,9 @@ const gapDays = 400
 // per visitor and buyer, and count those the folded days have not counted
 // yet: visitors whose latest folded day is before the period; buyers with no
 // folded order unit in the period, and repeat buyers with none and two
-// later orders, or one and a later order, each looked up by key (a join
-// let the generic plan hash the whole state table). (With nothing folded, the later
+// later orders, or one and a later order, each looked up by key in the
+// folded state (a subquery, so that the generic plan cannot choose to hash
+// the whole state table). (With nothing folded, the later
 // days are the whole period, counted distinct as closedStatsSQL does.) The
 // other additive columns come from the (day, touchpoint) rollups, which
 // refunds still move.
