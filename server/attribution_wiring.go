@@ -54,6 +54,13 @@ func (a *app) wireAttribution(ctx context.Context, wx any) error {
 			if len(closed) > 0 {
 				a.log.Info("attribution: closed months", "months", closed)
 			}
+			if err != nil {
+				return err
+			}
+			days, err := st.CloseDays(ctx, a.now())
+			if days > 0 {
+				a.log.Info("attribution: closed days", "days", days)
+			}
 			return err
 		}))
 	return nil

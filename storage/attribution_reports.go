@@ -11,10 +11,12 @@ import (
 	"github.com/yutang/yutang/domain/attribution"
 )
 
-// Reports read only the rollups maintained on write (migrations 00005 and
-// 00006), never the touches or the orders. A period that runs through today
-// costs one row per (day, touchpoint) of the dimension; a period that ended
-// earlier costs one row per visitor-day (exact distinct counts).
+// Reports read only the rollups (migrations 00005, 00006, 00007 and 00026),
+// never the touches or the orders. A period that runs through today costs
+// one row per (day, touchpoint) of the dimension; a whole closed month one
+// per touchpoint and day, and one per touchpoint; a period that ended
+// earlier one per (day, touchpoint, previous day) for its closed days, and
+// one per visitor-day for its days not yet closed (the two before today).
 
 type statsRow struct {
 	TouchpointID      int64     `db:"touchpoint_id"`
@@ -57,7 +59,8 @@ WITH t AS (
 
 // closedStatsSQL answers any period from the per-visitor and per-buyer
 // rollups, counting distinct visitors and buyers (slower: it reads a row
-// per visitor-day).
+// per visitor-day); gapStatsSQL below replaces it for any period of at most
+// gapDays, and it stays as the reference the tests compare that with.
 const closedStatsSQL = `
 WITH t AS (
     SELECT touchpoint_id, sum(touches) AS touches, count(DISTINCT visitor) AS visitors
@@ -77,7 +80,8 @@ WITH t AS (
 
 // statsPageSQL joins t and o (either form above), orders touchpoints by
 // credited amount, then touches, then id, and cuts one page; names are
-// looked up for the page only.
+// looked up for the page only, one key lookup a row (a join let the generic
+// plan, which cannot see the page size, hash every touchpoint instead).
 const statsPageSQL = `, j AS (
     SELECT COALESCE(t.touchpoint_id, o.touchpoint_id) AS touchpoint_id,
            COALESCE(t.touches, 0) AS touches, COALESCE(t.visitors, 0) AS visitors,
@@ -87,8 +91,9 @@ const statsPageSQL = `, j AS (
     ORDER BY credited DESC, touches DESC, touchpoint_id
     LIMIT $5 OFFSET $6
 )
-SELECT j.*, COALESCE(tp.name, '') AS name, '1970-01-01'::date AS day
-FROM j LEFT JOIN touchpoints tp ON tp.id = j.touchpoint_id
+SELECT j.*, COALESCE((SELECT tp.name FROM touchpoints tp WHERE tp.id = j.touchpoint_id), '') AS name,
+       '1970-01-01'::date AS day
+FROM j
 ORDER BY credited DESC, touches DESC, touchpoint_id`
 
 func dates(from, to time.Time) (string, string) {
@@ -98,21 +103,27 @@ func dates(from, to time.Time) (string, string) {
 // DimensionStats returns one page of a dimension's touchpoints (and whether
 // more follow).
 func (a Attribution) DimensionStats(ctx context.Context, q attribution.StatsQuery) ([]attribution.TouchpointStats, bool, error) {
-	f, t := dates(q.From, q.To)
-	query := closedStatsSQL + statsPageSQL
+	query := closedStatsSQL
 	if q.Open {
-		query = openStatsSQL + statsPageSQL
+		query = openStatsSQL
 	} else if month, err := a.closedMonth(ctx, q.From, q.To); err != nil {
 		return nil, false, err
 	} else if month {
-		query = monthStatsSQL + statsPageSQL
+		query = monthStatsSQL
+	} else if !q.To.After(q.From.AddDate(0, 0, gapDays)) {
+		query = gapStatsSQL
 	}
+	return a.dimensionStats(ctx, query, q)
+}
+
+func (a Attribution) dimensionStats(ctx context.Context, query string, q attribution.StatsQuery) ([]attribution.TouchpointStats, bool, error) {
+	f, t := dates(q.From, q.To)
 	var limit any // NULL: every row
 	if q.Limit > 0 {
 		limit = q.Limit + 1
 	}
 	var rows []statsRow
-	if err := sqlx.SelectContext(ctx, a.ext(), &rows, query, string(q.Kind), string(q.Model), f, t, limit, q.Offset); err != nil {
+	if err := sqlx.SelectContext(ctx, a.ext(), &rows, query+statsPageSQL, string(q.Kind), string(q.Model), f, t, limit, q.Offset); err != nil {
 		return nil, false, fmt.Errorf("storage: dimension stats: %w", mapErr(err))
 	}
 	more := q.Limit > 0 && len(rows) > q.Limit
@@ -246,6 +257,101 @@ func (a Attribution) closedMonth(ctx context.Context, from, to time.Time) (bool,
 		return false, fmt.Errorf("storage: closed month: %w", mapErr(err))
 	}
 	return ok, nil
+}
+
+// gapDays is how far back the gap rollups keep a previous day exactly
+// (migration 00026): a period no longer than this is answered from them.
+const gapDays = 400
+
+// gapStatsSQL answers a period that ended before today. Its days folded
+// into the gap rollups (through attribution_closed_through; migration
+// 00026) give touches, visitors (those with a day in the period whose
+// previous day is before it), buyers and repeat buyers as sums; its later
+// days (at most the two before today, unless the closer is behind) are read
+// per visitor and buyer, and count those the folded days have not counted
+// yet: visitors whose latest folded day is before the period; buyers with no
+// folded order unit in the period, and repeat buyers with none and two
+// later orders, or one and a later order, each looked up by key in the
+// folded state (a subquery, so that the generic plan cannot choose to hash
+// the whole state table). (With nothing folded, the later
+// days are the whole period, counted distinct as closedStatsSQL does.) The
+// other additive columns come from the (day, touchpoint) rollups, which
+// refunds still move.
+const gapStatsSQL = `
+WITH c AS (
+    SELECT (SELECT through FROM attribution_closed_through) AS through
+), gt AS (
+    SELECT touchpoint_id, sum(touches) AS touches, sum(visitors) FILTER (WHERE prev_day < $3::date) AS visitors
+    FROM touch_tp_gaps WHERE kind = $1 AND day >= $3::date AND day <= LEAST($4::date, (SELECT through FROM c))
+    GROUP BY touchpoint_id
+), rt AS (
+    SELECT touchpoint_id, sum(touches) AS touches, count(*) FILTER (WHERE NOT folded) AS visitors
+    FROM (SELECT touchpoint_id, visitor, sum(touches) AS touches,
+                 EXISTS (SELECT 1 FROM touch_visitor_closed s WHERE s.kind = $1 AND s.touchpoint_id = d.touchpoint_id
+                         AND s.visitor = d.visitor AND s.last_day >= $3::date) AS folded
+          FROM touch_daily d
+          WHERE kind = $1 AND day >= GREATEST($3::date, (SELECT through FROM c) + 1) AND day <= $4::date
+          GROUP BY touchpoint_id, visitor) r
+    GROUP BY touchpoint_id
+), t AS (
+    SELECT COALESCE(gt.touchpoint_id, rt.touchpoint_id) AS touchpoint_id,
+           COALESCE(gt.touches, 0) + COALESCE(rt.touches, 0) AS touches,
+           COALESCE(gt.visitors, 0) + COALESCE(rt.visitors, 0) AS visitors
+    FROM gt FULL JOIN rt ON rt.touchpoint_id = gt.touchpoint_id
+), gb AS (
+    SELECT touchpoint_id, sum(units) FILTER (WHERE prev_day < $3::date) AS buyers,
+           sum(units) FILTER (WHERE prev_day >= $3::date AND prev2_day < $3::date) AS repeat_buyers
+    FROM attribution_tp_gaps
+    WHERE model = $2 AND kind = $1 AND day >= $3::date AND day <= LEAST($4::date, (SELECT through FROM c))
+    GROUP BY touchpoint_id
+), rb AS (
+    SELECT touchpoint_id, count(*) FILTER (WHERE folded = 0) AS buyers,
+           count(*) FILTER (WHERE folded = 1 OR (folded = 0 AND orders >= 2)) AS repeat_buyers
+    FROM (SELECT d.touchpoint_id, sum(d.orders) AS orders,
+                 COALESCE((SELECT CASE WHEN s.last_day < $3::date THEN 0
+                                       WHEN s.prev_day IS NULL OR s.prev_day < $3::date THEN 1 ELSE 2 END
+                           FROM attribution_buyer_closed s WHERE s.model = $2 AND s.kind = $1
+                                AND s.touchpoint_id = d.touchpoint_id AND s.shopper_id = d.shopper_id), 0) AS folded
+          FROM attribution_daily d
+          WHERE d.model = $2 AND d.kind = $1 AND d.orders > 0
+            AND d.day >= GREATEST($3::date, (SELECT through FROM c) + 1) AND d.day <= $4::date
+          GROUP BY d.touchpoint_id, d.shopper_id) x
+    GROUP BY touchpoint_id
+), o AS (
+    SELECT a.touchpoint_id, a.orders, COALESCE(gb.buyers, 0) + COALESCE(rb.buyers, 0) AS buyers,
+           COALESCE(gb.repeat_buyers, 0) + COALESCE(rb.repeat_buyers, 0) AS repeat_buyers, a.nco, a.credited, a.refunded
+    FROM (SELECT touchpoint_id, sum(orders) AS orders, sum(new_customer_orders) AS nco, sum(credited_fen) AS credited,
+                 sum(refunded_fen) AS refunded
+          FROM attribution_tp_daily WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date
+          GROUP BY touchpoint_id) a
+    LEFT JOIN gb ON gb.touchpoint_id = a.touchpoint_id
+    LEFT JOIN rb ON rb.touchpoint_id = a.touchpoint_id
+)`
+
+// CloseDays folds every day that ended at least two days before now (a
+// touch may arrive up to a day late) into the gap rollups, a month at a
+// time (one transaction each: the first run after migration 00026 folds
+// every day with data); it returns how many days it folded.
+func (a Attribution) CloseDays(ctx context.Context, now time.Time) (int, error) {
+	through := attribution.Day(now.Add(-48*time.Hour)).AddDate(0, 0, -1).Format(time.DateOnly)
+	total := 0
+	for {
+		var n int
+		if err := sqlx.GetContext(ctx, a.ext(), &n, `SELECT close_attribution_days($1::date, 31)`, through); err != nil {
+			return total, fmt.Errorf("storage: close days: %w", mapErr(err))
+		}
+		if n == 0 {
+			break
+		}
+		total += n
+	}
+	if total > 0 {
+		// As for the months: fresh statistics, or the report plans them as empty.
+		if _, err := a.ext().ExecContext(ctx, `ANALYZE touch_tp_gaps, attribution_tp_gaps, touch_visitor_closed, attribution_buyer_closed`); err != nil {
+			return total, fmt.Errorf("storage: analyze gap rollups: %w", mapErr(err))
+		}
+	}
+	return total, nil
 }
 
 // CloseMonths computes the distinct counts of every month of the last year

@@ -41,6 +41,10 @@ func rollupBreaches(t *testing.T, db *sqlx.DB) {
 		"attribution_buyer_last":   "model, kind, touchpoint_id, shopper_id, last_day, prev_day",
 		"touch_month_visitors":     "kind, month, touchpoint_id, visitors",
 		"attribution_month_buyers": "model, kind, month, touchpoint_id, buyers, repeat_buyers",
+		"touch_visitor_closed":     "kind, touchpoint_id, visitor, last_day",
+		"touch_tp_gaps":            "kind, day, touchpoint_id, prev_day, touches, visitors",
+		"attribution_buyer_closed": "model, kind, touchpoint_id, shopper_id, last_day, prev_day",
+		"attribution_tp_gaps":      "model, kind, day, touchpoint_id, prev_day, prev2_day, units",
 		"attribution_tp_daily": "model, kind, day, touchpoint_id, orders, new_customer_orders, credited_fen, refunded_fen, " +
 			"last_buyers, prev_buyers",
 	} {
@@ -67,53 +71,7 @@ func TestAttributionOpenPeriodsMatchDistinctCounts(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	st := storage.New(db).Attribution()
-	svc := attrService(db, now)
-
-	var links []attribution.ShareLink
-	kocs := []int64{newShopper(t, db, "koc0"), newShopper(t, db, "koc1"), newShopper(t, db, "koc2")}
-	for i := range 5 {
-		links = append(links, postLink(t, svc, fmt.Sprint("post", i), attribution.PostMoments, attribution.Sharer{ShopperID: kocs[i%3]}))
-	}
-	var buyers []int64
-	for v := range 8 {
-		buyers = append(buyers, newShopper(t, db, fmt.Sprint("visitor", v)))
-	}
-	var lastOrder int64
-	var lastItems []int64
-	for d := 9; d >= 0; d-- {
-		at := now.AddDate(0, 0, -d)
-		day := attrService(db, at)
-		for v := range 8 {
-			if (v+d)%3 == 0 {
-				continue
-			}
-			var evs []attribution.Event
-			for k := range 1 + (v*d)%3 {
-				evs = append(evs, attribution.Event{ID: fmt.Sprintf("d%d-v%d-%d", d, v, k), Code: links[(v+d*k)%len(links)].Code,
-					At: at.Add(-time.Duration(3-k) * time.Hour), Group: &attribution.GroupInfo{EncryptedData: fmt.Sprint(v % 2), IV: "iv"}})
-			}
-			visitor := attribution.Visitor{ShopperID: buyers[v]}
-			if v == 7 {
-				visitor = attribution.Visitor{AnonID: fmt.Sprint("anon-", d%4)}
-			}
-			if _, err := day.Track(ctx, visitor, evs); err != nil {
-				t.Fatal(err)
-			}
-			if v < 7 && (v+d)%4 == 1 {
-				for k := range 1 + v%2 { // odd visitors order twice that day
-					placed := at.Add(-time.Duration(30+k) * time.Minute)
-					lastOrder, lastItems = insertPaidOrder(t, db, buyers[v], placed, at.Add(-20*time.Minute), int64(500+37*v+d), 99)
-					attributeInTx(t, db, svc, lastOrder)
-				}
-			}
-		}
-	}
-	err := storage.New(db).InTx(ctx, func(tx *storage.Tx) error {
-		return svc.ReverseOrderCredits(ctx, tx.Attribution(), lastOrder, map[int64]domain.Fen{lastItems[1]: 99})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	seedAttributionDays(t, db, now)
 	rollupBreaches(t, db)
 
 	today := attribution.Day(now)
@@ -164,6 +122,61 @@ func TestAttributionOpenPeriodsMatchDistinctCounts(t *testing.T) {
 	}
 	if repeat == 0 || multiDay == 0 {
 		t.Fatalf("the data has %d repeat buyers across days and %d multi-day visitors", repeat, multiDay)
+	}
+}
+
+// seedAttributionDays makes ten days (through now's) of visitors (signed in
+// and anonymous) touching posts, KOCs and groups, and buyers ordering on
+// several days (some twice the same day), with a refund on the last order.
+func seedAttributionDays(t *testing.T, db *sqlx.DB, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	svc := attrService(db, now)
+
+	var links []attribution.ShareLink
+	kocs := []int64{newShopper(t, db, "koc0"), newShopper(t, db, "koc1"), newShopper(t, db, "koc2")}
+	for i := range 5 {
+		links = append(links, postLink(t, svc, fmt.Sprint("post", i), attribution.PostMoments, attribution.Sharer{ShopperID: kocs[i%3]}))
+	}
+	var buyers []int64
+	for v := range 8 {
+		buyers = append(buyers, newShopper(t, db, fmt.Sprint("visitor", v)))
+	}
+	var lastOrder int64
+	var lastItems []int64
+	for d := 9; d >= 0; d-- {
+		at := now.AddDate(0, 0, -d)
+		day := attrService(db, at)
+		for v := range 8 {
+			if (v+d)%3 == 0 {
+				continue
+			}
+			var evs []attribution.Event
+			for k := range 1 + (v*d)%3 {
+				evs = append(evs, attribution.Event{ID: fmt.Sprintf("d%d-v%d-%d", d, v, k), Code: links[(v+d*k)%len(links)].Code,
+					At: at.Add(-time.Duration(3-k) * time.Hour), Group: &attribution.GroupInfo{EncryptedData: fmt.Sprint(v % 2), IV: "iv"}})
+			}
+			visitor := attribution.Visitor{ShopperID: buyers[v]}
+			if v == 7 {
+				visitor = attribution.Visitor{AnonID: fmt.Sprint("anon-", d%4)}
+			}
+			if _, err := day.Track(ctx, visitor, evs); err != nil {
+				t.Fatal(err)
+			}
+			if v < 7 && (v+d)%4 == 1 {
+				for k := range 1 + v%2 { // odd visitors order twice that day
+					placed := at.Add(-time.Duration(30+k) * time.Minute)
+					lastOrder, lastItems = insertPaidOrder(t, db, buyers[v], placed, at.Add(-20*time.Minute), int64(500+37*v+d), 99)
+					attributeInTx(t, db, svc, lastOrder)
+				}
+			}
+		}
+	}
+	err := storage.New(db).InTx(ctx, func(tx *storage.Tx) error {
+		return svc.ReverseOrderCredits(ctx, tx.Attribution(), lastOrder, map[int64]domain.Fen{lastItems[1]: 99})
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -162,6 +162,12 @@ WHERE (c.per_shopper_limit > 0 AND s.taken > c.per_shopper_limit) OR s.taken <> 
 		"refunded_fen, last_buyers, prev_buyers"),
 	rollupMatches("touch_month_visitors", "kind, month, touchpoint_id, visitors"),
 	rollupMatches("attribution_month_buyers", "model, kind, month, touchpoint_id, buyers, repeat_buyers"),
+	// --- reports (gap rollups of the closed days, migration 00026) ---
+	rollupMatches("touch_visitor_closed", "kind, touchpoint_id, visitor, last_day"),
+	rollupMatches("touch_tp_gaps", "kind, day, touchpoint_id, prev_day, touches, visitors"),
+	rollupMatches("attribution_buyer_closed", "model, kind, touchpoint_id, shopper_id, last_day, prev_day"),
+	rollupMatches("attribution_tp_gaps", "model, kind, day, touchpoint_id, prev_day, prev2_day, units"),
+	// --- end reports ---
 	{"attribution_day_totals matches its view", `
 SELECT 'attribution_day_totals ' || model || ' ' || day || ': ' || COALESCE(x.orders, 0) || ' orders (' ||
        COALESCE(x.direct_orders, 0) || ' direct) ' || COALESCE(x.paid_fen, 0) || ' fen but orders say ' ||
