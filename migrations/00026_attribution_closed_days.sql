@@ -16,8 +16,8 @@
 -- second-previous is < F. Units after a day's second never count and are
 -- not kept. Previous days more than 400 days back are kept as '-infinity'
 -- (no previous day): a report spans at most 366 days, so for it they are
--- before F either way (the store falls back to the per-visitor rollups for
--- a longer period).
+-- before F either way (storage/attribution_reports.go refuses to compile
+-- should attribution.MaxReportDays outgrow it).
 --
 -- Only closed days are folded in — those that ended at least two days ago,
 -- as for the months of 00007: their touches and orders no longer change

@@ -72,7 +72,7 @@ func (a *app) wireCoupons() {
 // placeCoupons takes what a placed order was priced with: its coupons
 // (renaming their adjustments to the redemptions) and its campaign units.
 func placeCoupons(ctx context.Context, tx *storage.Tx, e order.Event) error {
-	o, err := e.PlacedOrder(ctx, tx.Orders())
+	o, err := e.PlacedOrder()
 	if err != nil {
 		return err
 	}

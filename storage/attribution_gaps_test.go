@@ -49,14 +49,7 @@ func TestAttributionClosedPeriodsFromGaps(t *testing.T) {
 				for _, dim := range dims {
 					for _, m := range []attribution.Model{attribution.ModelFirstTouch, attribution.ModelLinear} {
 						q := attribution.StatsQuery{Kind: dim, Model: m, From: today.AddDate(0, 0, -from), To: today.AddDate(0, 0, -to)}
-						got, _, err := st.DimensionStats(ctx, q)
-						if err != nil {
-							t.Fatal(err)
-						}
-						want, _, err := st.DistinctStats(ctx, q)
-						if err != nil {
-							t.Fatal(err)
-						}
+						got, want := statsAndDistinct(t, st, q)
 						if !reflect.DeepEqual(got, want) {
 							t.Fatalf("%s: %s %s %d…%d days back:\ngaps     %+v\ndistinct %+v", stage, dim, m, from, to, got, want)
 						}
@@ -66,18 +59,7 @@ func TestAttributionClosedPeriodsFromGaps(t *testing.T) {
 							multiVisit = multiVisit || r.Visitors < r.Touches
 						}
 						if from == 9 && to == 1 {
-							var paged []attribution.TouchpointStats
-							for off := 0; ; off += 2 {
-								q.Offset, q.Limit = off, 2
-								page, more, err := st.DimensionStats(ctx, q)
-								if err != nil {
-									t.Fatal(err)
-								}
-								paged = append(paged, page...)
-								if !more {
-									break
-								}
-							}
+							paged := statsPages(t, st, q, 2)
 							if len(paged)+len(got) > 0 && !reflect.DeepEqual(paged, got) {
 								t.Fatalf("%s: %s %s pages %+v != %+v", stage, dim, m, paged, got)
 							}
@@ -166,14 +148,7 @@ func TestAttributionClosedPeriodBeforeFolding(t *testing.T) {
 	for _, p := range [][2]int{{9, 3}, {9, 2}, {4, 1}, {2, 1}} {
 		for _, m := range attribution.Models {
 			q := attribution.StatsQuery{Kind: attribution.KindPost, Model: m, From: today.AddDate(0, 0, -p[0]), To: today.AddDate(0, 0, -p[1])}
-			got, _, err := st.DimensionStats(ctx, q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, _, err := st.DistinctStats(ctx, q)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got, want := statsAndDistinct(t, st, q)
 			if len(want) == 0 || !reflect.DeepEqual(got, want) {
 				t.Fatalf("%s %v: %+v, want %+v", m, p, got, want)
 			}

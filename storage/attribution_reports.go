@@ -57,28 +57,8 @@ WITH t AS (
     GROUP BY touchpoint_id
 )`
 
-// closedStatsSQL answers any period from the per-visitor and per-buyer
-// rollups, counting distinct visitors and buyers (slower: it reads a row
-// per visitor-day); gapStatsSQL below replaces it for any period of at most
-// gapDays, and it stays as the reference the tests compare that with.
-const closedStatsSQL = `
-WITH t AS (
-    SELECT touchpoint_id, sum(touches) AS touches, count(DISTINCT visitor) AS visitors
-    FROM touch_daily WHERE kind = $1 AND day BETWEEN $3::date AND $4::date
-    GROUP BY touchpoint_id
-), b AS (
-    SELECT touchpoint_id, shopper_id, sum(orders) AS orders, sum(new_customer_orders) AS nco,
-           sum(credited_fen) AS credited, sum(refunded_fen) AS refunded
-    FROM attribution_daily WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date
-    GROUP BY touchpoint_id, shopper_id
-), o AS (
-    SELECT touchpoint_id, sum(orders) AS orders, count(*) FILTER (WHERE orders > 0) AS buyers,
-           count(*) FILTER (WHERE orders >= 2) AS repeat_buyers, sum(nco) AS nco,
-           sum(credited) AS credited, sum(refunded) AS refunded
-    FROM b GROUP BY touchpoint_id
-)`
-
-// statsPageSQL joins t and o (either form above), orders touchpoints by
+// statsPageSQL joins t and o (of the forms here, or the tests' distinct
+// counts: export_test.go), orders touchpoints by
 // credited amount, then touches, then id, and cuts one page; names are
 // looked up for the page only, one key lookup a row (a join let the generic
 // plan, which cannot see the page size, hash every touchpoint instead).
@@ -103,15 +83,13 @@ func dates(from, to time.Time) (string, string) {
 // DimensionStats returns one page of a dimension's touchpoints (and whether
 // more follow).
 func (a Attribution) DimensionStats(ctx context.Context, q attribution.StatsQuery) ([]attribution.TouchpointStats, bool, error) {
-	query := closedStatsSQL
+	query := gapStatsSQL
 	if q.Open {
 		query = openStatsSQL
 	} else if month, err := a.closedMonth(ctx, q.From, q.To); err != nil {
 		return nil, false, err
 	} else if month {
 		query = monthStatsSQL
-	} else if !q.To.After(q.From.AddDate(0, 0, gapDays)) {
-		query = gapStatsSQL
 	}
 	return a.dimensionStats(ctx, query, q)
 }
@@ -260,8 +238,12 @@ func (a Attribution) closedMonth(ctx context.Context, from, to time.Time) (bool,
 }
 
 // gapDays is how far back the gap rollups keep a previous day exactly
-// (migration 00026): a period no longer than this is answered from them.
+// (migration 00026): they answer any period of at most this many days, and
+// a report's is at most attribution.MaxReportDays (this fails to compile
+// should that ever outgrow it).
 const gapDays = 400
+
+var _ [gapDays - attribution.MaxReportDays]struct{}
 
 // gapStatsSQL answers a period that ended before today. Its days folded
 // into the gap rollups (through attribution_closed_through; migration

@@ -93,18 +93,7 @@ func TestAttributionOpenPeriodsMatchDistinctCounts(t *testing.T) {
 					t.Fatalf("%s %s from %s:\nopen   %+v\nclosed %+v", dim, m, from.Format(time.DateOnly), open, closed)
 				}
 				// Pages of two add up to the whole, in the same order.
-				var paged []attribution.TouchpointStats
-				for off := 0; ; off += 2 {
-					q.Offset, q.Limit = off, 2
-					page, more, err := st.DimensionStats(ctx, q)
-					if err != nil {
-						t.Fatal(err)
-					}
-					paged = append(paged, page...)
-					if !more {
-						break
-					}
-				}
+				paged := statsPages(t, st, q, 2)
 				if len(paged)+len(open) > 0 && !reflect.DeepEqual(paged, open) {
 					t.Fatalf("%s %s pages %+v != %+v", dim, m, paged, open)
 				}
@@ -361,4 +350,36 @@ func TestAttributionClosedMonth(t *testing.T) {
 		t.Fatalf("snapshot %+v\ndistinct %+v", fromSnapshot, distinct)
 	}
 	rollupBreaches(t, db)
+}
+
+// statsPages reads q's whole report a page of size at a time.
+func statsPages(t *testing.T, st storage.Attribution, q attribution.StatsQuery, size int) []attribution.TouchpointStats {
+	t.Helper()
+	var paged []attribution.TouchpointStats
+	for off := 0; ; off += size {
+		q.Offset, q.Limit = off, size
+		page, more, err := st.DimensionStats(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paged = append(paged, page...)
+		if !more {
+			return paged
+		}
+	}
+}
+
+// statsAndDistinct answers q as reports do and by distinct counts over the
+// per-visitor and per-buyer rollups (DistinctStats).
+func statsAndDistinct(t *testing.T, st storage.Attribution, q attribution.StatsQuery) (got, want []attribution.TouchpointStats) {
+	t.Helper()
+	got, _, err := st.DimensionStats(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err = st.DistinctStats(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, want
 }

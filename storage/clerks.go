@@ -70,16 +70,6 @@ func (s Clerks) StoreOrders(ctx context.Context, f clerk.ListFilter, page domain
 	return Orders(s).page(ctx, storeOrdersSQL, limit, f.StoreID, string(f.Status), before, limit+1)
 }
 
-// PickupStore implements clerk.Store.
-func (s Clerks) PickupStore(ctx context.Context, orderID int64) (int64, error) {
-	var id int64
-	err := sqlx.GetContext(ctx, s.ext(), &id, `SELECT COALESCE(pickup_store_id, 0) FROM orders WHERE id = $1 AND fulfillment = 'pickup'`, orderID)
-	if err == sql.ErrNoRows {
-		return 0, nil
-	}
-	return id, mapErr(err)
-}
-
 // IssuePickupCode implements clerk.Store.
 func (s Clerks) IssuePickupCode(ctx context.Context, p clerk.Pickup) (bool, error) {
 	res, err := s.ext().ExecContext(ctx, `INSERT INTO pickup_codes (order_id, store_id, code, created_at)

@@ -240,9 +240,6 @@ type Store interface {
 	// store), newest first.
 	StoreOrders(ctx context.Context, f ListFilter, page domain.Page) ([]order.Order, string, error)
 
-	// PickupStore returns the pickup store of a pickup order (0 for other
-	// orders).
-	PickupStore(ctx context.Context, orderID int64) (int64, error)
 	// IssuePickupCode records p unless its code is taken (false).
 	IssuePickupCode(ctx context.Context, p Pickup) (bool, error)
 	// Pickup returns the pickup of this code, locked (ErrPickupNotFound).

@@ -250,18 +250,12 @@ func (s *Service) newPickupCode() (string, error) {
 // IssuePickupCode gives a just-placed pickup order its hand-over code; other
 // orders get none. It runs in the placing transaction (a placed handler).
 func (s *Service) IssuePickupCode(ctx context.Context, tx Store, e order.Event) error {
-	var storeID int64
-	if o := e.Placed; o != nil && o.ID == e.OrderID { // the placed order, in hand
-		if o.Fulfillment == order.FulfillmentPickup {
-			storeID = o.PickupStore
-		}
-	} else {
-		var err error
-		if storeID, err = tx.PickupStore(ctx, e.OrderID); err != nil {
-			return err
-		}
+	o, err := e.PlacedOrder()
+	if err != nil {
+		return err
 	}
-	if storeID == 0 {
+	storeID := o.PickupStore
+	if o.Fulfillment != order.FulfillmentPickup || storeID == 0 {
 		return nil
 	}
 	for try := 0; try < 5; try++ {

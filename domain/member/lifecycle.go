@@ -36,7 +36,7 @@ func (s *Service) Placed(ctx context.Context, st Store, os Orders, e order.Event
 	if e.ShopperID == 0 {
 		return nil
 	}
-	o, err := e.PlacedOrder(ctx, os)
+	o, err := e.PlacedOrder()
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/yutang/yutang/domain"
@@ -182,17 +183,11 @@ func (e Event) MayCarry(src pricing.Source) bool {
 	return e.Discounts == nil || e.Discounts[src]
 }
 
-// OrderReader reads an order by number with its items and adjustments
-// (Store.Order).
-type OrderReader interface {
-	Order(ctx context.Context, number string, shopperID int64, forUpdate bool) (Order, error)
-}
-
-// PlacedOrder is the order of a MomentPlaced event: the one the placing
-// transaction carried (e.Placed), else read through r.
-func (e Event) PlacedOrder(ctx context.Context, r OrderReader) (Order, error) {
-	if e.Placed != nil && e.Placed.ID == e.OrderID {
-		return *e.Placed, nil
+// PlacedOrder is the order of a MomentPlaced event, as the placing
+// transaction carried it (e.Placed: Service.Place always sets it).
+func (e Event) PlacedOrder() (Order, error) {
+	if e.Placed == nil || e.Placed.ID != e.OrderID {
+		return Order{}, fmt.Errorf("order: the %s event of order %s does not carry it", e.Moment, e.OrderNumber)
 	}
-	return r.Order(ctx, e.OrderNumber, 0, false)
+	return *e.Placed, nil
 }
