@@ -11,10 +11,10 @@ import (
 	"github.com/yutang/yutang/domain/attribution"
 )
 
-// Reports read only the rollups (migrations 00005, 00006, 00007 and 00026),
+// Reports read only the rollups (migrations 00005, 00006, 00007, 00026 and 00027),
 // never the touches or the orders. A period that runs through today costs
 // one row per (day, touchpoint) of the dimension; a whole closed month one
-// per touchpoint and day, and one per touchpoint; a period that ended
+// per touchpoint, and one per (day, touchpoint) with a refund; a period that ended
 // earlier one per (day, touchpoint, previous day) for its closed days, and
 // one per visitor-day for its days not yet closed (the two before today).
 
@@ -203,22 +203,22 @@ func (a Attribution) TopProducts(ctx context.Context, kind attribution.Touchpoin
 	return out, nil
 }
 
-// monthStatsSQL answers a whole closed month: additive columns from the
-// (day, touchpoint) rollups, distinct counts from the month's snapshot.
+// monthStatsSQL answers a whole closed month from its snapshot (migrations
+// 00007 and 00027): a row per touchpoint, plus the month's (day,
+// touchpoint) rows that carry a refund, which refunds still move.
 const monthStatsSQL = `
 WITH t AS (
-    SELECT a.touchpoint_id, a.touches, COALESCE(v.visitors, 0) AS visitors
-    FROM (SELECT touchpoint_id, sum(touches) AS touches FROM touch_tp_daily
-          WHERE kind = $1 AND day BETWEEN $3::date AND $4::date GROUP BY touchpoint_id) a
-    LEFT JOIN touch_month_visitors v ON v.kind = $1 AND v.month = $3::date AND v.touchpoint_id = a.touchpoint_id
+    SELECT touchpoint_id, touches, visitors FROM touch_month_visitors WHERE kind = $1 AND month = $3::date
 ), o AS (
-    SELECT a.touchpoint_id, a.orders, COALESCE(b.buyers, 0) AS buyers, COALESCE(b.repeat_buyers, 0) AS repeat_buyers,
-           a.nco, a.credited, a.refunded
-    FROM (SELECT touchpoint_id, sum(orders) AS orders, sum(new_customer_orders) AS nco, sum(credited_fen) AS credited,
-                 sum(refunded_fen) AS refunded
-          FROM attribution_tp_daily WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date
-          GROUP BY touchpoint_id) a
-    LEFT JOIN attribution_month_buyers b ON b.model = $2 AND b.kind = $1 AND b.month = $3::date AND b.touchpoint_id = a.touchpoint_id
+    SELECT COALESCE(b.touchpoint_id, r.touchpoint_id) AS touchpoint_id, COALESCE(b.orders, 0) AS orders,
+           COALESCE(b.buyers, 0) AS buyers, COALESCE(b.repeat_buyers, 0) AS repeat_buyers,
+           COALESCE(b.new_customer_orders, 0) AS nco, COALESCE(b.credited_fen, 0) AS credited,
+           COALESCE(r.refunded, 0) AS refunded
+    FROM (SELECT touchpoint_id, orders, buyers, repeat_buyers, new_customer_orders, credited_fen FROM attribution_month_buyers
+          WHERE model = $2 AND kind = $1 AND month = $3::date) b
+    FULL JOIN (SELECT touchpoint_id, sum(refunded_fen) AS refunded FROM attribution_tp_daily
+               WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date AND refunded_fen <> 0
+               GROUP BY touchpoint_id) r ON r.touchpoint_id = b.touchpoint_id
 )`
 
 // closedMonth reports whether from … to is one whole calendar month whose

@@ -39,8 +39,8 @@ func rollupBreaches(t *testing.T, db *sqlx.DB) {
 		"touch_visitor_last":       "kind, touchpoint_id, visitor, last_day",
 		"touch_tp_daily":           "kind, day, touchpoint_id, touches, visitors, last_visitors",
 		"attribution_buyer_last":   "model, kind, touchpoint_id, shopper_id, last_day, prev_day",
-		"touch_month_visitors":     "kind, month, touchpoint_id, visitors",
-		"attribution_month_buyers": "model, kind, month, touchpoint_id, buyers, repeat_buyers",
+		"touch_month_visitors":     "kind, month, touchpoint_id, visitors, touches",
+		"attribution_month_buyers": "model, kind, month, touchpoint_id, buyers, repeat_buyers, orders, new_customer_orders, credited_fen",
 		"touch_visitor_closed":     "kind, touchpoint_id, visitor, last_day",
 		"touch_tp_gaps":            "kind, day, touchpoint_id, prev_day, touches, visitors",
 		"attribution_buyer_closed": "model, kind, touchpoint_id, shopper_id, last_day, prev_day",
@@ -297,6 +297,7 @@ func TestAttributionClosedMonth(t *testing.T) {
 	for v := range 5 {
 		buyers = append(buyers, newShopper(t, db, fmt.Sprint("v", v)))
 	}
+	var refundable [][2]int64 // order, its second line
 	for i, day := range []int{1, 3, 3, 17, 28} {
 		at := month.AddDate(0, 0, day-1).Add(time.Duration(10+i) * time.Hour)
 		for v := range 5 {
@@ -308,8 +309,9 @@ func TestAttributionClosedMonth(t *testing.T) {
 				t.Fatal(err)
 			}
 			if v%2 == 0 {
-				order, _ := insertPaidOrder(t, db, buyers[v], at.Add(time.Minute), at.Add(time.Hour), int64(100+day))
+				order, items := insertPaidOrder(t, db, buyers[v], at.Add(time.Minute), at.Add(time.Hour), int64(100+day), 40)
 				attributeInTx(t, db, svc, order)
+				refundable = append(refundable, [2]int64{order, items[1]})
 			}
 		}
 	}
@@ -348,6 +350,34 @@ func TestAttributionClosedMonth(t *testing.T) {
 	}
 	if fromSnapshot := stats(); !reflect.DeepEqual(fromSnapshot, distinct) {
 		t.Fatalf("snapshot %+v\ndistinct %+v", fromSnapshot, distinct)
+	}
+	rollupBreaches(t, db)
+
+	// Refunds after the month closed still show: the snapshot keeps the
+	// month's sums but not its refunds.
+	for _, r := range refundable[:2] {
+		err := storage.New(db).InTx(ctx, func(tx *storage.Tx) error {
+			return svc.ReverseOrderCredits(ctx, tx.Attribution(), r[0], map[int64]domain.Fen{r[1]: 40})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	refunded := 0
+	for _, dim := range []attribution.TouchpointKind{attribution.KindPost, attribution.KindKOC} {
+		for _, m := range attribution.Models {
+			q := attribution.StatsQuery{Kind: dim, Model: m, From: month, To: last}
+			got, want := statsAndDistinct(t, st, q)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("after refunds %s/%s: snapshot %+v\ndistinct %+v", dim, m, got, want)
+			}
+			for _, s := range got {
+				refunded += int(s.Refunded)
+			}
+		}
+	}
+	if refunded == 0 {
+		t.Fatal("the refunds after closing show nowhere")
 	}
 	rollupBreaches(t, db)
 }

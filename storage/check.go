@@ -160,8 +160,9 @@ WHERE (c.per_shopper_limit > 0 AND s.taken > c.per_shopper_limit) OR s.taken <> 
 	rollupMatches("attribution_buyer_last", "model, kind, touchpoint_id, shopper_id, last_day, prev_day"),
 	rollupMatches("attribution_tp_daily", "model, kind, day, touchpoint_id, orders, new_customer_orders, credited_fen, "+
 		"refunded_fen, last_buyers, prev_buyers"),
-	rollupMatches("touch_month_visitors", "kind, month, touchpoint_id, visitors"),
-	rollupMatches("attribution_month_buyers", "model, kind, month, touchpoint_id, buyers, repeat_buyers"),
+	rollupMatches("touch_month_visitors", "kind, month, touchpoint_id, visitors, touches"),
+	rollupMatches("attribution_month_buyers", "model, kind, month, touchpoint_id, buyers, repeat_buyers, orders, "+
+		"new_customer_orders, credited_fen"),
 	// --- reports (gap rollups of the closed days, migration 00026) ---
 	rollupMatches("touch_visitor_closed", "kind, touchpoint_id, visitor, last_day"),
 	rollupMatches("touch_tp_gaps", "kind, day, touchpoint_id, prev_day, touches, visitors"),
