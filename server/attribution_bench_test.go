@@ -234,15 +234,15 @@ func benchReports(b *testing.B, a *app) {
 	}{
 		{"last30", time.Time{}, time.Time{}}, // the default: the last 30 days through today (rollup path)
 		{"month", time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, domain.Shanghai), today},
-		// Last month: its snapshot from the 3rd of this month on; on the 1st
-		// and 2nd it is not closed yet (gap rollups, and its last days per
+		// Last month: its snapshot from the 2nd of this month, 00:10, on;
+		// before, it is not closed yet (gap rollups, and its last days per
 		// visitor).
 		{"lastmonth", time.Date(today.Year(), today.Month()-1, 1, 0, 0, 0, 0, domain.Shanghai),
 			time.Date(today.Year(), today.Month(), 0, 0, 0, 0, 0, domain.Shanghai)},
 		{"month2", time.Date(today.Year(), today.Month()-2, 1, 0, 0, 0, 0, domain.Shanghai),
 			time.Date(today.Year(), today.Month()-1, 0, 0, 0, 0, 0, domain.Shanghai)}, // a closed month: its snapshot
 		{"closed30", today.AddDate(0, 0, -60), today.AddDate(0, 0, -31)}, // ended a month ago: the gap rollups
-		{"last7", today.AddDate(0, 0, -7), today.AddDate(0, 0, -1)},      // ended yesterday: gaps and the last two days per visitor
+		{"last7", today.AddDate(0, 0, -7), today.AddDate(0, 0, -1)},      // ended yesterday: gaps and the last day (two before 00:10) per visitor
 	}
 	b.ResetTimer()
 	for range b.N {

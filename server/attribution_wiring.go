@@ -49,7 +49,10 @@ func (a *app) wireAttribution(ctx context.Context, wx any) error {
 		every(24*time.Hour, a.log, "attribution.touch_retention", func(ctx context.Context) error {
 			return a.pruneTouches(ctx, st)
 		}),
-		every(6*time.Hour, a.log, "attribution.close_months", func(ctx context.Context) error {
+		// Every quarter of an hour, so a day is folded soon after it closes
+		// (attribution.ClosedThrough); a run with nothing to fold is a few
+		// statements.
+		every(15*time.Minute, a.log, "attribution.close_months", func(ctx context.Context) error {
 			closed, err := st.CloseMonths(ctx, a.now())
 			if len(closed) > 0 {
 				a.log.Info("attribution: closed months", "months", closed)

@@ -20,8 +20,8 @@ import (
 // distinct counts over the per-visitor and per-buyer rollups for every
 // period of ten days, dimension and two models — with nothing folded, with part
 // of the days folded, with all, after a refund of a folded day's order —
-// and pages add up. Days are folded once, in order, and only two days after
-// they end; folded answers no longer read the per-visitor rollups.
+// and pages add up. Days are folded once, in order, and only once a touch
+// can no longer arrive for them; folded answers no longer read the per-visitor rollups.
 func TestAttributionClosedPeriodsFromGaps(t *testing.T) {
 	t.Parallel()
 	db := storagetest.NewDB(t)
@@ -71,22 +71,23 @@ func TestAttributionClosedPeriodsFromGaps(t *testing.T) {
 	}
 	compare("nothing folded")
 
-	// now−3 days folds the first day with data (today−9, or today−10 when
-	// the touches of 3 hours before now were the day before) … today−6;
-	// then through today (now+3 days); then nothing more.
+	// Noon three days ago folds the first day with data (today−9, or
+	// today−10 when the touches of 3 hours before now were the day before)
+	// … today−5; noon in three days through today+1; then nothing more.
 	first := firstDataDay(t, db)
+	noon := today.Add(12 * time.Hour)
 	for i, step := range []struct {
 		at   time.Time
 		want int
-	}{{now.AddDate(0, 0, -3), daysBetween(first, today.AddDate(0, 0, -6)) + 1}, {now.AddDate(0, 0, -3), 0},
-		{now.AddDate(0, 0, 3), 6}, {now.AddDate(0, 0, 3), 0}} {
+	}{{noon.AddDate(0, 0, -3), daysBetween(first, today.AddDate(0, 0, -5)) + 1}, {noon.AddDate(0, 0, -3), 0},
+		{noon.AddDate(0, 0, 3), 6}, {noon.AddDate(0, 0, 3), 0}} {
 		n, err := st.CloseDays(ctx, step.at)
 		if err != nil || n != step.want {
 			t.Fatalf("close days at %s: %d %v, want %d", step.at.Format(time.DateOnly), n, err, step.want)
 		}
 		rollupBreaches(t, db)
 		if i == 0 {
-			compare("folded through today−6")
+			compare("folded through today−5")
 		}
 	}
 
@@ -131,9 +132,9 @@ WHERE c.day = $1::date AND NOT c.reversal ORDER BY c.order_id LIMIT 1`, today.Ad
 	}
 }
 
-// The closer folds the days that ended at least two days ago (a touch may
-// be reported up to a day late), and a period over folded and later days is
-// exact.
+// The closer folds a day from 00:10 two days after it (a touch may be
+// reported up to a day late; attribution.ClosedThrough), and a period over
+// folded and later days is exact.
 func TestAttributionClosedPeriodBeforeFolding(t *testing.T) {
 	t.Parallel()
 	db := storagetest.NewDB(t)
@@ -142,8 +143,14 @@ func TestAttributionClosedPeriodBeforeFolding(t *testing.T) {
 	st := storage.New(db).Attribution()
 	seedAttributionDays(t, db, now)
 	today := attribution.Day(now)
-	if n, err := st.CloseDays(ctx, now); err != nil || n != daysBetween(firstDataDay(t, db), today.AddDate(0, 0, -3))+1 {
+	if n, err := st.CloseDays(ctx, today.Add(5*time.Minute)); err != nil || n != daysBetween(firstDataDay(t, db), today.AddDate(0, 0, -3))+1 {
 		t.Fatalf("close days: %d %v (first day with data %s)", n, err, firstDataDay(t, db).Format(time.DateOnly))
+	}
+	if n, err := st.CloseDays(ctx, today.Add(9*time.Minute)); err != nil || n != 0 {
+		t.Fatalf("closed %d days before 00:10: %v", n, err)
+	}
+	if n, err := st.CloseDays(ctx, today.Add(11*time.Minute)); err != nil || n != 1 {
+		t.Fatalf("closed %d days at 00:11, want the day before yesterday: %v", n, err)
 	}
 	for _, p := range [][2]int{{9, 3}, {9, 2}, {4, 1}, {2, 1}} {
 		for _, m := range attribution.Models {

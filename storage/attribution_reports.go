@@ -14,9 +14,10 @@ import (
 // Reports read only the rollups (migrations 00005, 00006, 00007, 00026 and 00027),
 // never the touches or the orders. A period that runs through today costs
 // one row per (day, touchpoint) of the dimension; a whole closed month one
-// per touchpoint, and one per (day, touchpoint) with a refund; a period that ended
-// earlier one per (day, touchpoint, previous day) for its closed days, and
-// one per visitor-day for its days not yet closed (the two before today).
+// per touchpoint, and one per (day, touchpoint) with a refund; a period
+// that ended earlier one per (day, touchpoint, previous day) for its closed
+// days, and one per visitor-day for its days not yet closed (yesterday, and
+// the day before until 00:10).
 
 type statsRow struct {
 	TouchpointID      int64     `db:"touchpoint_id"`
@@ -249,8 +250,8 @@ var _ [gapDays - attribution.MaxReportDays]struct{}
 // into the gap rollups (through attribution_closed_through; migration
 // 00026) give touches, visitors (those with a day in the period whose
 // previous day is before it), buyers and repeat buyers as sums; its later
-// days (at most the two before today, unless the closer is behind) are read
-// per visitor and buyer, and count those the folded days have not counted
+// days (yesterday, the day before until 00:10, or more while the closer is
+// behind) are read per visitor and buyer, and count those the folded days have not counted
 // yet: visitors whose latest folded day is before the period; buyers with no
 // folded order unit in the period, and repeat buyers with none and two
 // later orders, or one and a later order, each looked up by key in the
@@ -310,12 +311,12 @@ WITH c AS (
     LEFT JOIN rb ON rb.touchpoint_id = a.touchpoint_id
 )`
 
-// CloseDays folds every day that ended at least two days before now (a
+// CloseDays folds every day closed at now (attribution.ClosedThrough: a
 // touch may arrive up to a day late) into the gap rollups, a month at a
 // time (one transaction each: the first run after migration 00026 folds
 // every day with data); it returns how many days it folded.
 func (a Attribution) CloseDays(ctx context.Context, now time.Time) (int, error) {
-	through := attribution.Day(now.Add(-48*time.Hour)).AddDate(0, 0, -1).Format(time.DateOnly)
+	through := attribution.ClosedThrough(now).Format(time.DateOnly)
 	total := 0
 	for {
 		var n int
@@ -336,11 +337,12 @@ func (a Attribution) CloseDays(ctx context.Context, now time.Time) (int, error) 
 	return total, nil
 }
 
-// CloseMonths computes the distinct counts of every month of the last year
-// that ended at least two days before now (a touch may arrive up to a day
-// late) and is not yet done; it returns the months it closed.
+// CloseMonths computes the snapshot of every month of the last year whose
+// days are all closed at now (attribution.ClosedThrough) and is not yet
+// done; it returns the months it closed.
 func (a Attribution) CloseMonths(ctx context.Context, now time.Time) ([]string, error) {
-	n := now.In(domain.Shanghai).Add(-48 * time.Hour)
+	// The month after the latest closed day's: every month before it is closed.
+	n := attribution.ClosedThrough(now).AddDate(0, 0, 1)
 	thisMonth := time.Date(n.Year(), n.Month(), 1, 0, 0, 0, 0, domain.Shanghai)
 	var closed []string
 	for m := thisMonth.AddDate(-1, 0, 0); m.Before(thisMonth); m = m.AddDate(0, 1, 0) {

@@ -130,6 +130,23 @@ func (s *Service) normalize(ctx context.Context, q *ReportQuery) error {
 	return nil
 }
 
+// TrackPast is how late a touch may arrive: one stamped earlier than that
+// before the server's now is stamped now − TrackPast.
+const TrackPast = 24 * time.Hour
+
+// closeMargin covers the clocks of several servers and the payments in
+// flight at midnight (an order is attributed on the day it is applied).
+const closeMargin = 10 * time.Minute
+
+// ClosedThrough is the latest day whose touches and orders can no longer
+// change at now (but for refunds, which move only refunded amounts): the
+// last touch of day D may arrive until D+2 00:00, so D is closed from
+// D+2 00:10 on. Reports fold closed days into rollups that are never
+// revised (the gap rollups and the month snapshots).
+func ClosedThrough(now time.Time) time.Time {
+	return Day(now.Add(-TrackPast-closeMargin)).AddDate(0, 0, -1)
+}
+
 // Day is t's Asia/Shanghai date at midnight there.
 func Day(t time.Time) time.Time {
 	y, m, d := t.In(domain.Shanghai).Date()

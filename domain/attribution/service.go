@@ -68,9 +68,8 @@ type Service struct {
 	WxaCode      WxaCoder
 	DecryptGroup GroupDecrypter
 	Now          func() time.Time
-	// TrackPast and TrackFuture bound a touch's time: earlier than now −
-	// TrackPast or later than now + TrackFuture is clamped (defaults 24 h, 0).
-	TrackPast   time.Duration
+	// TrackFuture bounds a touch's time: later than now + TrackFuture is
+	// clamped (default 0); earlier than now − TrackPast too.
 	TrackFuture time.Duration
 }
 

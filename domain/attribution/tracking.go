@@ -93,11 +93,7 @@ func (s *Service) Track(ctx context.Context, v Visitor, events []Event) (TrackRe
 		return TrackResult{}, domain.Invalid(fe...)
 	}
 	now := s.now()
-	past := s.TrackPast
-	if past <= 0 {
-		past = 24 * time.Hour
-	}
-	lo, hi := now.Add(-past), now.Add(s.TrackFuture)
+	lo, hi := now.Add(-TrackPast), now.Add(s.TrackFuture)
 	var sessionKey string
 	var res TrackResult
 	ins := make([]TouchInput, 0, len(events))
