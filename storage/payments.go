@@ -60,6 +60,7 @@ type cashierOrderRow struct {
 	Payable     int64     `db:"payable_fen"`
 	Tendered    int64     `db:"tendered_fen"`
 	Freight     int64     `db:"freight_fen"`
+	PointsUsed  int64     `db:"points_used"`
 	ExpiresAt   time.Time `db:"expires_at"`
 }
 
@@ -79,7 +80,7 @@ type cashierItemRow struct {
 const cashierOrderSelect = `
 SELECT o.id, o.order_no, COALESCE(o.shopper_id, 0) AS shopper_id, COALESCE(s.openid, '') AS openid, o.status,
        o.fulfillment, o.channel, COALESCE(o.store_id, 0) AS store_id, COALESCE(o.clerk_id, 0) AS clerk_id,
-       o.payable_fen, o.freight_fen, o.expires_at,
+       o.payable_fen, o.freight_fen, o.points_used, o.expires_at,
        COALESCE((SELECT sum(t.amount_fen) FROM order_tenders t WHERE t.order_id = o.id AND t.kind <> 'wechat_pay'), 0) AS tendered_fen`
 
 const cashierOrderSQL = cashierOrderSelect + `
@@ -153,7 +154,7 @@ func (s Payments) loadOrder(ctx context.Context, where string, forUpdate bool, a
 	o := cashier.Order{ID: r.ID, Number: r.Number, ShopperID: r.ShopperID, OpenID: r.OpenID,
 		Status: order.Status(r.Status), Fulfillment: order.FulfillmentType(r.Fulfillment),
 		Channel: order.Channel(r.Channel), StoreID: r.StoreID, ClerkID: r.ClerkID,
-		Payable: domain.Fen(r.Payable), Tendered: domain.Fen(r.Tendered), Freight: domain.Fen(r.Freight), ExpiresAt: r.ExpiresAt,
+		Payable: domain.Fen(r.Payable), Tendered: domain.Fen(r.Tendered), Freight: domain.Fen(r.Freight), PointsUsed: r.PointsUsed, ExpiresAt: r.ExpiresAt,
 		Discounts: discounts}
 	for _, it := range items {
 		o.Items = append(o.Items, cashier.Item{ID: it.ID, LineNo: it.LineNo, SKUID: it.SKUID, Title: it.Title,
@@ -175,8 +176,26 @@ const markOrderPaidSQL = `
 UPDATE orders SET status = 'paid', paid_at = $2, updated_at = $3
 WHERE id = $1 AND status = 'pending_payment'`
 
-func (s Payments) MarkOrderPaid(ctx context.Context, orderID int64, paidAt, now time.Time) error {
-	res, err := s.ext().ExecContext(ctx, markOrderPaidSQL, orderID, paidAt, now)
+// payOrderSQL is markOrderPaidSQL recording the tender that pays the order
+// in the same statement. When the order is not pending the caller's
+// rows-affected check refuses and the transaction, tender and all, rolls
+// back.
+const payOrderSQL = `
+WITH t AS (
+  INSERT INTO order_tenders (order_id, kind, ref, amount_fen, created_at) VALUES ($1, $4, $5, $6, $3)
+)
+UPDATE orders SET status = 'paid', paid_at = $2, updated_at = $3
+WHERE id = $1 AND status = 'pending_payment'`
+
+// MarkOrderPaid implements cashier.ApplyStore.
+func (s Payments) MarkOrderPaid(ctx context.Context, orderID int64, tender *order.Tender, paidAt, now time.Time) error {
+	var res sql.Result
+	var err error
+	if tender == nil {
+		res, err = s.ext().ExecContext(ctx, markOrderPaidSQL, orderID, paidAt, now)
+	} else {
+		res, err = s.ext().ExecContext(ctx, payOrderSQL, orderID, paidAt, now, string(tender.Kind), tender.Ref, int64(tender.Amount))
+	}
 	if err != nil {
 		return fmt.Errorf("storage: mark order paid: %w", mapErr(err))
 	}
@@ -201,11 +220,6 @@ WHERE id = $1 AND status = 'paid'`, orderID, at)
 		return order.ErrInvalidTransition.WithMessage("The order is not paid.")
 	}
 	return nil
-}
-
-// AddTender implements cashier.Store (as Orders.AddTender).
-func (s Payments) AddTender(ctx context.Context, orderID int64, t order.Tender, at time.Time) (order.Tender, error) {
-	return Orders(s).AddTender(ctx, orderID, t, at)
 }
 
 // Tenders implements cashier.Store (as Orders.Tenders).

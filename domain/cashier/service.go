@@ -96,12 +96,12 @@ type ApplyStore interface {
 	// markAttempt is set, p's attempt is marked paid by it in the same
 	// statement.
 	InsertPayment(ctx context.Context, p Payment, markAttempt bool) (out Payment, inserted bool, err error)
-	// MarkOrderPaid moves a pending order to paid.
-	MarkOrderPaid(ctx context.Context, orderID int64, paidAt, now time.Time) error
+	// MarkOrderPaid moves a pending order to paid; a non-nil tender (the
+	// WeChat Pay payment that settles the rest of its payable) is recorded
+	// in the same statement.
+	MarkOrderPaid(ctx context.Context, orderID int64, tender *order.Tender, paidAt, now time.Time) error
 	// MarkOrderCompleted moves a paid order to completed.
 	MarkOrderCompleted(ctx context.Context, orderID int64, at time.Time) error
-	// AddTender records a tender of an order (the WeChat Pay payment).
-	AddTender(ctx context.Context, orderID int64, t order.Tender, at time.Time) (order.Tender, error)
 	// SellStock turns qty reserved units of a SKU into sold ones (ledger).
 	SellStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error
 	// CreateRefund writes a pending refund (see RefundStore).
@@ -587,16 +587,13 @@ func (s *Service) applyOrder(ctx context.Context, t payment.Transaction, src Sou
 			outcome, detail = OutcomeRefundDue, fmt.Sprintf("order is %s: refund %s", o.Status, due.OutRefundNo)
 			return nil
 		}
-		if _, err := tx.AddTender(ctx, o.ID, order.Tender{Kind: order.TenderWeChatPay, Ref: p.TransactionID, Amount: p.Amount}, now); err != nil {
-			return err
-		}
 		outcome = OutcomeApplied
 		if err := record(tx); err != nil {
 			return err
 		}
 		e := o.event(order.MomentPaid, "", domain.System, p.SuccessTime)
 		e.PaymentID, e.TransactionID, e.Amount = p.ID, p.TransactionID, p.Amount
-		return markPaid(ctx, tx, o, e, now)
+		return markPaid(ctx, tx, o, &order.Tender{Kind: order.TenderWeChatPay, Ref: p.TransactionID, Amount: p.Amount}, e, now)
 	}
 	err := s.Store.InTx(ctx, func(tx Tx) error {
 		recorded = false
@@ -618,15 +615,21 @@ func (s *Service) applyOrder(ctx context.Context, t payment.Transaction, src Sou
 	return outcome, detail, nil
 }
 
-// markPaid moves a locked pending order whose tenders now settle its
+// markPaid moves a locked pending order whose tenders, with tender (the
+// WeChat Pay payment, recorded with the move; nil: none), now settle its
 // payable to paid: the reserved stock is sold, the paid moment e is raised,
 // and an in-store order, handed over at the counter, completes at once.
-func markPaid(ctx context.Context, tx ApplyStore, o Order, e order.Event, now time.Time) error {
+func markPaid(ctx context.Context, tx ApplyStore, o Order, tender *order.Tender, e order.Event, now time.Time) error {
 	if err := order.StatusPendingPayment.Transition(order.StatusPaid, o.Fulfillment); err != nil {
 		return err
 	}
-	if err := tx.MarkOrderPaid(ctx, o.ID, e.At, now); err != nil {
+	if err := tx.MarkOrderPaid(ctx, o.ID, tender, e.At, now); err != nil {
 		return err
+	}
+	// The lines and points as read under the lock, for the handlers.
+	e.PaidLines, e.PointsUsed = make([]order.PaidLine, len(o.Items)), o.PointsUsed
+	for i, it := range o.Items {
+		e.PaidLines[i] = order.PaidLine{ItemID: it.ID, SKUID: it.SKUID, Quantity: it.Quantity, Paid: it.Paid}
 	}
 	if err := tx.Raise(ctx, e); err != nil {
 		return err
@@ -678,7 +681,7 @@ func (s *Service) Settle(ctx context.Context, shopperID int64, number string) er
 		if o.Due() != 0 {
 			return ErrDueThroughWeChat
 		}
-		return markPaid(ctx, tx, o, o.event(order.MomentPaid, "", domain.Actor{Kind: "shopper", ID: shopperID}, now), now)
+		return markPaid(ctx, tx, o, nil, o.event(order.MomentPaid, "", domain.Actor{Kind: "shopper", ID: shopperID}, now), now)
 	})
 	if err != nil {
 		return fmt.Errorf("cashier: settle: %w", err)

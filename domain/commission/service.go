@@ -127,6 +127,9 @@ type Store interface {
 	SetLevelRate(ctx context.Context, levelID, categoryID, productID int64, rateBP int, remove bool) error
 
 	Binding(ctx context.Context, shopperID int64) (*Binding, error)
+	// BindingSettings returns the customer's binding (nil: none) and the
+	// programme's settings, in one statement.
+	BindingSettings(ctx context.Context, shopperID int64) (*Binding, Settings, error)
 	SaveBinding(ctx context.Context, b Binding) error
 	FirstReferrerTouches(ctx context.Context, shopperID int64, until time.Time) ([]attribution.Touch, error)
 	HasPaidOrderBefore(ctx context.Context, shopperID int64, before time.Time) (bool, error)
@@ -365,13 +368,15 @@ func (m *settingsMemo) get(ctx context.Context) (Settings, error) {
 }
 
 func (s *Service) bind(ctx context.Context, st Store, sm *settingsMemo, shopperID int64, now time.Time) (*Binding, error) {
-	cur, err := st.Binding(ctx, shopperID)
-	if err != nil || cur != nil {
-		return cur, err
-	}
-	set, err := sm.get(ctx)
-	if err != nil || set.BindingDays <= 0 {
+	// The settings come with the binding: a customer not bound yet needs
+	// them, and an accrual needs them for its cap and fraud limit.
+	cur, set, err := st.BindingSettings(ctx, shopperID)
+	if err != nil {
 		return nil, err
+	}
+	sm.set, sm.ok = set, true
+	if cur != nil || set.BindingDays <= 0 {
+		return cur, nil
 	}
 	if set.BindingNewOnly {
 		if paid, err := st.HasPaidOrderBefore(ctx, shopperID, now); err != nil || paid {
