@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/yutang/yutang/domain/cashier"
 	"github.com/yutang/yutang/domain/identity"
@@ -100,4 +101,30 @@ WHERE o.order_no = $1 AND t.kind = 'wechat_pay' AND t.ref = $2 AND t.amount_fen 
 		t.Fatalf("%d tenders, want 1", n)
 	}
 	pa.checkInvariants()
+}
+
+// TestKOCCategoryRateFromThePaidMoment: the KOC programme accrues from the
+// paid moment's lines without reading the order, so each line must carry
+// its product's category: a level's category rate (and a product rate
+// beating it) applies to the credited amount as when the order was read.
+func TestKOCCategoryRateFromThePaidMoment(t *testing.T) {
+	t.Parallel()
+	w := newKOCWorld(t)
+	cat := int64(w.count(`SELECT category_id FROM products WHERE id = $1`, w.prod))
+	w.must(204, req{Method: "PUT", Path: fmt.Sprintf("/api/v1/admin/koc-levels/%d/rates", w.level), Token: w.admin,
+		Body: map[string]any{"category_id": cat, "rate_bp": 1500}})
+	_, k, code := w.join("koc-cat", 0)
+	buyer, _ := w.shopper("cat-buyer")
+	w.touch(buyer, code, time.Hour)
+	w.buy(buyer, 2) // 2000 fen of goods at the category's 15 %
+	if got := w.koc(k); got.PendingFen != 300 {
+		t.Fatalf("after an order in the rated category: %+v, want 300 pending", got)
+	}
+	w.must(204, req{Method: "PUT", Path: fmt.Sprintf("/api/v1/admin/koc-levels/%d/rates", w.level), Token: w.admin,
+		Body: map[string]any{"product_id": w.prod, "rate_bp": 500}})
+	w.buy(buyer, 1) // 1000 fen at the product's 5 %
+	if got := w.koc(k); got.PendingFen != 350 {
+		t.Fatalf("after an order of the rated product: %+v, want 350 pending", got)
+	}
+	w.checkInvariants()
 }

@@ -68,6 +68,8 @@ type cashierItemRow struct {
 	ID               int64  `db:"id"`
 	LineNo           int    `db:"line_no"`
 	SKUID            int64  `db:"sku_id"`
+	ProductID        int64  `db:"product_id"`  // cashierItemsSQL only
+	CategoryID       int64  `db:"category_id"` // cashierItemsSQL only
 	Title            string `db:"title"`
 	Quantity         int    `db:"quantity"`
 	Paid             int64  `db:"paid_fen"`
@@ -88,11 +90,12 @@ FROM orders o LEFT JOIN shoppers s ON s.id = o.shopper_id
 WHERE `
 
 // cashierItemsSQL reads the items after the order's lock, with the kinds of
-// discount each carries (cashier.Order.Discounts).
+// discount each carries (cashier.Order.Discounts) and their products'
+// categories (for the paid moment's lines).
 const cashierItemsSQL = `
-SELECT i.id, i.line_no, i.sku_id, i.title, i.quantity, i.paid_fen, i.refunded_quantity, i.refunded_fen,
+SELECT i.id, i.line_no, i.sku_id, i.product_id, p.category_id, i.title, i.quantity, i.paid_fen, i.refunded_quantity, i.refunded_fen,
        ARRAY(SELECT DISTINCT a.source FROM order_adjustments a WHERE a.item_id = i.id) AS sources
-FROM order_items i WHERE i.order_id = $1 ORDER BY i.line_no`
+FROM order_items i JOIN products p ON p.id = i.product_id WHERE i.order_id = $1 ORDER BY i.line_no`
 
 // cashierOrderItemsSQL is cashierOrderSQL joined with the items (the order
 // repeated on each item's row), for reads that lock nothing: one statement
@@ -157,7 +160,8 @@ func (s Payments) loadOrder(ctx context.Context, where string, forUpdate bool, a
 		Payable: domain.Fen(r.Payable), Tendered: domain.Fen(r.Tendered), Freight: domain.Fen(r.Freight), PointsUsed: r.PointsUsed, ExpiresAt: r.ExpiresAt,
 		Discounts: discounts}
 	for _, it := range items {
-		o.Items = append(o.Items, cashier.Item{ID: it.ID, LineNo: it.LineNo, SKUID: it.SKUID, Title: it.Title,
+		o.Items = append(o.Items, cashier.Item{ID: it.ID, LineNo: it.LineNo, SKUID: it.SKUID, ProductID: it.ProductID,
+			CategoryID: it.CategoryID, Title: it.Title,
 			Quantity: it.Quantity, Paid: domain.Fen(it.Paid), RefundedQuantity: it.RefundedQuantity,
 			RefundedFen: domain.Fen(it.RefundedFen)})
 	}

@@ -65,6 +65,8 @@ type Item struct {
 	ID               int64
 	LineNo           int
 	SKUID            int64
+	ProductID        int64
+	CategoryID       int64 // the product's category (read with the order's lock only)
 	Title            string
 	Quantity         int
 	Paid             domain.Fen

@@ -629,7 +629,8 @@ func markPaid(ctx context.Context, tx ApplyStore, o Order, tender *order.Tender,
 	// The lines and points as read under the lock, for the handlers.
 	e.PaidLines, e.PointsUsed = make([]order.PaidLine, len(o.Items)), o.PointsUsed
 	for i, it := range o.Items {
-		e.PaidLines[i] = order.PaidLine{ItemID: it.ID, SKUID: it.SKUID, Quantity: it.Quantity, Paid: it.Paid}
+		e.PaidLines[i] = order.PaidLine{ItemID: it.ID, SKUID: it.SKUID, ProductID: it.ProductID, CategoryID: it.CategoryID,
+			Quantity: it.Quantity, Paid: it.Paid}
 	}
 	if err := tx.Raise(ctx, e); err != nil {
 		return err

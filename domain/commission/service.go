@@ -468,8 +468,19 @@ func (s *Service) Rebind(ctx context.Context, by domain.Actor, reqID string, sho
 // payment-apply transaction, after attribution has attributed the order.
 func (s *Service) Accrue(ctx context.Context, st Store, at Attributions, orderID int64) error {
 	o, err := st.PaidOrder(ctx, orderID)
-	if err != nil || o.BuyerID == 0 {
+	if err != nil {
 		return err
+	}
+	return s.AccruePaid(ctx, st, at, o)
+}
+
+// AccruePaid is Accrue for a paid order its caller has in hand (the paid
+// moment's lines), without reading it. o.PaidAt must be the order's paid_at
+// as stored (to the microsecond).
+func (s *Service) AccruePaid(ctx context.Context, st Store, at Attributions, o PaidOrder) error {
+	orderID := o.ID
+	if o.BuyerID == 0 {
+		return nil
 	}
 	sm := &settingsMemo{st: st}
 	b, err := s.bind(ctx, st, sm, o.BuyerID, o.PaidAt)

@@ -174,11 +174,7 @@ func (s *Service) Paid(ctx context.Context, st Store, os Orders, e order.Event) 
 			lines = append(lines, order.PaidLine{ItemID: it.ID, SKUID: it.SKUID, Quantity: it.Quantity, Paid: it.Paid})
 		}
 	}
-	set, err := st.Settings(ctx)
-	if err != nil {
-		return err
-	}
-	tiers, err := st.Tiers(ctx)
+	tiers, set, err := st.Rules(ctx)
 	if err != nil {
 		return err
 	}

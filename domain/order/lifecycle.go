@@ -121,12 +121,15 @@ type Event struct {
 	Tenders     []TenderRefund
 }
 
-// PaidLine is one line of a paid order (Event.PaidLines).
+// PaidLine is one line of a paid order (Event.PaidLines), with its
+// product's category as it is when the order is paid.
 type PaidLine struct {
-	ItemID   int64
-	SKUID    int64
-	Quantity int
-	Paid     domain.Fen
+	ItemID     int64
+	SKUID      int64
+	ProductID  int64
+	CategoryID int64
+	Quantity   int
+	Paid       domain.Fen
 }
 
 // RefundedLine is what one refund took back of one order line.
