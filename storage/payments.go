@@ -117,15 +117,7 @@ func (s Payments) loadOrder(ctx context.Context, where string, forUpdate bool, a
 		if err := sqlx.GetContext(ctx, s.ext(), &r, cashierOrderSQL+where+` FOR UPDATE OF o`, args...); err != nil {
 			return cashier.Order{}, mapErrNotFound(err, order.ErrOrderNotFound)
 		}
-		if err := sqlx.SelectContext(ctx, s.ext(), &items, cashierItemsSQL, r.ID); err != nil {
-			return cashier.Order{}, fmt.Errorf("storage: order items: %w", mapErr(err))
-		}
-		discounts = map[pricing.Source]bool{}
-		for _, it := range items {
-			for _, src := range it.Sources {
-				discounts[pricing.Source(src)] = true
-			}
-		}
+		return s.withLockedItems(ctx, r)
 	} else {
 		var rows []struct {
 			cashierOrderRow
@@ -154,6 +146,26 @@ func (s Payments) loadOrder(ctx context.Context, where string, forUpdate bool, a
 				RefundedQuantity: int(it.RefundedQuantity.Int64), RefundedFen: it.RefundedFen.Int64})
 		}
 	}
+	return cashierOrderOf(r, items, discounts), nil
+}
+
+// withLockedItems reads the items of a locked order (cashierItemsSQL, after
+// the lock) and returns the order with them and their kinds of discount.
+func (s Payments) withLockedItems(ctx context.Context, r cashierOrderRow) (cashier.Order, error) {
+	var items []cashierItemRow
+	if err := sqlx.SelectContext(ctx, s.ext(), &items, cashierItemsSQL, r.ID); err != nil {
+		return cashier.Order{}, fmt.Errorf("storage: order items: %w", mapErr(err))
+	}
+	discounts := map[pricing.Source]bool{}
+	for _, it := range items {
+		for _, src := range it.Sources {
+			discounts[pricing.Source(src)] = true
+		}
+	}
+	return cashierOrderOf(r, items, discounts), nil
+}
+
+func cashierOrderOf(r cashierOrderRow, items []cashierItemRow, discounts map[pricing.Source]bool) cashier.Order {
 	o := cashier.Order{ID: r.ID, Number: r.Number, ShopperID: r.ShopperID, OpenID: r.OpenID,
 		Status: order.Status(r.Status), Fulfillment: order.FulfillmentType(r.Fulfillment),
 		Channel: order.Channel(r.Channel), StoreID: r.StoreID, ClerkID: r.ClerkID,
@@ -165,7 +177,7 @@ func (s Payments) loadOrder(ctx context.Context, where string, forUpdate bool, a
 			Quantity: it.Quantity, Paid: domain.Fen(it.Paid), RefundedQuantity: it.RefundedQuantity,
 			RefundedFen: domain.Fen(it.RefundedFen)})
 	}
-	return o, nil
+	return o
 }
 
 func (s Payments) Order(ctx context.Context, number string, shopperID int64, forUpdate bool) (cashier.Order, error) {
@@ -310,14 +322,35 @@ WHERE a.order_id = $1 AND a.trade_type = $2 AND a.status = 'open'`, orderID, tra
 	return r.toDomain(), nil
 }
 
-func (s Payments) LockAttempt(ctx context.Context, outTradeNo string) (cashier.Attempt, error) {
-	var r attemptRow
-	err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT `+attemptCols+`
-FROM payment_attempts a JOIN orders o ON o.id = a.order_id WHERE a.out_trade_no = $1 FOR UPDATE OF a`, outTradeNo)
-	if err != nil {
-		return cashier.Attempt{}, mapErrNotFound(err, cashier.ErrUnknownTrade)
+// lockAttemptOrderSQL locks an attempt and its order in one statement (the
+// attempt's row first, as the rowmarks' order, then the order's) and reads
+// both; the order's columns are cashierOrderSelect's, prefixed "o.".
+const lockAttemptOrderSQL = `
+SELECT ` + attemptCols + `,
+       o.id AS "o.id", o.order_no AS "o.order_no", COALESCE(o.shopper_id, 0) AS "o.shopper_id", COALESCE(s.openid, '') AS "o.openid",
+       o.status AS "o.status", o.fulfillment AS "o.fulfillment", o.channel AS "o.channel", COALESCE(o.store_id, 0) AS "o.store_id",
+       COALESCE(o.clerk_id, 0) AS "o.clerk_id", o.payable_fen AS "o.payable_fen", o.freight_fen AS "o.freight_fen",
+       o.points_used AS "o.points_used", o.expires_at AS "o.expires_at",
+       COALESCE((SELECT sum(t.amount_fen) FROM order_tenders t WHERE t.order_id = o.id AND t.kind <> 'wechat_pay'), 0) AS "o.tendered_fen"
+FROM payment_attempts a JOIN orders o ON o.id = a.order_id LEFT JOIN shoppers s ON s.id = o.shopper_id
+WHERE a.out_trade_no = $1
+FOR UPDATE OF a, o`
+
+// LockAttemptOrder implements cashier.ApplyStore: the attempt and its order
+// locked and read in one statement, the order's items read after the lock.
+func (s Payments) LockAttemptOrder(ctx context.Context, outTradeNo string) (cashier.Attempt, cashier.Order, error) {
+	var r struct {
+		attemptRow
+		O cashierOrderRow `db:"o"`
 	}
-	return r.toDomain(), nil
+	if err := sqlx.GetContext(ctx, s.ext(), &r, lockAttemptOrderSQL, outTradeNo); err != nil {
+		return cashier.Attempt{}, cashier.Order{}, mapErrNotFound(err, cashier.ErrUnknownTrade)
+	}
+	o, err := s.withLockedItems(ctx, r.O)
+	if err != nil {
+		return cashier.Attempt{}, cashier.Order{}, err
+	}
+	return r.attemptRow.toDomain(), o, nil
 }
 
 // insertAttemptSQL numbers the attempt after the order's last one and

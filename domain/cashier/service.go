@@ -85,9 +85,10 @@ type ApplyStore interface {
 	// Raise runs the handlers of a moment of an order's life in the
 	// transaction (see order.Lifecycle); an error refuses the change.
 	order.Raiser
-	// LockAttempt returns the attempt with this out_trade_no, locked
+	// LockAttemptOrder returns the attempt with this out_trade_no and its
+	// order with its items (as OrderByID), both locked, the attempt first
 	// (ErrUnknownTrade).
-	LockAttempt(ctx context.Context, outTradeNo string) (Attempt, error)
+	LockAttemptOrder(ctx context.Context, outTradeNo string) (Attempt, Order, error)
 	// OrderByID returns an order with its items by id
 	// (order.ErrOrderNotFound); forUpdate locks the row.
 	OrderByID(ctx context.Context, id int64, forUpdate bool) (Order, error)
@@ -540,15 +541,11 @@ func (s *Service) applyOrder(ctx context.Context, t payment.Transaction, src Sou
 	// calls.
 	apply := func(tx ApplyStore) error {
 		outcome, detail, due = "", "", Refund{}
-		a, err := tx.LockAttempt(ctx, t.OutTradeNo)
+		a, o, err := tx.LockAttemptOrder(ctx, t.OutTradeNo)
 		if errors.Is(err, ErrUnknownTrade) {
 			outcome, detail = OutcomeUnknown, "no attempt has out_trade_no "+t.OutTradeNo
 			return nil
 		}
-		if err != nil {
-			return err
-		}
-		o, err := tx.OrderByID(ctx, a.OrderID, true)
 		if err != nil {
 			return err
 		}
