@@ -12,7 +12,8 @@ import (
 )
 
 // TestPaidMomentCarriesTheLines: applying a payment records its WeChat Pay
-// tender with the move to paid (one statement) and raises the paid moment
+// tender and its notification's log row with the move to paid (one
+// statement) and raises the paid moment
 // with the lines and redeemed points read under the order's lock, which
 // membership uses instead of reading the order: a card holder's two-line
 // order paid partly with points unfreezes exactly the points it redeemed
@@ -59,6 +60,16 @@ func TestPaidMomentCarriesTheLines(t *testing.T) {
 		if err != nil || out != cashier.OutcomeDuplicate {
 			t.Fatalf("replayed notification %d: %s %v", i, out, err)
 		}
+	}
+
+	// The notification log: the applying one once (written with the move to
+	// paid), then the two replays.
+	var notes []string
+	if err := pa.app.db.Select(&notes, `SELECT outcome FROM payment_notifications WHERE out_no = $1 ORDER BY id`, o.OrderNo+"-1"); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(notes) != "[applied duplicate duplicate]" {
+		t.Fatalf("notification log %v, want [applied duplicate duplicate]", notes)
 	}
 
 	// Each line earns 10 points a yuan of what was paid for it, once.

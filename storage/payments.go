@@ -192,25 +192,39 @@ const markOrderPaidSQL = `
 UPDATE orders SET status = 'paid', paid_at = $2, updated_at = $3
 WHERE id = $1 AND status = 'pending_payment'`
 
-// payOrderSQL is markOrderPaidSQL recording the tender that pays the order
-// in the same statement. When the order is not pending the caller's
-// rows-affected check refuses and the transaction, tender and all, rolls
-// back.
+// payOrderSQL is markOrderPaidSQL recording, in the same statement, the
+// tender that pays the order ($7) and the notification that told of it
+// ($8: the log row's columns follow). When the order is not pending the
+// caller's rows-affected check refuses and the transaction, tender, log row
+// and all, rolls back.
 const payOrderSQL = `
 WITH t AS (
-  INSERT INTO order_tenders (order_id, kind, ref, amount_fen, created_at) VALUES ($1, $4, $5, $6, $3)
+  INSERT INTO order_tenders (order_id, kind, ref, amount_fen, created_at) SELECT $1, $4, $5, $6, $3 WHERE $7::boolean
+), n AS (
+  INSERT INTO payment_notifications (event_id, event_type, resource, source, out_no, wx_id, amount_fen, outcome, detail, received_at)
+  SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 WHERE $8::boolean
 )
 UPDATE orders SET status = 'paid', paid_at = $2, updated_at = $3
 WHERE id = $1 AND status = 'pending_payment'`
 
 // MarkOrderPaid implements cashier.ApplyStore.
-func (s Payments) MarkOrderPaid(ctx context.Context, orderID int64, tender *order.Tender, paidAt, now time.Time) error {
+func (s Payments) MarkOrderPaid(ctx context.Context, p cashier.Paying) error {
 	var res sql.Result
 	var err error
-	if tender == nil {
-		res, err = s.ext().ExecContext(ctx, markOrderPaidSQL, orderID, paidAt, now)
+	if p.Tender == nil && p.Notification == nil {
+		res, err = s.ext().ExecContext(ctx, markOrderPaidSQL, p.OrderID, p.PaidAt, p.Now)
 	} else {
-		res, err = s.ext().ExecContext(ctx, payOrderSQL, orderID, paidAt, now, string(tender.Kind), tender.Ref, int64(tender.Amount))
+		var t order.Tender
+		var n cashier.Notification
+		if p.Tender != nil {
+			t = *p.Tender
+		}
+		if p.Notification != nil {
+			n = *p.Notification
+		}
+		res, err = s.ext().ExecContext(ctx, payOrderSQL, p.OrderID, p.PaidAt, p.Now, string(t.Kind), t.Ref, int64(t.Amount),
+			p.Tender != nil, p.Notification != nil, n.EventID, n.EventType, n.Resource, string(n.Source), n.OutNo, n.WxID,
+			int64(n.Amount), string(n.Outcome), n.Detail, n.ReceivedAt)
 	}
 	if err != nil {
 		return fmt.Errorf("storage: mark order paid: %w", mapErr(err))

@@ -97,10 +97,9 @@ type ApplyStore interface {
 	// markAttempt is set, p's attempt is marked paid by it in the same
 	// statement.
 	InsertPayment(ctx context.Context, p Payment, markAttempt bool) (out Payment, inserted bool, err error)
-	// MarkOrderPaid moves a pending order to paid; a non-nil tender (the
-	// WeChat Pay payment that settles the rest of its payable) is recorded
-	// in the same statement.
-	MarkOrderPaid(ctx context.Context, orderID int64, tender *order.Tender, paidAt, now time.Time) error
+	// MarkOrderPaid moves a pending order to paid and records what goes
+	// with the move (Paying), in one statement.
+	MarkOrderPaid(ctx context.Context, p Paying) error
 	// MarkOrderCompleted moves a paid order to completed.
 	MarkOrderCompleted(ctx context.Context, orderID int64, at time.Time) error
 	// SellStock turns qty reserved units of a SKU into sold ones (ledger).
@@ -585,12 +584,21 @@ func (s *Service) applyOrder(ctx context.Context, t payment.Transaction, src Sou
 			return nil
 		}
 		outcome = OutcomeApplied
-		if err := record(tx); err != nil {
-			return err
-		}
 		e := o.event(order.MomentPaid, "", domain.System, p.SuccessTime)
 		e.PaymentID, e.TransactionID, e.Amount = p.ID, p.TransactionID, p.Amount
-		return markPaid(ctx, tx, o, &order.Tender{Kind: order.TenderWeChatPay, Ref: p.TransactionID, Amount: p.Amount}, e, now)
+		paying := Paying{Tender: &order.Tender{Kind: order.TenderWeChatPay, Ref: p.TransactionID, Amount: p.Amount}}
+		if rec != nil && !recorded {
+			// The log row goes with the move to paid, before the stock
+			// moves (stock last).
+			r := *rec
+			r.Outcome, r.Detail, r.ReceivedAt = outcome, detail, s.now()
+			paying.Notification = &r
+		}
+		if err := markPaid(ctx, tx, o, paying, e, now); err != nil {
+			return err
+		}
+		recorded = recorded || paying.Notification != nil
+		return nil
 	}
 	err := s.Store.InTx(ctx, func(tx Tx) error {
 		recorded = false
@@ -612,15 +620,29 @@ func (s *Service) applyOrder(ctx context.Context, t payment.Transaction, src Sou
 	return outcome, detail, nil
 }
 
-// markPaid moves a locked pending order whose tenders, with tender (the
-// WeChat Pay payment, recorded with the move; nil: none), now settle its
-// payable to paid: the reserved stock is sold, the paid moment e is raised,
-// and an in-store order, handed over at the counter, completes at once.
-func markPaid(ctx context.Context, tx ApplyStore, o Order, tender *order.Tender, e order.Event, now time.Time) error {
+// Paying is a pending order's move to paid (ApplyStore.MarkOrderPaid) and
+// what is recorded with it, in the same statement.
+type Paying struct {
+	OrderID     int64
+	PaidAt, Now time.Time
+	// Tender is the WeChat Pay payment that settles the rest of the
+	// payable; nil: none (the order's other tenders settle it).
+	Tender *order.Tender
+	// Notification is the notification that told of the payment, for the
+	// log; nil: none.
+	Notification *Notification
+}
+
+// markPaid moves a locked pending order whose tenders, with p.Tender, now
+// settle its payable to paid (recording p's tender and notification with
+// the move): the reserved stock is sold, the paid moment e is raised, and
+// an in-store order, handed over at the counter, completes at once.
+func markPaid(ctx context.Context, tx ApplyStore, o Order, p Paying, e order.Event, now time.Time) error {
 	if err := order.StatusPendingPayment.Transition(order.StatusPaid, o.Fulfillment); err != nil {
 		return err
 	}
-	if err := tx.MarkOrderPaid(ctx, o.ID, tender, e.At, now); err != nil {
+	p.OrderID, p.PaidAt, p.Now = o.ID, e.At, now
+	if err := tx.MarkOrderPaid(ctx, p); err != nil {
 		return err
 	}
 	// The lines and points as read under the lock, for the handlers.
@@ -679,7 +701,7 @@ func (s *Service) Settle(ctx context.Context, shopperID int64, number string) er
 		if o.Due() != 0 {
 			return ErrDueThroughWeChat
 		}
-		return markPaid(ctx, tx, o, nil, o.event(order.MomentPaid, "", domain.Actor{Kind: "shopper", ID: shopperID}, now), now)
+		return markPaid(ctx, tx, o, Paying{}, o.event(order.MomentPaid, "", domain.Actor{Kind: "shopper", ID: shopperID}, now), now)
 	})
 	if err != nil {
 		return fmt.Errorf("cashier: settle: %w", err)
