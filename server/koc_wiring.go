@@ -25,7 +25,10 @@ func (a *app) wireKOC() {
 		return err
 	})
 	a.store.Lifecycle.On(order.MomentPaid, "koc", func(ctx context.Context, tx *storage.Tx, e order.Event) error {
-		return svc.Accrue(ctx, tx.KOCs(), tx.Attribution(), e.OrderID)
+		if e.PaidLines == nil {
+			return svc.Accrue(ctx, tx.KOCs(), tx.Attribution(), e.OrderID)
+		}
+		return svc.AccruePaid(ctx, tx.KOCs(), tx.Attribution(), paidForCommission(e))
 	})
 	a.store.Lifecycle.On(order.MomentRefunded, "koc", func(ctx context.Context, tx *storage.Tx, e order.Event) error {
 		if len(e.Lines) == 0 {
@@ -44,4 +47,16 @@ func (a *app) wireKOC() {
 			}
 		}
 	}))
+}
+
+// paidForCommission is the paid moment's order as the KOC programme reads
+// it (commission.PaidOrder): the buyer, when it was paid (the moment's
+// time, which the cashier stored as paid_at, to PostgreSQL's microsecond)
+// and its lines with their products' categories.
+func paidForCommission(e order.Event) commission.PaidOrder {
+	o := commission.PaidOrder{ID: e.OrderID, BuyerID: e.ShopperID, PaidAt: e.At.Round(time.Microsecond)}
+	for _, l := range e.PaidLines {
+		o.Lines = append(o.Lines, commission.Line{ItemID: l.ItemID, ProductID: l.ProductID, CategoryID: l.CategoryID, Paid: l.Paid})
+	}
+	return o
 }

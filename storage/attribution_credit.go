@@ -16,22 +16,26 @@ import (
 
 // --- orders ---
 
-// paidOrderSQL reads a paid order and its lines (in line order, as arrays)
-// in one statement.
+// paidOrderSQL reads a paid order and its lines (in line order, as arrays),
+// with the attribution settings (one row), in one statement.
 const paidOrderSQL = `
-SELECT o.id, o.order_no, COALESCE(o.shopper_id, 0) AS shopper_id, o.placed_at, o.paid_at,
+SELECT st.model, st.lookback_seconds, st.half_life_seconds, o.id, o.order_no, COALESCE(o.shopper_id, 0) AS shopper_id, o.placed_at, o.paid_at,
        COALESCE(o.store_id, 0) AS store_id, COALESCE(o.clerk_id, 0) AS clerk_id,
        o.shopper_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM orders p WHERE p.shopper_id = o.shopper_id AND p.id <> o.id
                    AND p.paid_at IS NOT NULL AND (p.paid_at, p.id) < (o.paid_at, o.id)) AS new_customer,
        l.item_ids, l.product_ids, l.paid_fens
-FROM orders o,
+FROM attribution_settings st, orders o,
      LATERAL (SELECT array_agg(i.id ORDER BY i.line_no) AS item_ids, array_agg(i.product_id ORDER BY i.line_no) AS product_ids,
                      array_agg(i.paid_fen ORDER BY i.line_no) AS paid_fens
               FROM order_items i WHERE i.order_id = o.id) l
 WHERE o.id = $1 AND o.paid_at IS NOT NULL`
 
-func (a Attribution) PaidOrder(ctx context.Context, orderID int64) (attribution.PaidOrder, error) {
+// PaidOrder implements attribution.Store.
+func (a Attribution) PaidOrder(ctx context.Context, orderID int64) (attribution.PaidOrder, attribution.Settings, error) {
 	var r struct {
+		Model       string        `db:"model"`
+		Lookback    int64         `db:"lookback_seconds"`
+		HalfLife    int64         `db:"half_life_seconds"`
 		ID          int64         `db:"id"`
 		Number      string        `db:"order_no"`
 		ShopperID   int64         `db:"shopper_id"`
@@ -45,18 +49,20 @@ func (a Attribution) PaidOrder(ctx context.Context, orderID int64) (attribution.
 		Paid        pq.Int64Array `db:"paid_fens"`
 	}
 	if err := sqlx.GetContext(ctx, a.ext(), &r, paidOrderSQL, orderID); err != nil {
-		return attribution.PaidOrder{}, mapErrNotFound(err, domain.E(domain.KindNotFound, "order_not_paid", "No such paid order."))
+		return attribution.PaidOrder{}, attribution.Settings{}, mapErrNotFound(err, domain.E(domain.KindNotFound, "order_not_paid", "No such paid order."))
 	}
 	if len(r.ProductIDs) != len(r.ItemIDs) || len(r.Paid) != len(r.ItemIDs) {
-		return attribution.PaidOrder{}, fmt.Errorf("storage: paid order %d: line arrays of different lengths", orderID)
+		return attribution.PaidOrder{}, attribution.Settings{}, fmt.Errorf("storage: paid order %d: line arrays of different lengths", orderID)
 	}
+	set := attribution.Settings{Model: attribution.Model(r.Model), Lookback: time.Duration(r.Lookback) * time.Second,
+		HalfLife: time.Duration(r.HalfLife) * time.Second}
 	o := attribution.PaidOrder{ID: r.ID, Number: r.Number, ShopperID: r.ShopperID, PlacedAt: r.PlacedAt, PaidAt: r.PaidAt,
 		StoreID: r.StoreID, ClerkID: r.ClerkID, NewCustomer: r.NewCustomer, ProductOf: map[int64]int64{}}
 	for i, id := range r.ItemIDs {
 		o.Lines = append(o.Lines, attribution.Line{ItemID: id, Paid: domain.Fen(r.Paid[i])})
 		o.ProductOf[id] = r.ProductIDs[i]
 	}
-	return o, nil
+	return o, set, nil
 }
 
 // --- stored attributions ---

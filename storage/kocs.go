@@ -44,8 +44,12 @@ func (k KOCs) Settings(ctx context.Context) (commission.Settings, error) {
 SELECT binding_days, binding_new_only, order_cap_fen, aftersales_days, fraud_shared_limit FROM koc_settings`); err != nil {
 		return commission.Settings{}, fmt.Errorf("storage: koc settings: %w", mapErr(err))
 	}
+	return r.settings(), nil
+}
+
+func (r kocSettingsRow) settings() commission.Settings {
 	return commission.Settings{BindingDays: r.BindingDays, BindingNewOnly: r.BindingNewOnly, OrderCap: domain.Fen(r.OrderCap),
-		AfterSalesDays: r.AfterSalesDays, FraudSharedLimit: r.FraudSharedLimit}, nil
+		AfterSalesDays: r.AfterSalesDays, FraudSharedLimit: r.FraudSharedLimit}
 }
 
 func (k KOCs) SaveSettings(ctx context.Context, s commission.Settings) error {
@@ -265,19 +269,34 @@ INSERT INTO koc_level_rates (level_id, category_id, product_id, rate_bp) VALUES 
 
 // --- bindings ---
 
-func (k KOCs) Binding(ctx context.Context, shopperID int64) (*commission.Binding, error) {
-	var r struct {
-		Kind     string        `db:"referrer_kind"`
-		TP       int64         `db:"referrer_tp_id"`
-		Touch    sql.NullInt64 `db:"origin_touch_id"`
-		Code     string        `db:"origin_code"`
-		From     time.Time     `db:"bound_from"`
-		Until    time.Time     `db:"bound_until"`
-		Reason   string        `db:"rebound_reason"`
-		Nickname string        `db:"nickname"`
+// bindingRow is a customer's binding with the customer's nickname
+// (bindingSQL); its columns are NULL when bindingSettingsSQL finds none.
+type bindingRow struct {
+	Kind     sql.NullString `db:"referrer_kind"`
+	TP       sql.NullInt64  `db:"referrer_tp_id"`
+	Touch    sql.NullInt64  `db:"origin_touch_id"`
+	Code     sql.NullString `db:"origin_code"`
+	From     sql.NullTime   `db:"bound_from"`
+	Until    sql.NullTime   `db:"bound_until"`
+	Reason   sql.NullString `db:"rebound_reason"`
+	Nickname sql.NullString `db:"nickname"`
+}
+
+func (r bindingRow) binding(shopperID int64) *commission.Binding {
+	if !r.Kind.Valid {
+		return nil
 	}
+	return &commission.Binding{ShopperID: shopperID, Nickname: r.Nickname.String, OriginTouchID: r.Touch.Int64, OriginCode: r.Code.String,
+		Reason: r.Reason.String, Binding: attribution.Binding{Referrer: attribution.Touchpoint{Kind: attribution.TouchpointKind(r.Kind.String), ID: r.TP.Int64},
+			From: r.From.Time, Until: r.Until.Time}}
+}
+
+const bindingColumns = `b.referrer_kind, b.referrer_tp_id, b.origin_touch_id, b.origin_code, b.bound_from, b.bound_until, b.rebound_reason, s.nickname`
+
+func (k KOCs) Binding(ctx context.Context, shopperID int64) (*commission.Binding, error) {
+	var r bindingRow
 	err := sqlx.GetContext(ctx, k.ext(), &r, `
-SELECT b.referrer_kind, b.referrer_tp_id, b.origin_touch_id, b.origin_code, b.bound_from, b.bound_until, b.rebound_reason, s.nickname
+SELECT `+bindingColumns+`
 FROM koc_bindings b JOIN shoppers s ON s.id = b.shopper_id WHERE b.shopper_id = $1`, shopperID)
 	if err == sql.ErrNoRows {
 		return nil, nil
@@ -285,8 +304,26 @@ FROM koc_bindings b JOIN shoppers s ON s.id = b.shopper_id WHERE b.shopper_id = 
 	if err != nil {
 		return nil, fmt.Errorf("storage: binding: %w", mapErr(err))
 	}
-	return &commission.Binding{ShopperID: shopperID, Nickname: r.Nickname, OriginTouchID: r.Touch.Int64, OriginCode: r.Code, Reason: r.Reason,
-		Binding: attribution.Binding{Referrer: attribution.Touchpoint{Kind: attribution.TouchpointKind(r.Kind), ID: r.TP}, From: r.From, Until: r.Until}}, nil
+	return r.binding(shopperID), nil
+}
+
+// bindingSettingsSQL reads the programme's settings (one row) with the
+// customer's binding when there is one.
+const bindingSettingsSQL = `
+SELECT st.binding_days, st.binding_new_only, st.order_cap_fen, st.aftersales_days, st.fraud_shared_limit, ` + bindingColumns + `
+FROM koc_settings st
+LEFT JOIN (koc_bindings b JOIN shoppers s ON s.id = b.shopper_id) ON b.shopper_id = $1`
+
+// BindingSettings implements commission.Store.
+func (k KOCs) BindingSettings(ctx context.Context, shopperID int64) (*commission.Binding, commission.Settings, error) {
+	var r struct {
+		kocSettingsRow
+		bindingRow
+	}
+	if err := sqlx.GetContext(ctx, k.ext(), &r, bindingSettingsSQL, shopperID); err != nil {
+		return nil, commission.Settings{}, fmt.Errorf("storage: binding and koc settings: %w", mapErr(err))
+	}
+	return r.bindingRow.binding(shopperID), r.kocSettingsRow.settings(), nil
 }
 
 func (k KOCs) SaveBinding(ctx context.Context, b commission.Binding) error {

@@ -203,6 +203,45 @@ func (s Members) Tiers(ctx context.Context) ([]member.Tier, error) {
 	return out, nil
 }
 
+// rulesSQL is the settings (one row) on each tier's row, the tiers by
+// threshold; one row of zero tier columns when there is no tier.
+const rulesSQL = `
+SELECT st.points_per_yuan, st.redeem_points_per_fen, st.redeem_cap_bp, st.growth_per_yuan, st.points_life_years,
+       COALESCE(t.id, 0) AS id, COALESCE(t.name, '') AS name, COALESCE(t.threshold, 0) AS threshold,
+       COALESCE(t.discount_bp, 0) AS discount_bp, COALESCE(t.points_multiplier_bp, 0) AS points_multiplier_bp,
+       COALESCE(t.free_shipping, false) AS free_shipping, t.birthday_template_id,
+       COALESCE(t.created_at, 'epoch') AS created_at, COALESCE(t.updated_at, 'epoch') AS updated_at
+FROM member_settings st LEFT JOIN member_tiers t ON true
+ORDER BY t.threshold`
+
+// Rules implements member.Store.
+func (s Members) Rules(ctx context.Context) ([]member.Tier, member.Settings, error) {
+	var rows []struct {
+		PerYuan   int64 `db:"points_per_yuan"`
+		PerFen    int64 `db:"redeem_points_per_fen"`
+		CapBP     int64 `db:"redeem_cap_bp"`
+		Growth    int64 `db:"growth_per_yuan"`
+		LifeYears int   `db:"points_life_years"`
+		tierRow
+	}
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, rulesSQL); err != nil {
+		return nil, member.Settings{}, fmt.Errorf("storage: member rules: %w", mapErr(err))
+	}
+	if len(rows) == 0 {
+		return nil, member.Settings{}, fmt.Errorf("storage: member rules: %w", sql.ErrNoRows)
+	}
+	r := rows[0]
+	set := member.Settings{PointsPerYuan: r.PerYuan, RedeemPointsPerFen: r.PerFen, RedeemCapBP: r.CapBP,
+		GrowthPerYuan: r.Growth, PointsLifeYears: r.LifeYears}
+	var tiers []member.Tier
+	for _, r := range rows {
+		if r.ID != 0 {
+			tiers = append(tiers, r.tier())
+		}
+	}
+	return tiers, set, nil
+}
+
 // TierPage implements member.Store: the tiers by id, a page at a time.
 func (s Members) TierPage(ctx context.Context, page domain.Page) ([]member.Tier, string, error) {
 	after, err := idAfter(page.Cursor)

@@ -141,9 +141,12 @@ func (s Orders) RemoveCartLines(ctx context.Context, shopperID int64, skuIDs []i
 
 // claimKeySQL inserts the key first: a concurrent transaction inserting the
 // same key waits on the unique index until this one ends, so two parallel
-// requests with one key never both get past it.
+// requests with one key never both get past it. The key is written complete,
+// with the number of the order its transaction places: that transaction
+// commits both or neither, so no later statement has to complete it.
 const claimKeySQL = `
-INSERT INTO idempotency_keys (scope, subject, key, request_hash) VALUES ($1, $2, $3, $4)
+INSERT INTO idempotency_keys (scope, subject, key, request_hash, status, response)
+VALUES ($1, $2, $3, $4, 201, jsonb_build_object('order_no', $5::text))
 ON CONFLICT (scope, subject, key) DO NOTHING
 RETURNING true`
 
@@ -187,9 +190,9 @@ LEFT JOIN idempotency_keys k ON k.scope = $3 AND k.subject = 'shopper:' || o.sho
 }
 
 // ClaimIdempotencyKey implements order.Store.
-func (s Orders) ClaimIdempotencyKey(ctx context.Context, scope, subject, key string, hash []byte) (string, bool, error) {
+func (s Orders) ClaimIdempotencyKey(ctx context.Context, scope, subject, key string, hash []byte, orderNo string) (string, bool, error) {
 	var inserted bool
-	err := sqlx.GetContext(ctx, s.ext(), &inserted, claimKeySQL, scope, subject, key, Bytea(hash))
+	err := sqlx.GetContext(ctx, s.ext(), &inserted, claimKeySQL, scope, subject, key, Bytea(hash), orderNo)
 	if err == nil {
 		return "", false, nil
 	}
@@ -214,13 +217,6 @@ WHERE scope = $1 AND subject = $2 AND key = $3 FOR UPDATE`, scope, subject, key)
 			Message: "A request with this Idempotency-Key is still being processed; try again shortly."}
 	}
 	return r.OrderNo.String, true, nil
-}
-
-// CompleteIdempotencyKey implements order.Store.
-func (s Orders) CompleteIdempotencyKey(ctx context.Context, scope, subject, key, orderNo string) error {
-	_, err := s.ext().ExecContext(ctx, `UPDATE idempotency_keys SET status = 201, response = jsonb_build_object('order_no', $4::text)
-WHERE scope = $1 AND subject = $2 AND key = $3`, scope, subject, key, orderNo)
-	return mapErr(err)
 }
 
 // ReserveStock implements order.Store with the catalog's stock moves.

@@ -227,3 +227,55 @@ func TestOrderCancelAutoConfirmAndExpiry(t *testing.T) {
 		t.Fatalf("auto-confirmed order: %s %v", got.Status, got.CompletedAt)
 	}
 }
+
+// The key is claimed with the number of the order it places, in the placing
+// transaction: a placement that fails leaves no key (the same key then
+// places an order), a placed order's key replays it, and the same key with
+// another body is refused.
+func TestOrderIdempotencyKeyClaimedWithItsOrder(t *testing.T) {
+	t.Parallel()
+	db := storagetest.NewDB(t)
+	f := newOrderFixture(t, db, 1, 10, 1)
+	svc := newOrderService(db)
+	ctx := context.Background()
+	wrong := domain.Fen(1)
+	in := order.PlaceInput{ShopperID: f.shoppers[0], Items: []order.LineRequest{{SKUID: f.skus[0], Quantity: 1}},
+		Fulfillment: pickup(f.storeID), ExpectedPayable: &wrong, IdempotencyKey: "claimed-with-order"}
+	if _, err := svc.Place(ctx, in); !errors.Is(err, order.ErrPriceChanged) {
+		t.Fatalf("place at a stale payable: %v", err)
+	}
+	var keys int
+	if err := db.Get(&keys, `SELECT count(*) FROM idempotency_keys`); err != nil || keys != 0 {
+		t.Fatalf("%d keys after a refused placement (%v), want 0", keys, err)
+	}
+	right := domain.Fen(1991)
+	in.ExpectedPayable = &right
+	o, err := svc.Place(ctx, in)
+	if err != nil {
+		t.Fatalf("place with the same key at the right payable: %v", err)
+	}
+	var k struct {
+		Status  int    `db:"status"`
+		OrderNo string `db:"order_no"`
+	}
+	if err := db.Get(&k, `SELECT status, response->>'order_no' AS order_no FROM idempotency_keys
+WHERE scope = $1 AND subject = $2 AND key = $3`, order.IdempotencyScope, fmt.Sprintf("shopper:%d", f.shoppers[0]), in.IdempotencyKey); err != nil {
+		t.Fatal(err)
+	}
+	if k.Status != 201 || k.OrderNo != o.Number {
+		t.Fatalf("key %+v, want 201 and order %s", k, o.Number)
+	}
+	again, err := svc.Place(ctx, in)
+	if err != nil || again.Number != o.Number || again.ID != o.ID {
+		t.Fatalf("replay: %s %v, want %s", again.Number, err, o.Number)
+	}
+	var orders int
+	if err := db.Get(&orders, `SELECT count(*) FROM orders`); err != nil || orders != 1 {
+		t.Fatalf("%d orders (%v), want 1", orders, err)
+	}
+	checkStock(t, db, f.skus[0], 9, 1)
+	in.Items[0].Quantity = 2
+	if _, err := svc.Place(ctx, in); !errors.Is(err, domain.ErrIdempotencyKeyReused) {
+		t.Fatalf("same key, other body: %v", err)
+	}
+}

@@ -60,6 +60,7 @@ type cashierOrderRow struct {
 	Payable     int64     `db:"payable_fen"`
 	Tendered    int64     `db:"tendered_fen"`
 	Freight     int64     `db:"freight_fen"`
+	PointsUsed  int64     `db:"points_used"`
 	ExpiresAt   time.Time `db:"expires_at"`
 }
 
@@ -67,6 +68,8 @@ type cashierItemRow struct {
 	ID               int64  `db:"id"`
 	LineNo           int    `db:"line_no"`
 	SKUID            int64  `db:"sku_id"`
+	ProductID        int64  `db:"product_id"`  // cashierItemsSQL only
+	CategoryID       int64  `db:"category_id"` // cashierItemsSQL only
 	Title            string `db:"title"`
 	Quantity         int    `db:"quantity"`
 	Paid             int64  `db:"paid_fen"`
@@ -79,7 +82,7 @@ type cashierItemRow struct {
 const cashierOrderSelect = `
 SELECT o.id, o.order_no, COALESCE(o.shopper_id, 0) AS shopper_id, COALESCE(s.openid, '') AS openid, o.status,
        o.fulfillment, o.channel, COALESCE(o.store_id, 0) AS store_id, COALESCE(o.clerk_id, 0) AS clerk_id,
-       o.payable_fen, o.freight_fen, o.expires_at,
+       o.payable_fen, o.freight_fen, o.points_used, o.expires_at,
        COALESCE((SELECT sum(t.amount_fen) FROM order_tenders t WHERE t.order_id = o.id AND t.kind <> 'wechat_pay'), 0) AS tendered_fen`
 
 const cashierOrderSQL = cashierOrderSelect + `
@@ -87,11 +90,12 @@ FROM orders o LEFT JOIN shoppers s ON s.id = o.shopper_id
 WHERE `
 
 // cashierItemsSQL reads the items after the order's lock, with the kinds of
-// discount each carries (cashier.Order.Discounts).
+// discount each carries (cashier.Order.Discounts) and their products'
+// categories (for the paid moment's lines).
 const cashierItemsSQL = `
-SELECT i.id, i.line_no, i.sku_id, i.title, i.quantity, i.paid_fen, i.refunded_quantity, i.refunded_fen,
+SELECT i.id, i.line_no, i.sku_id, i.product_id, p.category_id, i.title, i.quantity, i.paid_fen, i.refunded_quantity, i.refunded_fen,
        ARRAY(SELECT DISTINCT a.source FROM order_adjustments a WHERE a.item_id = i.id) AS sources
-FROM order_items i WHERE i.order_id = $1 ORDER BY i.line_no`
+FROM order_items i JOIN products p ON p.id = i.product_id WHERE i.order_id = $1 ORDER BY i.line_no`
 
 // cashierOrderItemsSQL is cashierOrderSQL joined with the items (the order
 // repeated on each item's row), for reads that lock nothing: one statement
@@ -113,15 +117,7 @@ func (s Payments) loadOrder(ctx context.Context, where string, forUpdate bool, a
 		if err := sqlx.GetContext(ctx, s.ext(), &r, cashierOrderSQL+where+` FOR UPDATE OF o`, args...); err != nil {
 			return cashier.Order{}, mapErrNotFound(err, order.ErrOrderNotFound)
 		}
-		if err := sqlx.SelectContext(ctx, s.ext(), &items, cashierItemsSQL, r.ID); err != nil {
-			return cashier.Order{}, fmt.Errorf("storage: order items: %w", mapErr(err))
-		}
-		discounts = map[pricing.Source]bool{}
-		for _, it := range items {
-			for _, src := range it.Sources {
-				discounts[pricing.Source(src)] = true
-			}
-		}
+		return s.withLockedItems(ctx, r)
 	} else {
 		var rows []struct {
 			cashierOrderRow
@@ -150,17 +146,38 @@ func (s Payments) loadOrder(ctx context.Context, where string, forUpdate bool, a
 				RefundedQuantity: int(it.RefundedQuantity.Int64), RefundedFen: it.RefundedFen.Int64})
 		}
 	}
+	return cashierOrderOf(r, items, discounts), nil
+}
+
+// withLockedItems reads the items of a locked order (cashierItemsSQL, after
+// the lock) and returns the order with them and their kinds of discount.
+func (s Payments) withLockedItems(ctx context.Context, r cashierOrderRow) (cashier.Order, error) {
+	var items []cashierItemRow
+	if err := sqlx.SelectContext(ctx, s.ext(), &items, cashierItemsSQL, r.ID); err != nil {
+		return cashier.Order{}, fmt.Errorf("storage: order items: %w", mapErr(err))
+	}
+	discounts := map[pricing.Source]bool{}
+	for _, it := range items {
+		for _, src := range it.Sources {
+			discounts[pricing.Source(src)] = true
+		}
+	}
+	return cashierOrderOf(r, items, discounts), nil
+}
+
+func cashierOrderOf(r cashierOrderRow, items []cashierItemRow, discounts map[pricing.Source]bool) cashier.Order {
 	o := cashier.Order{ID: r.ID, Number: r.Number, ShopperID: r.ShopperID, OpenID: r.OpenID,
 		Status: order.Status(r.Status), Fulfillment: order.FulfillmentType(r.Fulfillment),
 		Channel: order.Channel(r.Channel), StoreID: r.StoreID, ClerkID: r.ClerkID,
-		Payable: domain.Fen(r.Payable), Tendered: domain.Fen(r.Tendered), Freight: domain.Fen(r.Freight), ExpiresAt: r.ExpiresAt,
+		Payable: domain.Fen(r.Payable), Tendered: domain.Fen(r.Tendered), Freight: domain.Fen(r.Freight), PointsUsed: r.PointsUsed, ExpiresAt: r.ExpiresAt,
 		Discounts: discounts}
 	for _, it := range items {
-		o.Items = append(o.Items, cashier.Item{ID: it.ID, LineNo: it.LineNo, SKUID: it.SKUID, Title: it.Title,
+		o.Items = append(o.Items, cashier.Item{ID: it.ID, LineNo: it.LineNo, SKUID: it.SKUID, ProductID: it.ProductID,
+			CategoryID: it.CategoryID, Title: it.Title,
 			Quantity: it.Quantity, Paid: domain.Fen(it.Paid), RefundedQuantity: it.RefundedQuantity,
 			RefundedFen: domain.Fen(it.RefundedFen)})
 	}
-	return o, nil
+	return o
 }
 
 func (s Payments) Order(ctx context.Context, number string, shopperID int64, forUpdate bool) (cashier.Order, error) {
@@ -175,8 +192,40 @@ const markOrderPaidSQL = `
 UPDATE orders SET status = 'paid', paid_at = $2, updated_at = $3
 WHERE id = $1 AND status = 'pending_payment'`
 
-func (s Payments) MarkOrderPaid(ctx context.Context, orderID int64, paidAt, now time.Time) error {
-	res, err := s.ext().ExecContext(ctx, markOrderPaidSQL, orderID, paidAt, now)
+// payOrderSQL is markOrderPaidSQL recording, in the same statement, the
+// tender that pays the order ($7) and the notification that told of it
+// ($8: the log row's columns follow). When the order is not pending the
+// caller's rows-affected check refuses and the transaction, tender, log row
+// and all, rolls back.
+const payOrderSQL = `
+WITH t AS (
+  INSERT INTO order_tenders (order_id, kind, ref, amount_fen, created_at) SELECT $1, $4, $5, $6, $3 WHERE $7::boolean
+), n AS (
+  INSERT INTO payment_notifications (event_id, event_type, resource, source, out_no, wx_id, amount_fen, outcome, detail, received_at)
+  SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 WHERE $8::boolean
+)
+UPDATE orders SET status = 'paid', paid_at = $2, updated_at = $3
+WHERE id = $1 AND status = 'pending_payment'`
+
+// MarkOrderPaid implements cashier.ApplyStore.
+func (s Payments) MarkOrderPaid(ctx context.Context, p cashier.Paying) error {
+	var res sql.Result
+	var err error
+	if p.Tender == nil && p.Notification == nil {
+		res, err = s.ext().ExecContext(ctx, markOrderPaidSQL, p.OrderID, p.PaidAt, p.Now)
+	} else {
+		var t order.Tender
+		var n cashier.Notification
+		if p.Tender != nil {
+			t = *p.Tender
+		}
+		if p.Notification != nil {
+			n = *p.Notification
+		}
+		res, err = s.ext().ExecContext(ctx, payOrderSQL, p.OrderID, p.PaidAt, p.Now, string(t.Kind), t.Ref, int64(t.Amount),
+			p.Tender != nil, p.Notification != nil, n.EventID, n.EventType, n.Resource, string(n.Source), n.OutNo, n.WxID,
+			int64(n.Amount), string(n.Outcome), n.Detail, n.ReceivedAt)
+	}
 	if err != nil {
 		return fmt.Errorf("storage: mark order paid: %w", mapErr(err))
 	}
@@ -201,11 +250,6 @@ WHERE id = $1 AND status = 'paid'`, orderID, at)
 		return order.ErrInvalidTransition.WithMessage("The order is not paid.")
 	}
 	return nil
-}
-
-// AddTender implements cashier.Store (as Orders.AddTender).
-func (s Payments) AddTender(ctx context.Context, orderID int64, t order.Tender, at time.Time) (order.Tender, error) {
-	return Orders(s).AddTender(ctx, orderID, t, at)
 }
 
 // Tenders implements cashier.Store (as Orders.Tenders).
@@ -292,14 +336,35 @@ WHERE a.order_id = $1 AND a.trade_type = $2 AND a.status = 'open'`, orderID, tra
 	return r.toDomain(), nil
 }
 
-func (s Payments) LockAttempt(ctx context.Context, outTradeNo string) (cashier.Attempt, error) {
-	var r attemptRow
-	err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT `+attemptCols+`
-FROM payment_attempts a JOIN orders o ON o.id = a.order_id WHERE a.out_trade_no = $1 FOR UPDATE OF a`, outTradeNo)
-	if err != nil {
-		return cashier.Attempt{}, mapErrNotFound(err, cashier.ErrUnknownTrade)
+// lockAttemptOrderSQL locks an attempt and its order in one statement (the
+// attempt's row first, as the rowmarks' order, then the order's) and reads
+// both; the order's columns are cashierOrderSelect's, prefixed "o.".
+const lockAttemptOrderSQL = `
+SELECT ` + attemptCols + `,
+       o.id AS "o.id", o.order_no AS "o.order_no", COALESCE(o.shopper_id, 0) AS "o.shopper_id", COALESCE(s.openid, '') AS "o.openid",
+       o.status AS "o.status", o.fulfillment AS "o.fulfillment", o.channel AS "o.channel", COALESCE(o.store_id, 0) AS "o.store_id",
+       COALESCE(o.clerk_id, 0) AS "o.clerk_id", o.payable_fen AS "o.payable_fen", o.freight_fen AS "o.freight_fen",
+       o.points_used AS "o.points_used", o.expires_at AS "o.expires_at",
+       COALESCE((SELECT sum(t.amount_fen) FROM order_tenders t WHERE t.order_id = o.id AND t.kind <> 'wechat_pay'), 0) AS "o.tendered_fen"
+FROM payment_attempts a JOIN orders o ON o.id = a.order_id LEFT JOIN shoppers s ON s.id = o.shopper_id
+WHERE a.out_trade_no = $1
+FOR UPDATE OF a, o`
+
+// LockAttemptOrder implements cashier.ApplyStore: the attempt and its order
+// locked and read in one statement, the order's items read after the lock.
+func (s Payments) LockAttemptOrder(ctx context.Context, outTradeNo string) (cashier.Attempt, cashier.Order, error) {
+	var r struct {
+		attemptRow
+		O cashierOrderRow `db:"o"`
 	}
-	return r.toDomain(), nil
+	if err := sqlx.GetContext(ctx, s.ext(), &r, lockAttemptOrderSQL, outTradeNo); err != nil {
+		return cashier.Attempt{}, cashier.Order{}, mapErrNotFound(err, cashier.ErrUnknownTrade)
+	}
+	o, err := s.withLockedItems(ctx, r.O)
+	if err != nil {
+		return cashier.Attempt{}, cashier.Order{}, err
+	}
+	return r.attemptRow.toDomain(), o, nil
 }
 
 // insertAttemptSQL numbers the attempt after the order's last one and

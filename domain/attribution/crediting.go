@@ -56,11 +56,7 @@ type ModelAttribution struct {
 // payment is applied once, and a second attribution of an order is the
 // rare exception, not worth a statement on every payment.
 func (s *Service) AttributeOrder(ctx context.Context, st Store, orderID int64) error {
-	o, err := st.PaidOrder(ctx, orderID)
-	if err != nil {
-		return fmt.Errorf("attribution: attribute order %d: %w", orderID, err)
-	}
-	set, err := st.Settings(ctx)
+	o, set, err := st.PaidOrder(ctx, orderID)
 	if err != nil {
 		return fmt.Errorf("attribution: attribute order %d: %w", orderID, err)
 	}

@@ -34,7 +34,9 @@ type Store interface {
 	InsertTouches(ctx context.Context, v Visitor, ts []TouchInput, receivedAt time.Time) (TrackResult, error)
 	StitchTouches(ctx context.Context, anonID string, shopperID int64, since time.Time) error
 
-	PaidOrder(ctx context.Context, orderID int64) (PaidOrder, error)
+	// PaidOrder returns a paid order with its lines, and the settings, in
+	// one statement.
+	PaidOrder(ctx context.Context, orderID int64) (PaidOrder, Settings, error)
 	BuyerTouches(ctx context.Context, shopperID int64, from, to time.Time) ([]Touch, error)
 	SaveAttribution(ctx context.Context, a OrderAttribution) error
 	Attribution(ctx context.Context, orderID int64, forUpdate bool) (OrderAttribution, error)

@@ -38,10 +38,12 @@ type Order struct {
 	Payable     domain.Fen
 	// Tendered is what tenders other than WeChat Pay (recorded by placed
 	// handlers: stored value …) settle of Payable.
-	Tendered  domain.Fen
-	Freight   domain.Fen
-	ExpiresAt time.Time
-	Items     []Item
+	Tendered domain.Fen
+	Freight  domain.Fen
+	// PointsUsed is the points the order redeemed.
+	PointsUsed int64
+	ExpiresAt  time.Time
+	Items      []Item
 	// Discounts is which kinds of discount (adjustment sources) the lines
 	// carry; read only with the order's lock (OrderByID forUpdate), nil
 	// otherwise. It goes to the paid moment (order.Event.Discounts).
@@ -63,6 +65,8 @@ type Item struct {
 	ID               int64
 	LineNo           int
 	SKUID            int64
+	ProductID        int64
+	CategoryID       int64 // the product's category (read with the order's lock only)
 	Title            string
 	Quantity         int
 	Paid             domain.Fen

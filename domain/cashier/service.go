@@ -85,9 +85,10 @@ type ApplyStore interface {
 	// Raise runs the handlers of a moment of an order's life in the
 	// transaction (see order.Lifecycle); an error refuses the change.
 	order.Raiser
-	// LockAttempt returns the attempt with this out_trade_no, locked
+	// LockAttemptOrder returns the attempt with this out_trade_no and its
+	// order with its items (as OrderByID), both locked, the attempt first
 	// (ErrUnknownTrade).
-	LockAttempt(ctx context.Context, outTradeNo string) (Attempt, error)
+	LockAttemptOrder(ctx context.Context, outTradeNo string) (Attempt, Order, error)
 	// OrderByID returns an order with its items by id
 	// (order.ErrOrderNotFound); forUpdate locks the row.
 	OrderByID(ctx context.Context, id int64, forUpdate bool) (Order, error)
@@ -96,12 +97,11 @@ type ApplyStore interface {
 	// markAttempt is set, p's attempt is marked paid by it in the same
 	// statement.
 	InsertPayment(ctx context.Context, p Payment, markAttempt bool) (out Payment, inserted bool, err error)
-	// MarkOrderPaid moves a pending order to paid.
-	MarkOrderPaid(ctx context.Context, orderID int64, paidAt, now time.Time) error
+	// MarkOrderPaid moves a pending order to paid and records what goes
+	// with the move (Paying), in one statement.
+	MarkOrderPaid(ctx context.Context, p Paying) error
 	// MarkOrderCompleted moves a paid order to completed.
 	MarkOrderCompleted(ctx context.Context, orderID int64, at time.Time) error
-	// AddTender records a tender of an order (the WeChat Pay payment).
-	AddTender(ctx context.Context, orderID int64, t order.Tender, at time.Time) (order.Tender, error)
 	// SellStock turns qty reserved units of a SKU into sold ones (ledger).
 	SellStock(ctx context.Context, skuID int64, qty int, ref string, actor domain.Actor, at time.Time) error
 	// CreateRefund writes a pending refund (see RefundStore).
@@ -540,15 +540,11 @@ func (s *Service) applyOrder(ctx context.Context, t payment.Transaction, src Sou
 	// calls.
 	apply := func(tx ApplyStore) error {
 		outcome, detail, due = "", "", Refund{}
-		a, err := tx.LockAttempt(ctx, t.OutTradeNo)
+		a, o, err := tx.LockAttemptOrder(ctx, t.OutTradeNo)
 		if errors.Is(err, ErrUnknownTrade) {
 			outcome, detail = OutcomeUnknown, "no attempt has out_trade_no "+t.OutTradeNo
 			return nil
 		}
-		if err != nil {
-			return err
-		}
-		o, err := tx.OrderByID(ctx, a.OrderID, true)
 		if err != nil {
 			return err
 		}
@@ -587,16 +583,22 @@ func (s *Service) applyOrder(ctx context.Context, t payment.Transaction, src Sou
 			outcome, detail = OutcomeRefundDue, fmt.Sprintf("order is %s: refund %s", o.Status, due.OutRefundNo)
 			return nil
 		}
-		if _, err := tx.AddTender(ctx, o.ID, order.Tender{Kind: order.TenderWeChatPay, Ref: p.TransactionID, Amount: p.Amount}, now); err != nil {
-			return err
-		}
 		outcome = OutcomeApplied
-		if err := record(tx); err != nil {
-			return err
-		}
 		e := o.event(order.MomentPaid, "", domain.System, p.SuccessTime)
 		e.PaymentID, e.TransactionID, e.Amount = p.ID, p.TransactionID, p.Amount
-		return markPaid(ctx, tx, o, e, now)
+		paying := Paying{Tender: &order.Tender{Kind: order.TenderWeChatPay, Ref: p.TransactionID, Amount: p.Amount}}
+		if rec != nil && !recorded {
+			// The log row goes with the move to paid, before the stock
+			// moves (stock last).
+			r := *rec
+			r.Outcome, r.Detail, r.ReceivedAt = outcome, detail, s.now()
+			paying.Notification = &r
+		}
+		if err := markPaid(ctx, tx, o, paying, e, now); err != nil {
+			return err
+		}
+		recorded = recorded || paying.Notification != nil
+		return nil
 	}
 	err := s.Store.InTx(ctx, func(tx Tx) error {
 		recorded = false
@@ -618,15 +620,36 @@ func (s *Service) applyOrder(ctx context.Context, t payment.Transaction, src Sou
 	return outcome, detail, nil
 }
 
-// markPaid moves a locked pending order whose tenders now settle its
-// payable to paid: the reserved stock is sold, the paid moment e is raised,
-// and an in-store order, handed over at the counter, completes at once.
-func markPaid(ctx context.Context, tx ApplyStore, o Order, e order.Event, now time.Time) error {
+// Paying is a pending order's move to paid (ApplyStore.MarkOrderPaid) and
+// what is recorded with it, in the same statement.
+type Paying struct {
+	OrderID     int64
+	PaidAt, Now time.Time
+	// Tender is the WeChat Pay payment that settles the rest of the
+	// payable; nil: none (the order's other tenders settle it).
+	Tender *order.Tender
+	// Notification is the notification that told of the payment, for the
+	// log; nil: none.
+	Notification *Notification
+}
+
+// markPaid moves a locked pending order whose tenders, with p.Tender, now
+// settle its payable to paid (recording p's tender and notification with
+// the move): the reserved stock is sold, the paid moment e is raised, and
+// an in-store order, handed over at the counter, completes at once.
+func markPaid(ctx context.Context, tx ApplyStore, o Order, p Paying, e order.Event, now time.Time) error {
 	if err := order.StatusPendingPayment.Transition(order.StatusPaid, o.Fulfillment); err != nil {
 		return err
 	}
-	if err := tx.MarkOrderPaid(ctx, o.ID, e.At, now); err != nil {
+	p.OrderID, p.PaidAt, p.Now = o.ID, e.At, now
+	if err := tx.MarkOrderPaid(ctx, p); err != nil {
 		return err
+	}
+	// The lines and points as read under the lock, for the handlers.
+	e.PaidLines, e.PointsUsed = make([]order.PaidLine, len(o.Items)), o.PointsUsed
+	for i, it := range o.Items {
+		e.PaidLines[i] = order.PaidLine{ItemID: it.ID, SKUID: it.SKUID, ProductID: it.ProductID, CategoryID: it.CategoryID,
+			Quantity: it.Quantity, Paid: it.Paid}
 	}
 	if err := tx.Raise(ctx, e); err != nil {
 		return err
@@ -678,7 +701,7 @@ func (s *Service) Settle(ctx context.Context, shopperID int64, number string) er
 		if o.Due() != 0 {
 			return ErrDueThroughWeChat
 		}
-		return markPaid(ctx, tx, o, o.event(order.MomentPaid, "", domain.Actor{Kind: "shopper", ID: shopperID}, now), now)
+		return markPaid(ctx, tx, o, Paying{}, o.event(order.MomentPaid, "", domain.Actor{Kind: "shopper", ID: shopperID}, now), now)
 	})
 	if err != nil {
 		return fmt.Errorf("cashier: settle: %w", err)

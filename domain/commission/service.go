@@ -127,6 +127,9 @@ type Store interface {
 	SetLevelRate(ctx context.Context, levelID, categoryID, productID int64, rateBP int, remove bool) error
 
 	Binding(ctx context.Context, shopperID int64) (*Binding, error)
+	// BindingSettings returns the customer's binding (nil: none) and the
+	// programme's settings, in one statement.
+	BindingSettings(ctx context.Context, shopperID int64) (*Binding, Settings, error)
 	SaveBinding(ctx context.Context, b Binding) error
 	FirstReferrerTouches(ctx context.Context, shopperID int64, until time.Time) ([]attribution.Touch, error)
 	HasPaidOrderBefore(ctx context.Context, shopperID int64, before time.Time) (bool, error)
@@ -365,13 +368,15 @@ func (m *settingsMemo) get(ctx context.Context) (Settings, error) {
 }
 
 func (s *Service) bind(ctx context.Context, st Store, sm *settingsMemo, shopperID int64, now time.Time) (*Binding, error) {
-	cur, err := st.Binding(ctx, shopperID)
-	if err != nil || cur != nil {
-		return cur, err
-	}
-	set, err := sm.get(ctx)
-	if err != nil || set.BindingDays <= 0 {
+	// The settings come with the binding: a customer not bound yet needs
+	// them, and an accrual needs them for its cap and fraud limit.
+	cur, set, err := st.BindingSettings(ctx, shopperID)
+	if err != nil {
 		return nil, err
+	}
+	sm.set, sm.ok = set, true
+	if cur != nil || set.BindingDays <= 0 {
+		return cur, nil
 	}
 	if set.BindingNewOnly {
 		if paid, err := st.HasPaidOrderBefore(ctx, shopperID, now); err != nil || paid {
@@ -463,8 +468,19 @@ func (s *Service) Rebind(ctx context.Context, by domain.Actor, reqID string, sho
 // payment-apply transaction, after attribution has attributed the order.
 func (s *Service) Accrue(ctx context.Context, st Store, at Attributions, orderID int64) error {
 	o, err := st.PaidOrder(ctx, orderID)
-	if err != nil || o.BuyerID == 0 {
+	if err != nil {
 		return err
+	}
+	return s.AccruePaid(ctx, st, at, o)
+}
+
+// AccruePaid is Accrue for a paid order its caller has in hand (the paid
+// moment's lines), without reading it. o.PaidAt must be the order's paid_at
+// as stored (to the microsecond).
+func (s *Service) AccruePaid(ctx context.Context, st Store, at Attributions, o PaidOrder) error {
+	orderID := o.ID
+	if o.BuyerID == 0 {
+		return nil
 	}
 	sm := &settingsMemo{st: st}
 	b, err := s.bind(ctx, st, sm, o.BuyerID, o.PaidAt)

@@ -161,15 +161,20 @@ func (s *Service) Paid(ctx context.Context, st Store, os Orders, e order.Event) 
 	if err != nil {
 		return err
 	}
-	o, err := os.Order(ctx, e.OrderNumber, 0, false)
-	if err != nil {
-		return err
+	// The lines and points the paid moment carries (read under the
+	// order's lock); the order is read only when the raiser did not.
+	lines, pointsUsed := e.PaidLines, e.PointsUsed
+	if lines == nil {
+		o, err := os.Order(ctx, e.OrderNumber, 0, false)
+		if err != nil {
+			return err
+		}
+		pointsUsed = o.PointsUsed
+		for _, it := range o.Items {
+			lines = append(lines, order.PaidLine{ItemID: it.ID, SKUID: it.SKUID, Quantity: it.Quantity, Paid: it.Paid})
+		}
 	}
-	set, err := st.Settings(ctx)
-	if err != nil {
-		return err
-	}
-	tiers, err := st.Tiers(ctx)
+	tiers, set, err := st.Rules(ctx)
 	if err != nil {
 		return err
 	}
@@ -179,21 +184,21 @@ func (s *Service) Paid(ctx context.Context, st Store, os Orders, e order.Event) 
 			tier = t
 		}
 	}
-	if o.PointsUsed > 0 {
-		if err := st.Unfreeze(ctx, c.ID, o.PointsUsed); err != nil {
+	if pointsUsed > 0 {
+		if err := st.Unfreeze(ctx, c.ID, pointsUsed); err != nil {
 			return err
 		}
 	}
 	growth := c.Growth
-	for _, it := range o.Items {
+	for _, it := range lines {
 		if n := EarnedPoints(it.Paid, set.PointsPerYuan, tier.MultiplierBP); n > 0 {
-			if c, err = credit(ctx, st, c, PointsEntry{CardID: c.ID, Kind: KindEarn, Points: n, OrderID: o.ID, ItemID: it.ID,
-				Reason: "earned on order " + o.Number, Actor: domain.System.String(), At: e.At}); err != nil {
+			if c, err = credit(ctx, st, c, PointsEntry{CardID: c.ID, Kind: KindEarn, Points: n, OrderID: e.OrderID, ItemID: it.ItemID,
+				Reason: "earned on order " + e.OrderNumber, Actor: domain.System.String(), At: e.At}); err != nil {
 				return err
 			}
 		}
 		if g := EarnedGrowth(it.Paid, set.GrowthPerYuan); g > 0 {
-			if err := st.AddGrowth(ctx, GrowthEntry{CardID: c.ID, Kind: KindEarn, Delta: g, OrderID: o.ID, ItemID: it.ID, At: e.At}); err != nil {
+			if err := st.AddGrowth(ctx, GrowthEntry{CardID: c.ID, Kind: KindEarn, Delta: g, OrderID: e.OrderID, ItemID: it.ItemID, At: e.At}); err != nil {
 				return err
 			}
 			growth += g

@@ -37,6 +37,8 @@ type Store interface {
 	Settings(ctx context.Context) (Settings, error)
 	PutSettings(ctx context.Context, s Settings, at time.Time) error
 	Tiers(ctx context.Context) ([]Tier, error)
+	// Rules returns the tiers (as Tiers) and the settings, in one statement.
+	Rules(ctx context.Context) ([]Tier, Settings, error)
 	// TierPage lists the tiers by id, a page at a time (the back office).
 	TierPage(ctx context.Context, page domain.Page) ([]Tier, string, error)
 	CreateTier(ctx context.Context, t Tier) (Tier, error)
@@ -220,11 +222,7 @@ func (s *Service) Get(ctx context.Context, shopperID int64) (View, error) {
 }
 
 func (s *Service) view(ctx context.Context, st Store, c Card) (View, error) {
-	tiers, err := st.Tiers(ctx)
-	if err != nil {
-		return View{}, err
-	}
-	set, err := st.Settings(ctx)
+	tiers, set, err := st.Rules(ctx)
 	if err != nil {
 		return View{}, err
 	}

@@ -92,6 +92,13 @@ type Event struct {
 	// lock; nil when the raiser did not read them (see MayCarry).
 	Discounts map[pricing.Source]bool
 
+	// MomentPaid: the order's lines and the points it redeemed, as the
+	// paying transaction read them under the order's lock: handlers read
+	// them instead of reading the order again. PaidLines is nil when the
+	// raiser did not read them (then PointsUsed is unknown too).
+	PaidLines  []PaidLine
+	PointsUsed int64
+
 	// MomentPaid: the WeChat Pay payment that settled the rest of the
 	// payable (the order's other tenders were taken when it was placed).
 	PaymentID     int64
@@ -112,6 +119,17 @@ type Event struct {
 	Freight     domain.Fen
 	Lines       []RefundedLine
 	Tenders     []TenderRefund
+}
+
+// PaidLine is one line of a paid order (Event.PaidLines), with its
+// product's category as it is when the order is paid.
+type PaidLine struct {
+	ItemID     int64
+	SKUID      int64
+	ProductID  int64
+	CategoryID int64
+	Quantity   int
+	Paid       domain.Fen
 }
 
 // RefundedLine is what one refund took back of one order line.

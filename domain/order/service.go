@@ -36,11 +36,13 @@ type Store interface {
 	RemoveCartLines(ctx context.Context, shopperID int64, skuIDs []int64) error
 
 	// ClaimIdempotencyKey records key for (scope, subject) with the request
-	// hash, holding it until the transaction ends; a concurrent claim of the
-	// same key waits. When the key was already used it returns the order
-	// number recorded with it (replay true), or domain.ErrIdempotencyKeyReused
-	// when the hash differs.
-	ClaimIdempotencyKey(ctx context.Context, scope, subject, key string, hash []byte) (orderNo string, replay bool, err error)
+	// hash and the number of the order this request will place (the
+	// transaction commits the key and the order together, or neither),
+	// holding it until the transaction ends; a concurrent claim of the same
+	// key waits. When the key was already used it returns the order number
+	// recorded with it (replay true), or domain.ErrIdempotencyKeyReused when
+	// the hash differs.
+	ClaimIdempotencyKey(ctx context.Context, scope, subject, key string, hash []byte, orderNo string) (prevNo string, replay bool, err error)
 	// IdempotencyKeyUsed reports whether key was claimed for (scope,
 	// subject) by a committed request (a read: it waits for nothing).
 	IdempotencyKeyUsed(ctx context.Context, scope, subject, key string) (bool, error)
@@ -50,8 +52,6 @@ type Store interface {
 	// reading at most limit order lines; complete is false when there were
 	// more.
 	SKUBuyers(ctx context.Context, scope string, skuIDs []int64, limit int) (buyers map[int64][]string, complete bool, err error)
-	// CompleteIdempotencyKey records the order a claimed key created.
-	CompleteIdempotencyKey(ctx context.Context, scope, subject, key, orderNo string) error
 
 	// ReserveStock moves qty of a SKU from available to reserved with a
 	// conditional update and a ledger entry: ErrOutOfStock when fewer are
@@ -206,7 +206,9 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 	}
 	var out Order
 	err = s.Store.InTx(ctx, func(tx Store) error {
-		prev, replay, err := tx.ClaimIdempotencyKey(ctx, IdempotencyScope, subject.String(), in.IdempotencyKey, in.Hash())
+		// The key is claimed with the number of the order it places: one
+		// statement, no completing update (a rollback takes both away).
+		prev, replay, err := tx.ClaimIdempotencyKey(ctx, IdempotencyScope, subject.String(), in.IdempotencyKey, in.Hash(), number)
 		if err != nil {
 			return err
 		}
@@ -240,9 +242,6 @@ func (s *Service) Place(ctx context.Context, in PlaceInput) (Order, error) {
 			if err := tx.RemoveCartLines(ctx, in.ShopperID, ids); err != nil {
 				return err
 			}
-		}
-		if err := tx.CompleteIdempotencyKey(ctx, IdempotencyScope, subject.String(), in.IdempotencyKey, number); err != nil {
-			return err
 		}
 		// Stock last (lifecycle.go): the SKU rows every buyer of an item
 		// shares stay locked only from here to the commit.
