@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/url"
 	"reflect"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/go-playground/validator/v10"
 	"github.com/labstack/echo/v4"
@@ -66,8 +64,9 @@ func (a *API) bindJSON(c echo.Context, dst any) error {
 // int go to int columns (int64 to bigint), so int fields are bounded to 32
 // bits here, once, for every request.
 func checkInput(v any) error {
-	var text, bounds []domain.FieldError
-	walkInput(reflect.ValueOf(v), "", &text, &bounds)
+	var w inputWalker
+	w.walk(reflect.ValueOf(v))
+	text, bounds := w.text, w.bounds
 	if len(text) > 0 {
 		names := make([]string, len(text))
 		for i, f := range text {
@@ -79,78 +78,6 @@ func checkInput(v any) error {
 		return domain.OutOfRange(bounds...)
 	}
 	return nil
-}
-
-var timeType = reflect.TypeOf(time.Time{})
-
-func walkInput(v reflect.Value, path string, text, bounds *[]domain.FieldError) {
-	name := path
-	if name == "" {
-		name = "(body)"
-	}
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		if !v.IsNil() {
-			walkInput(v.Elem(), path, text, bounds)
-		}
-	case reflect.String:
-		if !domain.ValidText(v.String()) {
-			*text = append(*text, domain.FieldError{Field: name})
-		}
-	case reflect.Int:
-		if n := v.Int(); n < domain.MinInt32 || n > domain.MaxInt32 {
-			*bounds = append(*bounds, domain.FieldError{Field: name, Code: "out_of_range",
-				Message: fmt.Sprintf("must be from %d to %d", domain.MinInt32, domain.MaxInt32)})
-		}
-	case reflect.Slice, reflect.Array:
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return // raw bytes (json.RawMessage): not text
-		}
-		for i := 0; i < v.Len(); i++ {
-			walkInput(v.Index(i), fmt.Sprintf("%s[%d]", path, i), text, bounds)
-		}
-	case reflect.Map:
-		iter := v.MapRange()
-		for iter.Next() {
-			k := fmt.Sprint(iter.Key().Interface())
-			at := path + "." + k
-			if !domain.ValidText(k) {
-				at = path // never echo a bad key back
-				*text = append(*text, domain.FieldError{Field: name})
-			}
-			walkInput(iter.Value(), at, text, bounds)
-		}
-	case reflect.Struct:
-		if v.Type() == timeType {
-			if t := v.Interface().(time.Time); !t.IsZero() && !domain.InRangeYear(t) {
-				*bounds = append(*bounds, domain.FieldError{Field: name, Code: "out_of_range",
-					Message: fmt.Sprintf("must be a time from %d to %d", domain.MinYear, domain.MaxYear)})
-			}
-			return
-		}
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			jn := strings.SplitN(f.Tag.Get("json"), ",", 2)[0]
-			if jn == "-" {
-				continue
-			}
-			if jn == "" {
-				jn = f.Name
-			}
-			at := jn
-			if path != "" {
-				at = path + "." + jn
-			}
-			if f.Anonymous && f.Tag.Get("json") == "" {
-				at = path
-			}
-			walkInput(v.Field(i), at, text, bounds)
-		}
-	}
 }
 
 // check validates a DTO and reports every invalid field by its JSON name.

@@ -83,6 +83,15 @@ func (a Attribution) SessionKey(ctx context.Context, shopperID int64) (string, e
 // (a coupon grant; $12, array literals) takes them instead of a share
 // link's. Rows are upserted in key order so
 // concurrent batches never wait on each other in a cycle.
+//
+// A batch comes from one visitor, so the touches are first counted per
+// (day, touchpoints) (g): the rollups' work is per distinct touchpoint and
+// day of the batch, not per touch (a batch of 100 touches through one link
+// is one group). And only a visitor-day that is new in touch_daily can move
+// the visitor's latest day with a touchpoint (an existing one proves that
+// day is already counted, so the latest is at least it): touch_visitor_last
+// is upserted for the fresh rows of roll only. Measured with
+// BenchmarkTouchIngestPGCost (storage/touch_cost_bench_test.go).
 const insertTouchesSQL = `
 WITH ev AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::text[], $7::bigint[], $11::text[], $12::text[])
@@ -99,24 +108,27 @@ WITH ev AS (
            COALESCE(NULLIF(ev.tps, '')::bigint[], l.touchpoint_ids, '{}') || CASE WHEN ev.group_id > 0 THEN ARRAY[ev.group_id] ELSE '{}'::bigint[] END,
            ev.scene, ev.path, NULLIF(ev.opengid, ''), NULLIF(ev.chat, '')
     FROM ev JOIN fresh USING (event_id) LEFT JOIN share_links l ON l.code = ev.code AND ev.tps = ''
-    RETURNING at, touchpoint_ids, known, shopper_id, anon_id
+    RETURNING at, touchpoint_ids, known
+), g AS (
+    SELECT (at AT TIME ZONE 'Asia/Shanghai')::date AS day, touchpoint_ids, count(*) AS n
+    FROM ins GROUP BY 1, 2
 ), tt AS (
-    SELECT tp.kind, (i.at AT TIME ZONE 'Asia/Shanghai')::date AS day, tp.id AS touchpoint_id,
-           CASE WHEN i.shopper_id IS NOT NULL THEN 's:' || i.shopper_id ELSE 'a:' || i.anon_id END AS visitor
-    FROM ins i CROSS JOIN LATERAL unnest(i.touchpoint_ids) AS u(id) JOIN touchpoints tp ON tp.id = u.id
+    SELECT tp.kind, g.day, tp.id AS touchpoint_id, g.n,
+           (SELECT CASE WHEN shopper_id IS NOT NULL THEN 's:' || shopper_id ELSE 'a:' || NULLIF($10, '') END FROM visitor) AS visitor
+    FROM g CROSS JOIN LATERAL unnest(g.touchpoint_ids) AS u(id) JOIN touchpoints tp ON tp.id = u.id
 ), roll AS (
     INSERT INTO touch_daily (kind, day, touchpoint_id, visitor, touches)
-    SELECT kind, day, touchpoint_id, visitor, count(*) FROM tt GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    SELECT kind, day, touchpoint_id, visitor, sum(n)::bigint FROM tt GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
     ON CONFLICT (kind, day, touchpoint_id, visitor) DO UPDATE SET touches = touch_daily.touches + EXCLUDED.touches
-    RETURNING kind, day, touchpoint_id, (xmax = 0) AS fresh
+    RETURNING kind, day, touchpoint_id, visitor, (xmax = 0) AS fresh
 ), lastv AS (
     INSERT INTO touch_visitor_last AS l (kind, touchpoint_id, visitor, last_day)
-    SELECT kind, touchpoint_id, visitor, max(day) FROM tt GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    SELECT kind, touchpoint_id, visitor, max(day) FROM roll WHERE fresh GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (kind, touchpoint_id, visitor) DO UPDATE SET was_day = l.last_day, last_day = EXCLUDED.last_day
     WHERE EXCLUDED.last_day > l.last_day
     RETURNING kind, touchpoint_id, last_day, was_day
 ), deltas (kind, day, touchpoint_id, touches, visitors, last_visitors) AS (
-    SELECT kind, day, touchpoint_id, 1, 0, 0 FROM tt
+    SELECT kind, day, touchpoint_id, n, 0, 0 FROM tt
     UNION ALL SELECT kind, day, touchpoint_id, 0, 1, 0 FROM roll WHERE fresh
     UNION ALL SELECT kind, last_day, touchpoint_id, 0, 0, 1 FROM lastv
     UNION ALL SELECT kind, was_day, touchpoint_id, 0, 0, -1 FROM lastv WHERE was_day IS NOT NULL
@@ -127,7 +139,8 @@ WITH ev AS (
     ON CONFLICT (kind, day, touchpoint_id) DO UPDATE SET touches = d.touches + EXCLUDED.touches,
         visitors = d.visitors + EXCLUDED.visitors, last_visitors = d.last_visitors + EXCLUDED.last_visitors
 )
-SELECT (SELECT count(*) FROM ins) AS accepted, (SELECT count(*) FROM ins WHERE NOT known) AS unknown`
+SELECT (SELECT count(*) FROM ins) AS accepted, (SELECT count(*) FROM ins WHERE NOT known) AS unknown,
+       (SELECT set_config('synchronous_commit', 'off', true) WHERE $13) AS async`
 
 func (a Attribution) InsertTouches(ctx context.Context, v attribution.Visitor, ts []attribution.TouchInput, receivedAt time.Time) (attribution.TrackResult, error) {
 	n := len(ts)
@@ -143,27 +156,25 @@ func (a Attribution) InsertTouches(ctx context.Context, v attribution.Visitor, t
 		ats[i] = t.At.UTC().Format(time.RFC3339Nano)
 	}
 	var r struct {
-		Accepted int `db:"accepted"`
-		Unknown  int `db:"unknown"`
+		Accepted int     `db:"accepted"`
+		Unknown  int     `db:"unknown"`
+		Async    *string `db:"async"`
 	}
+	// Touches are analytics, not money: a batch stored on the pool (one
+	// statement, its own implicit transaction) commits without waiting for
+	// the WAL flush ($13: set_config(…, true) lasts to the end of that
+	// transaction, so to its commit). A crash can lose the last fraction of
+	// a second of touches (with their rollups: the two stay consistent),
+	// never a payment or a ledger entry, and the commit no longer holds the
+	// rollup rows that every batch for a touchpoint updates through a disk
+	// flush. One round trip, where BEGIN, SET LOCAL, the statement and
+	// COMMIT were four (~50-100 µs of the core each). In the caller's
+	// transaction (a coupon grant) the commit is the caller's, as durable
+	// as the rest of it.
 	own := a.tx == nil
-	err := a.inTx(ctx, func(tx *Tx) error {
-		if own {
-			// Touches are analytics, not money: a batch in its own
-			// transaction commits without waiting for the WAL flush. A
-			// crash can lose the last fraction of a second of touches
-			// (with their rollups: the two stay consistent), never a
-			// payment or a ledger entry, and the commit no longer holds
-			// the rollup rows that every batch for a touchpoint updates
-			// through a disk flush.
-			if _, err := tx.x.ExecContext(ctx, `SET LOCAL synchronous_commit TO off`); err != nil {
-				return err
-			}
-		}
-		return sqlx.GetContext(ctx, tx.x, &r, insertTouchesSQL, pq.StringArray(ids), pq.StringArray(codes), pq.Int64Array(scenes),
-			pq.StringArray(paths), pq.StringArray(ats), pq.StringArray(gids), pq.Int64Array(groups), receivedAt,
-			attrNullID(v.ShopperID), v.AnonID, pq.StringArray(chats), pq.StringArray(tps))
-	})
+	err := sqlx.GetContext(ctx, a.ext(), &r, insertTouchesSQL, pq.StringArray(ids), pq.StringArray(codes), pq.Int64Array(scenes),
+		pq.StringArray(paths), pq.StringArray(ats), pq.StringArray(gids), pq.Int64Array(groups), receivedAt,
+		attrNullID(v.ShopperID), v.AnonID, pq.StringArray(chats), pq.StringArray(tps), own)
 	if err != nil {
 		return attribution.TrackResult{}, fmt.Errorf("storage: insert touches: %w", mapErr(err))
 	}
