@@ -51,10 +51,10 @@ func (a *app) wireKOC() {
 
 // paidForCommission is the paid moment's order as the KOC programme reads
 // it (commission.PaidOrder): the buyer, when it was paid (the moment's
-// time, which the cashier stored as paid_at, to PostgreSQL's microsecond)
+// time, which the cashier rounded to the microsecond and stored as paid_at)
 // and its lines with their products' categories.
 func paidForCommission(e order.Event) commission.PaidOrder {
-	o := commission.PaidOrder{ID: e.OrderID, BuyerID: e.ShopperID, PaidAt: e.At.Round(time.Microsecond)}
+	o := commission.PaidOrder{ID: e.OrderID, BuyerID: e.ShopperID, PaidAt: e.At}
 	for _, l := range e.PaidLines {
 		o.Lines = append(o.Lines, commission.Line{ItemID: l.ItemID, ProductID: l.ProductID, CategoryID: l.CategoryID, Paid: l.Paid})
 	}

@@ -641,6 +641,10 @@ func markPaid(ctx context.Context, tx ApplyStore, o Order, p Paying, e order.Eve
 	if err := order.StatusPendingPayment.Transition(order.StatusPaid, o.Fulfillment); err != nil {
 		return err
 	}
+	// paid_at is stored to the microsecond: the moment carries it as
+	// stored, so a handler comparing it with the order's row (the KOC
+	// programme's "paid before") sees the same instant.
+	e.At = e.At.Round(time.Microsecond)
 	p.OrderID, p.PaidAt, p.Now = o.ID, e.At, now
 	if err := tx.MarkOrderPaid(ctx, p); err != nil {
 		return err
