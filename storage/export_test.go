@@ -2,9 +2,24 @@ package storage
 
 import (
 	"context"
+	"database/sql"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/yutang/yutang/domain/attribution"
+	"github.com/yutang/yutang/migrations"
 )
+
+// MigrateDownTo undoes the migrations after version (their Down sections),
+// for tests of what a migration does to data written before it.
+func MigrateDownTo(ctx context.Context, db *sql.DB, version int64) error {
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return err
+	}
+	_, err = p.DownTo(ctx, version)
+	return err
+}
 
 // DistinctStats answers q as a closed period not folded into any snapshot
 // is: distinct counts over the per-visitor and per-buyer rollups (the
