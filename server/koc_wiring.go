@@ -25,10 +25,11 @@ func (a *app) wireKOC() {
 		return err
 	})
 	a.store.Lifecycle.On(order.MomentPaid, "koc", func(ctx context.Context, tx *storage.Tx, e order.Event) error {
-		if e.PaidLines == nil {
-			return svc.Accrue(ctx, tx.KOCs(), tx.Attribution(), e.OrderID)
+		o, err := paidForCommission(e)
+		if err != nil {
+			return err
 		}
-		return svc.AccruePaid(ctx, tx.KOCs(), tx.Attribution(), paidForCommission(e))
+		return svc.Accrue(ctx, tx.KOCs(), tx.Attribution(), o)
 	})
 	a.store.Lifecycle.On(order.MomentRefunded, "koc", func(ctx context.Context, tx *storage.Tx, e order.Event) error {
 		if len(e.Lines) == 0 {
@@ -53,10 +54,14 @@ func (a *app) wireKOC() {
 // it (commission.PaidOrder): the buyer, when it was paid (the moment's
 // time, which the cashier rounded to the microsecond and stored as paid_at)
 // and its lines with their products' categories.
-func paidForCommission(e order.Event) commission.PaidOrder {
+func paidForCommission(e order.Event) (commission.PaidOrder, error) {
+	lines, err := e.PaidOrderLines()
+	if err != nil {
+		return commission.PaidOrder{}, err
+	}
 	o := commission.PaidOrder{ID: e.OrderID, BuyerID: e.ShopperID, PaidAt: e.At}
-	for _, l := range e.PaidLines {
+	for _, l := range lines {
 		o.Lines = append(o.Lines, commission.Line{ItemID: l.ItemID, ProductID: l.ProductID, CategoryID: l.CategoryID, Paid: l.Paid})
 	}
-	return o
+	return o, nil
 }

@@ -39,7 +39,7 @@ func (a *app) wireMembers() {
 		return svc.Cancelled(ctx, tx.Members(), e)
 	})
 	lc.On(order.MomentPaid, "members", func(ctx context.Context, tx *storage.Tx, e order.Event) error {
-		return svc.Paid(ctx, tx.Members(), tx.Orders(), e)
+		return svc.Paid(ctx, tx.Members(), e)
 	})
 	lc.On(order.MomentRefunded, "members", func(ctx context.Context, tx *storage.Tx, e order.Event) error {
 		return svc.Refunded(ctx, tx.Members(), tx.Orders(), e)

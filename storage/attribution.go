@@ -29,18 +29,26 @@ func attrNullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid:
 
 // --- settings ---
 
+// attrSettingsRow is attribution_settings' row (also read with a paid
+// order: paidOrderSQL).
+type attrSettingsRow struct {
+	Model    string `db:"model"`
+	Lookback int64  `db:"lookback_seconds"`
+	HalfLife int64  `db:"half_life_seconds"`
+}
+
+func (r attrSettingsRow) settings() attribution.Settings {
+	return attribution.Settings{Model: attribution.Model(r.Model), Lookback: time.Duration(r.Lookback) * time.Second,
+		HalfLife: time.Duration(r.HalfLife) * time.Second}
+}
+
 func (a Attribution) Settings(ctx context.Context) (attribution.Settings, error) {
-	var r struct {
-		Model    string `db:"model"`
-		Lookback int64  `db:"lookback_seconds"`
-		HalfLife int64  `db:"half_life_seconds"`
-	}
+	var r attrSettingsRow
 	err := sqlx.GetContext(ctx, a.ext(), &r, `SELECT model, lookback_seconds, half_life_seconds FROM attribution_settings`)
 	if err != nil {
 		return attribution.Settings{}, fmt.Errorf("storage: attribution settings: %w", mapErr(err))
 	}
-	return attribution.Settings{Model: attribution.Model(r.Model), Lookback: time.Duration(r.Lookback) * time.Second,
-		HalfLife: time.Duration(r.HalfLife) * time.Second}, nil
+	return r.settings(), nil
 }
 
 func (a Attribution) SaveSettings(ctx context.Context, s attribution.Settings) error {

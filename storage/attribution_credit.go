@@ -33,9 +33,7 @@ WHERE o.id = $1 AND o.paid_at IS NOT NULL`
 // PaidOrder implements attribution.Store.
 func (a Attribution) PaidOrder(ctx context.Context, orderID int64) (attribution.PaidOrder, attribution.Settings, error) {
 	var r struct {
-		Model       string        `db:"model"`
-		Lookback    int64         `db:"lookback_seconds"`
-		HalfLife    int64         `db:"half_life_seconds"`
+		attrSettingsRow
 		ID          int64         `db:"id"`
 		Number      string        `db:"order_no"`
 		ShopperID   int64         `db:"shopper_id"`
@@ -54,8 +52,7 @@ func (a Attribution) PaidOrder(ctx context.Context, orderID int64) (attribution.
 	if len(r.ProductIDs) != len(r.ItemIDs) || len(r.Paid) != len(r.ItemIDs) {
 		return attribution.PaidOrder{}, attribution.Settings{}, fmt.Errorf("storage: paid order %d: line arrays of different lengths", orderID)
 	}
-	set := attribution.Settings{Model: attribution.Model(r.Model), Lookback: time.Duration(r.Lookback) * time.Second,
-		HalfLife: time.Duration(r.HalfLife) * time.Second}
+	set := r.attrSettingsRow.settings()
 	o := attribution.PaidOrder{ID: r.ID, Number: r.Number, ShopperID: r.ShopperID, PlacedAt: r.PlacedAt, PaidAt: r.PaidAt,
 		StoreID: r.StoreID, ClerkID: r.ClerkID, NewCustomer: r.NewCustomer, ProductOf: map[int64]int64{}}
 	for i, id := range r.ItemIDs {

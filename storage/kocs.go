@@ -399,38 +399,6 @@ WHERE b.referrer_tp_id = $1 AND b.shopper_id < $2 ORDER BY b.shopper_id DESC LIM
 
 // --- accrual and reversal ---
 
-// PaidOrder reads a paid order and its lines (in line order, as arrays)
-// in one statement.
-func (k KOCs) PaidOrder(ctx context.Context, orderID int64) (commission.PaidOrder, error) {
-	var o struct {
-		Buyer      int64         `db:"shopper_id"`
-		PlacedAt   time.Time     `db:"placed_at"`
-		PaidAt     time.Time     `db:"paid_at"`
-		ItemIDs    pq.Int64Array `db:"item_ids"`
-		ProductIDs pq.Int64Array `db:"product_ids"`
-		Categories pq.Int64Array `db:"category_ids"`
-		Paid       pq.Int64Array `db:"paid_fens"`
-	}
-	if err := sqlx.GetContext(ctx, k.ext(), &o, `
-SELECT COALESCE(o.shopper_id, 0) AS shopper_id, o.placed_at, o.paid_at, l.item_ids, l.product_ids, l.category_ids, l.paid_fens
-FROM orders o,
-     LATERAL (SELECT array_agg(i.id ORDER BY i.line_no) AS item_ids, array_agg(i.product_id ORDER BY i.line_no) AS product_ids,
-                     array_agg(p.category_id ORDER BY i.line_no) AS category_ids, array_agg(i.paid_fen ORDER BY i.line_no) AS paid_fens
-              FROM order_items i JOIN products p ON p.id = i.product_id WHERE i.order_id = o.id) l
-WHERE o.id = $1 AND o.paid_at IS NOT NULL`, orderID); err != nil {
-		return commission.PaidOrder{}, mapErrNotFound(err, domain.E(domain.KindNotFound, "order_not_paid", "No such paid order."))
-	}
-	n := len(o.ItemIDs)
-	if len(o.ProductIDs) != n || len(o.Categories) != n || len(o.Paid) != n {
-		return commission.PaidOrder{}, fmt.Errorf("storage: commission order %d: line arrays of different lengths", orderID)
-	}
-	out := commission.PaidOrder{ID: orderID, BuyerID: o.Buyer, PlacedAt: o.PlacedAt, PaidAt: o.PaidAt}
-	for i, id := range o.ItemIDs {
-		out.Lines = append(out.Lines, commission.Line{ItemID: id, ProductID: o.ProductIDs[i], CategoryID: o.Categories[i], Paid: domain.Fen(o.Paid[i])})
-	}
-	return out, nil
-}
-
 const fraudSQL = `
 SELECT EXISTS (SELECT 1 FROM addresses a WHERE a.shopper_id = $2 AND a.deleted_at IS NULL
                AND (a.phone = o.address->>'phone'

@@ -140,21 +140,29 @@ func (s Members) exec(ctx context.Context, op, q string, args ...any) error {
 }
 
 // Settings implements member.Store.
+// memberSettingsRow is member_settings' row (also read with the tiers:
+// rulesSQL).
+type memberSettingsRow struct {
+	PerYuan   int64 `db:"points_per_yuan"`
+	PerFen    int64 `db:"redeem_points_per_fen"`
+	CapBP     int64 `db:"redeem_cap_bp"`
+	Growth    int64 `db:"growth_per_yuan"`
+	LifeYears int   `db:"points_life_years"`
+}
+
+func (r memberSettingsRow) settings() member.Settings {
+	return member.Settings{PointsPerYuan: r.PerYuan, RedeemPointsPerFen: r.PerFen, RedeemCapBP: r.CapBP,
+		GrowthPerYuan: r.Growth, PointsLifeYears: r.LifeYears}
+}
+
 func (s Members) Settings(ctx context.Context) (member.Settings, error) {
-	var r struct {
-		PerYuan   int64 `db:"points_per_yuan"`
-		PerFen    int64 `db:"redeem_points_per_fen"`
-		CapBP     int64 `db:"redeem_cap_bp"`
-		Growth    int64 `db:"growth_per_yuan"`
-		LifeYears int   `db:"points_life_years"`
-	}
+	var r memberSettingsRow
 	err := sqlx.GetContext(ctx, s.ext(), &r, `SELECT points_per_yuan, redeem_points_per_fen, redeem_cap_bp, growth_per_yuan,
     points_life_years FROM member_settings`)
 	if err != nil {
 		return member.Settings{}, fmt.Errorf("storage: member settings: %w", mapErr(err))
 	}
-	return member.Settings{PointsPerYuan: r.PerYuan, RedeemPointsPerFen: r.PerFen, RedeemCapBP: r.CapBP,
-		GrowthPerYuan: r.Growth, PointsLifeYears: r.LifeYears}, nil
+	return r.settings(), nil
 }
 
 // PutSettings implements member.Store.
@@ -217,11 +225,7 @@ ORDER BY t.threshold`
 // Rules implements member.Store.
 func (s Members) Rules(ctx context.Context) ([]member.Tier, member.Settings, error) {
 	var rows []struct {
-		PerYuan   int64 `db:"points_per_yuan"`
-		PerFen    int64 `db:"redeem_points_per_fen"`
-		CapBP     int64 `db:"redeem_cap_bp"`
-		Growth    int64 `db:"growth_per_yuan"`
-		LifeYears int   `db:"points_life_years"`
+		memberSettingsRow
 		tierRow
 	}
 	if err := sqlx.SelectContext(ctx, s.ext(), &rows, rulesSQL); err != nil {
@@ -230,9 +234,7 @@ func (s Members) Rules(ctx context.Context) ([]member.Tier, member.Settings, err
 	if len(rows) == 0 {
 		return nil, member.Settings{}, fmt.Errorf("storage: member rules: %w", sql.ErrNoRows)
 	}
-	r := rows[0]
-	set := member.Settings{PointsPerYuan: r.PerYuan, RedeemPointsPerFen: r.PerFen, RedeemCapBP: r.CapBP,
-		GrowthPerYuan: r.Growth, PointsLifeYears: r.LifeYears}
+	set := rows[0].memberSettingsRow.settings()
 	var tiers []member.Tier
 	for _, r := range rows {
 		if r.ID != 0 {

@@ -188,13 +188,10 @@ func (s Payments) OrderByID(ctx context.Context, id int64, forUpdate bool) (cash
 	return s.loadOrder(ctx, `o.id = $1`, forUpdate, id)
 }
 
-const markOrderPaidSQL = `
-UPDATE orders SET status = 'paid', paid_at = $2, updated_at = $3
-WHERE id = $1 AND status = 'pending_payment'`
-
-// payOrderSQL is markOrderPaidSQL recording, in the same statement, the
-// tender that pays the order ($7) and the notification that told of it
-// ($8: the log row's columns follow). When the order is not pending the
+// payOrderSQL moves a pending order to paid, recording in the same
+// statement the tender that pays it ($7: when there is one) and the
+// notification that told of it ($8: when there is one; the log row's
+// columns follow). When the order is not pending the
 // caller's rows-affected check refuses and the transaction, tender, log row
 // and all, rolls back.
 const payOrderSQL = `
@@ -209,23 +206,17 @@ WHERE id = $1 AND status = 'pending_payment'`
 
 // MarkOrderPaid implements cashier.ApplyStore.
 func (s Payments) MarkOrderPaid(ctx context.Context, p cashier.Paying) error {
-	var res sql.Result
-	var err error
-	if p.Tender == nil && p.Notification == nil {
-		res, err = s.ext().ExecContext(ctx, markOrderPaidSQL, p.OrderID, p.PaidAt, p.Now)
-	} else {
-		var t order.Tender
-		var n cashier.Notification
-		if p.Tender != nil {
-			t = *p.Tender
-		}
-		if p.Notification != nil {
-			n = *p.Notification
-		}
-		res, err = s.ext().ExecContext(ctx, payOrderSQL, p.OrderID, p.PaidAt, p.Now, string(t.Kind), t.Ref, int64(t.Amount),
-			p.Tender != nil, p.Notification != nil, n.EventID, n.EventType, n.Resource, string(n.Source), n.OutNo, n.WxID,
-			int64(n.Amount), string(n.Outcome), n.Detail, n.ReceivedAt)
+	var t order.Tender
+	var n cashier.Notification
+	if p.Tender != nil {
+		t = *p.Tender
 	}
+	if p.Notification != nil {
+		n = *p.Notification
+	}
+	res, err := s.ext().ExecContext(ctx, payOrderSQL, p.OrderID, p.PaidAt, p.Now, string(t.Kind), t.Ref, int64(t.Amount),
+		p.Tender != nil, p.Notification != nil, n.EventID, n.EventType, n.Resource, string(n.Source), n.OutNo, n.WxID,
+		int64(n.Amount), string(n.Outcome), n.Detail, n.ReceivedAt)
 	if err != nil {
 		return fmt.Errorf("storage: mark order paid: %w", mapErr(err))
 	}

@@ -130,10 +130,6 @@ func (s *Service) normalize(ctx context.Context, q *ReportQuery) error {
 	return nil
 }
 
-// TrackPast is how late a touch may arrive: one stamped earlier than that
-// before the server's now is stamped now − TrackPast.
-const TrackPast = 24 * time.Hour
-
 // closeMargin covers the clocks of several servers and the payments in
 // flight at midnight (an order is attributed on the day it is applied).
 const closeMargin = 10 * time.Minute

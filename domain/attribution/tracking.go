@@ -59,6 +59,11 @@ type TrackResult struct {
 // MaxTrackBatch is the most events one track call may carry.
 const MaxTrackBatch = 100
 
+// TrackPast is how late a touch may arrive: one stamped earlier than that
+// before the server's now is stamped now − TrackPast (reports close a day
+// by it: ClosedThrough).
+const TrackPast = 24 * time.Hour
+
 // --- touches ---
 
 // Track stores a batch of touches from one visitor. Duplicate event ids are

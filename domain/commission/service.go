@@ -22,11 +22,10 @@ type Binding struct {
 
 // PaidOrder is what commission reads of a paid order.
 type PaidOrder struct {
-	ID       int64
-	BuyerID  int64 // 0: a walk-in
-	PlacedAt time.Time
-	PaidAt   time.Time
-	Lines    []Line
+	ID      int64
+	BuyerID int64 // 0: a walk-in
+	PaidAt  time.Time
+	Lines   []Line
 }
 
 // CommissionOrder is a paid order with commission, as booked.
@@ -136,7 +135,6 @@ type Store interface {
 	TouchpointKind(ctx context.Context, id int64) (attribution.TouchpointKind, error)
 	Bindings(ctx context.Context, referrerTP int64, page domain.Page) ([]Customer, string, error)
 
-	PaidOrder(ctx context.Context, orderID int64) (PaidOrder, error)
 	Fraud(ctx context.Context, orderID, kocID int64) (FraudFacts, error)
 	SaveAccruals(ctx context.Context, o CommissionOrder, as []Accrual, at time.Time) error
 	LineStates(ctx context.Context, orderID int64) ([]LineState, error)
@@ -466,18 +464,9 @@ func (s *Service) Rebind(ctx context.Context, by domain.Actor, reqID string, sho
 // credits of the default model) and books Accrue's result as pending,
 // held for an admin when the order is flagged. st and at must run in the
 // payment-apply transaction, after attribution has attributed the order.
-func (s *Service) Accrue(ctx context.Context, st Store, at Attributions, orderID int64) error {
-	o, err := st.PaidOrder(ctx, orderID)
-	if err != nil {
-		return err
-	}
-	return s.AccruePaid(ctx, st, at, o)
-}
-
-// AccruePaid is Accrue for a paid order its caller has in hand (the paid
-// moment's lines), without reading it. o.PaidAt must be the order's paid_at
-// as stored (to the microsecond).
-func (s *Service) AccruePaid(ctx context.Context, st Store, at Attributions, o PaidOrder) error {
+// o is the order as the paid moment carries it; o.PaidAt must be its
+// paid_at as stored (to the microsecond).
+func (s *Service) Accrue(ctx context.Context, st Store, at Attributions, o PaidOrder) error {
 	orderID := o.ID
 	if o.BuyerID == 0 {
 		return nil

@@ -150,7 +150,7 @@ func (s *Service) Cancelled(ctx context.Context, st Store, e order.Event) error 
 // Paid spends the frozen points and earns points and growth on each line's
 // goods paid (the tier's multiplier); growth that reaches a higher tier
 // upgrades the card at once.
-func (s *Service) Paid(ctx context.Context, st Store, os Orders, e order.Event) error {
+func (s *Service) Paid(ctx context.Context, st Store, e order.Event) error {
 	if e.ShopperID == 0 {
 		return nil
 	}
@@ -162,18 +162,12 @@ func (s *Service) Paid(ctx context.Context, st Store, os Orders, e order.Event) 
 		return err
 	}
 	// The lines and points the paid moment carries (read under the
-	// order's lock); the order is read only when the raiser did not.
-	lines, pointsUsed := e.PaidLines, e.PointsUsed
-	if lines == nil {
-		o, err := os.Order(ctx, e.OrderNumber, 0, false)
-		if err != nil {
-			return err
-		}
-		pointsUsed = o.PointsUsed
-		for _, it := range o.Items {
-			lines = append(lines, order.PaidLine{ItemID: it.ID, SKUID: it.SKUID, Quantity: it.Quantity, Paid: it.Paid})
-		}
+	// order's lock).
+	lines, err := e.PaidOrderLines()
+	if err != nil {
+		return err
 	}
+	pointsUsed := e.PointsUsed
 	tiers, set, err := st.Rules(ctx)
 	if err != nil {
 		return err

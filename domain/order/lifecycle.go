@@ -94,8 +94,8 @@ type Event struct {
 
 	// MomentPaid: the order's lines and the points it redeemed, as the
 	// paying transaction read them under the order's lock: handlers read
-	// them instead of reading the order again. PaidLines is nil when the
-	// raiser did not read them (then PointsUsed is unknown too).
+	// them instead of reading the order again. The cashier's markPaid,
+	// which raises every paid moment, always sets them (PaidOrderLines).
 	PaidLines  []PaidLine
 	PointsUsed int64
 
@@ -199,6 +199,16 @@ type Raiser interface {
 // statements when it is false.
 func (e Event) MayCarry(src pricing.Source) bool {
 	return e.Discounts == nil || e.Discounts[src]
+}
+
+// PaidOrderLines is the lines of a MomentPaid event, as the paying
+// transaction read them under the order's lock (the cashier's markPaid
+// always sets them).
+func (e Event) PaidOrderLines() ([]PaidLine, error) {
+	if e.PaidLines == nil {
+		return nil, fmt.Errorf("order: the %s event of order %s does not carry its lines", e.Moment, e.OrderNumber)
+	}
+	return e.PaidLines, nil
 }
 
 // PlacedOrder is the order of a MomentPlaced event, as the placing
