@@ -58,6 +58,47 @@ WITH t AS (
     GROUP BY touchpoint_id
 )`
 
+// topOpenStatsSQL answers one of a period's first pages when it runs
+// through today (openStatsSQL's period) without reading every touchpoint's
+// touches: pages rank by credited amount first, so when the page's last row
+// (with the one that tells whether more follow) has a positive credited
+// amount K, the page is among the touchpoints credited at least K (a
+// touchpoint credited less, or only touched, ranks below every one of them),
+// and only those — the page and any ties at K — are read whole, a lookup per
+// (touchpoint, day) from the period's first day through its last, or the
+// latest day with data if later, as openStatsSQL's latest-day counts. It answers no row when
+// that is not so (fewer credited touchpoints than the page needs, or K is
+// 0), and openStatsSQL answers instead. At 10M touches the KOC report of
+// the last 30 days took 380–400 ms from openStatsSQL, 100–140 ms from this.
+const topOpenStatsSQL = `
+WITH a AS MATERIALIZED (
+    SELECT touchpoint_id, sum(credited_fen) AS credited
+    FROM attribution_tp_daily WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date
+    GROUP BY touchpoint_id
+), k AS (
+    SELECT credited FROM a ORDER BY credited DESC OFFSET $5::bigint + $6::bigint - 1 LIMIT 1
+), c AS (
+    SELECT a.touchpoint_id FROM a, k WHERE a.credited >= k.credited AND k.credited > 0
+), d AS (
+    SELECT g.d::date AS day FROM generate_series($3::date,
+        GREATEST($4::date, (SELECT max(day) FROM touch_tp_daily WHERE kind = $1),
+                 (SELECT max(day) FROM attribution_tp_daily WHERE model = $2 AND kind = $1)), interval '1 day') g(d)
+), t AS (
+    SELECT c.touchpoint_id, sum(x.touches) FILTER (WHERE x.day <= $4::date) AS touches, sum(x.last_visitors) AS visitors
+    FROM c CROSS JOIN d
+    JOIN LATERAL (SELECT * FROM touch_tp_daily x WHERE x.kind = $1 AND x.day = d.day AND x.touchpoint_id = c.touchpoint_id OFFSET 0) x ON true
+    GROUP BY c.touchpoint_id
+), o AS (
+    SELECT c.touchpoint_id, sum(x.orders) FILTER (WHERE x.day <= $4::date) AS orders, sum(x.last_buyers) AS buyers,
+           sum(x.prev_buyers) AS repeat_buyers,
+           sum(x.new_customer_orders) FILTER (WHERE x.day <= $4::date) AS nco,
+           sum(x.credited_fen) FILTER (WHERE x.day <= $4::date) AS credited,
+           sum(x.refunded_fen) FILTER (WHERE x.day <= $4::date) AS refunded
+    FROM c CROSS JOIN d
+    JOIN LATERAL (SELECT * FROM attribution_tp_daily x WHERE x.model = $2 AND x.kind = $1 AND x.day = d.day AND x.touchpoint_id = c.touchpoint_id OFFSET 0) x ON true
+    GROUP BY c.touchpoint_id
+)`
+
 // statsPageSQL joins t and o (of the forms here, or the tests' distinct
 // counts: export_test.go), orders touchpoints by
 // credited amount, then touches, then id, and cuts one page; names are
@@ -77,6 +118,12 @@ SELECT j.*, COALESCE((SELECT tp.name FROM touchpoints tp WHERE tp.id = j.touchpo
 FROM j
 ORDER BY credited DESC, touches DESC, touchpoint_id`
 
+// topPagesDepth bounds the pages topOpenStatsSQL answers: each row costs it
+// two lookups per day of the period, so deeper pages are cheaper from
+// openStatsSQL (at 10M touches, rows 480–500 of the KOC report took 190–280
+// ms from topOpenStatsSQL, 270–390 ms from openStatsSQL).
+const topPagesDepth = 500
+
 func dates(from, to time.Time) (string, string) {
 	return from.In(domain.Shanghai).Format(time.DateOnly), to.In(domain.Shanghai).Format(time.DateOnly)
 }
@@ -86,6 +133,11 @@ func dates(from, to time.Time) (string, string) {
 func (a Attribution) DimensionStats(ctx context.Context, q attribution.StatsQuery) ([]attribution.TouchpointStats, bool, error) {
 	query := gapStatsSQL
 	if q.Open {
+		if q.Limit > 0 && q.Offset+q.Limit < topPagesDepth {
+			if rows, more, err := a.dimensionStats(ctx, topOpenStatsSQL, q); err != nil || len(rows) > 0 {
+				return rows, more, err
+			}
+		}
 		query = openStatsSQL
 	} else if month, err := a.closedMonth(ctx, q.From, q.To); err != nil {
 		return nil, false, err

@@ -47,3 +47,9 @@ WITH t AS (
            sum(credited) AS credited, sum(refunded) AS refunded
     FROM b GROUP BY touchpoint_id
 )`
+
+// TopOpenStats answers q from topOpenStatsSQL alone: no row where it does
+// not apply (and openStatsSQL answers instead).
+func (a Attribution) TopOpenStats(ctx context.Context, q attribution.StatsQuery) ([]attribution.TouchpointStats, bool, error) {
+	return a.dimensionStats(ctx, topOpenStatsSQL, q)
+}
