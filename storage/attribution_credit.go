@@ -276,17 +276,27 @@ func (a Attribution) SaveAttribution(ctx context.Context, at attribution.OrderAt
 	var models, expls, credits []string
 	var directs []bool
 	var rows creditRows
+	var byKind [len(dayTotalKinds)]pq.Int64Array // per kind, each model's credited amount
 	for _, m := range at.Models {
 		models = append(models, string(m.Model))
 		directs = append(directs, m.Direct)
 		expls = append(expls, string(explanationJSONOf(m.Explanation)))
 		credits = append(credits, string(creditsJSON(m.Credits)))
+		from := len(rows.amounts)
 		rows.add(m.Model, m.Credits, o.ProductOf)
+		sums, err := creditedByKind(rows.kinds[from:], rows.amounts[from:])
+		if err != nil {
+			return err
+		}
+		for k, s := range sums {
+			byKind[k] = append(byKind[k], s)
+		}
 	}
-	// One statement: the attribution, its models and the day totals, only
-	// where there is none — an order attributed already (by a concurrent
-	// transaction, which this one waits for) is left as it is, without a
-	// failed statement aborting the paying transaction.
+	// One statement: the attribution, its models and the day totals (with
+	// each kind's credited amount, migration 00028), only where there is
+	// none — an order attributed already (by a concurrent transaction, which
+	// this one waits for) is left as it is, without a failed statement
+	// aborting the paying transaction.
 	var inserted int
 	err := sqlx.GetContext(ctx, a.ext(), &inserted, `
 WITH a AS (
@@ -297,14 +307,24 @@ WITH a AS (
     INSERT INTO order_attribution_models (order_id, model, direct, explanation, credits)
     SELECT a.order_id, u.m, u.d, u.e::jsonb, u.c::jsonb FROM a, unnest($11::text[], $12::boolean[], $13::text[], $14::text[]) AS u(m, d, e, c)
 ), t AS (
-    INSERT INTO attribution_day_totals AS t (model, day, shard, orders, direct_orders, paid_fen)
-    SELECT u.m, $6::date, $15, 1, u.d::int, $7 FROM a, unnest($11::text[], $12::boolean[]) AS u(m, d) ORDER BY u.m
+    INSERT INTO attribution_day_totals AS t (model, day, shard, orders, direct_orders, paid_fen, credited_post_fen,
+                                             credited_koc_fen, credited_group_fen, credited_store_fen, credited_clerk_fen)
+    SELECT u.m, $6::date, $15, 1, u.d::int, $7, u.cp, u.ck, u.cg, u.cs, u.cc
+    FROM a, unnest($11::text[], $12::boolean[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[])
+         AS u(m, d, cp, ck, cg, cs, cc)
+    ORDER BY u.m
     ON CONFLICT (model, day, shard) DO UPDATE SET orders = t.orders + 1,
-        direct_orders = t.direct_orders + EXCLUDED.direct_orders, paid_fen = t.paid_fen + EXCLUDED.paid_fen
+        direct_orders = t.direct_orders + EXCLUDED.direct_orders, paid_fen = t.paid_fen + EXCLUDED.paid_fen,
+        credited_post_fen = t.credited_post_fen + EXCLUDED.credited_post_fen,
+        credited_koc_fen = t.credited_koc_fen + EXCLUDED.credited_koc_fen,
+        credited_group_fen = t.credited_group_fen + EXCLUDED.credited_group_fen,
+        credited_store_fen = t.credited_store_fen + EXCLUDED.credited_store_fen,
+        credited_clerk_fen = t.credited_clerk_fen + EXCLUDED.credited_clerk_fen
 )
 SELECT count(*) FROM a`,
 		o.ID, o.ShopperID, string(at.DefaultModel), o.PlacedAt, o.PaidAt, day, int64(paid), o.NewCustomer, at.InStore, at.At,
-		pq.StringArray(models), pq.BoolArray(directs), pq.StringArray(expls), pq.StringArray(credits), o.ID%dayTotalShards)
+		pq.StringArray(models), pq.BoolArray(directs), pq.StringArray(expls), pq.StringArray(credits), o.ID%dayTotalShards,
+		byKind[0], byKind[1], byKind[2], byKind[3], byKind[4])
 	if err != nil {
 		return fmt.Errorf("storage: save attribution: %w", mapErr(err))
 	}
@@ -312,6 +332,30 @@ SELECT count(*) FROM a`,
 		return attribution.ErrAlreadyAttributed
 	}
 	return a.bookCredits(ctx, rows, o.ID, day, o.ShopperID, o.NewCustomer, false, at.At)
+}
+
+// dayTotalKinds are the touchpoint kinds whose credited amounts the day
+// totals carry, in the order of their columns credited_<kind>_fen
+// (migration 00028; periodTotalsSQL reads them).
+var dayTotalKinds = [...]attribution.TouchpointKind{attribution.KindPost, attribution.KindKOC, attribution.KindGroup,
+	attribution.KindStore, attribution.KindClerk}
+
+// creditedByKind sums a model's booked credit rows (kinds and amounts, as
+// creditRows holds them, so the sums are what attribution_tp_daily's
+// credited_fen gains) per kind of dayTotalKinds.
+func creditedByKind(kinds []string, amounts []int64) ([len(dayTotalKinds)]int64, error) {
+	var sums [len(dayTotalKinds)]int64
+next:
+	for i, k := range kinds {
+		for j, dk := range dayTotalKinds {
+			if k == string(dk) {
+				sums[j] += amounts[i]
+				continue next
+			}
+		}
+		return sums, fmt.Errorf("storage: save attribution: a credit of touchpoint kind %q, which the day totals do not carry", k)
+	}
+	return sums, nil
 }
 
 // dayTotalShards spreads each day's attribution totals over rows, so that

@@ -168,11 +168,15 @@ func (a Attribution) dimensionStats(ctx context.Context, query string, q attribu
 	return out, more, nil
 }
 
+// periodTotalsSQL sums the period's day totals (a row per model, day and
+// shard), with the dimension's credited amount from its column (migration
+// 00028) rather than from the dimension's (day, touchpoint) rows.
 const periodTotalsSQL = `
 SELECT COALESCE(sum(paid_fen), 0) AS paid, COALESCE(sum(orders), 0) AS orders,
        COALESCE(sum(direct_orders), 0) AS direct,
-       (SELECT COALESCE(sum(credited_fen), 0) FROM attribution_tp_daily
-        WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date) AS credited
+       COALESCE(sum(CASE $1::text WHEN 'post' THEN credited_post_fen WHEN 'koc' THEN credited_koc_fen
+                                  WHEN 'group' THEN credited_group_fen WHEN 'store' THEN credited_store_fen
+                                  WHEN 'clerk' THEN credited_clerk_fen END), 0) AS credited
 FROM attribution_day_totals
 WHERE model = $2 AND day BETWEEN $3::date AND $4::date`
 
