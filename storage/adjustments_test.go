@@ -44,6 +44,18 @@ func TestAdjustmentsSumToDiscountAtCommit(t *testing.T) {
 	if err == nil {
 		t.Fatal("adjustments of 299 on a discount of 300 were accepted")
 	}
+	// Lines whose adjustments add up, but whose discounts do not add up to
+	// the order's, are refused too.
+	short := mk("T-BAD-2", 50)
+	short.Items[0].ProductID = product
+	short.Items[0].Discount, short.Items[0].Paid = 250, 1750
+	err = st.InTx(ctx, func(tx *storage.Tx) error {
+		_, err := tx.Orders().CreateOrder(ctx, short)
+		return err
+	})
+	if err == nil {
+		t.Fatal("lines discounted 250 on an order discounted 300 were accepted")
+	}
 	good := mk("T-GOOD-1", 100)
 	good.Items[0].ProductID = product
 	var created order.Order
