@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -555,18 +557,51 @@ WHERE shopper_id = $1 AND ($2 = '' OR status = $2) AND id < $3 ORDER BY id DESC 
 		limit, shopperID, string(status), before, limit+1)
 }
 
-// SearchOrders implements order.Store.
+// SearchOrders implements order.Store. Only the filters given are in the
+// statement, so each combination gets its own generic plan: a catch-all
+// "($1 = ” OR order_no = $1) AND …" cannot use an index for any filter, and
+// its generic plan read every order below the cursor and sorted them (the
+// first page, unfiltered or by number, shopper or status, ~120–280 ms at
+// 290,000 orders; issue 18). A period is read from placed_at's index: its
+// cost follows the orders placed in it, not the table.
 func (s Orders) SearchOrders(ctx context.Context, f order.Filter, p domain.Page) ([]order.Order, string, error) {
 	before, err := idBefore(p.Cursor)
 	if err != nil {
 		return nil, "", err
 	}
 	limit := domain.BoundLimit(p.Limit)
-	return s.page(ctx, `SELECT `+orderCols+` FROM orders
-WHERE ($1 = '' OR order_no = $1) AND ($2 = '' OR status = $2) AND ($3::bigint = 0 OR shopper_id = $3::bigint)
-  AND ($4::timestamptz IS NULL OR placed_at >= $4) AND ($5::timestamptz IS NULL OR placed_at < $5)
-  AND id < $6 ORDER BY id DESC LIMIT $7`,
-		limit, f.Number, string(f.Status), f.ShopperID, optTime(f.From), optTime(f.To), before, limit+1)
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.Number != "" {
+		where = append(where, "order_no = "+arg(f.Number))
+	}
+	if f.Status != "" {
+		where = append(where, "status = "+arg(string(f.Status)))
+	}
+	if f.ShopperID != 0 {
+		where = append(where, "shopper_id = "+arg(f.ShopperID))
+	}
+	if !f.From.IsZero() {
+		where = append(where, "placed_at >= "+arg(f.From))
+	}
+	if !f.To.IsZero() {
+		where = append(where, "placed_at < "+arg(f.To))
+	}
+	if p.Cursor != "" {
+		// Not on the first page: with a period, a generic plan ANDs the
+		// period's index with every key below the cursor.
+		where = append(where, "id < "+arg(before))
+	}
+	w := ""
+	if len(where) > 0 {
+		w = "\nWHERE " + strings.Join(where, " AND ")
+	}
+	q := `SELECT ` + orderCols + ` FROM orders` + w + ` ORDER BY id DESC LIMIT ` + arg(limit+1)
+	return s.page(ctx, q, limit, args...)
 }
 
 // ShippedBefore implements order.Store.
