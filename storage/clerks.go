@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -55,19 +56,49 @@ func (s Clerks) UpdateStatus(ctx context.Context, o order.Order) error {
 	return Orders(s).UpdateStatus(ctx, o)
 }
 
-const storeOrdersSQL = `SELECT ` + orderCols + ` FROM orders
-WHERE (store_id IS NOT NULL OR pickup_store_id IS NOT NULL)
-  AND ($1 = 0 OR store_id = $1 OR pickup_store_id = $1) AND ($2 = '' OR status = $2) AND id < $3
-ORDER BY id DESC LIMIT $4`
-
-// StoreOrders implements clerk.Store.
+// StoreOrders implements clerk.Store: a store's orders (sold there or picked
+// up there), or every store's, newest first. Each store's orders are read
+// from its own indexes by key, a page at most per store and kind, and the
+// pages merged: the catch-all "($1 = 0 OR store_id = $1 OR pickup_store_id =
+// $1) AND ($2 = ” OR status = $2)" it replaces had one generic plan, a walk
+// of every order of the mall newest first, filtering (every store's paid
+// orders at 290,000 orders, none of them a store's: 285 ms; issue 18).
 func (s Clerks) StoreOrders(ctx context.Context, f clerk.ListFilter, page domain.Page) ([]order.Order, string, error) {
 	before, err := idBefore(page.Cursor)
 	if err != nil {
 		return nil, "", err
 	}
 	limit := domain.BoundLimit(page.Limit)
-	return Orders(s).page(ctx, storeOrdersSQL, limit, f.StoreID, string(f.Status), before, limit+1)
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	n := arg(limit + 1)
+	var also string // the order's own conditions beyond its store
+	if f.Status != "" {
+		also += " AND status = " + arg(string(f.Status))
+	}
+	if page.Cursor != "" {
+		also += " AND id < " + arg(before)
+	}
+	one := "" // every store, or one
+	// An order sold in one store and picked up in another is in both
+	// stores' lists, and once in every store's: with the store that sold it.
+	pickupOnly := "store_id IS NULL"
+	if f.StoreID != 0 {
+		id := arg(f.StoreID)
+		one = " WHERE s.id = " + id
+		pickupOnly = "(store_id IS NULL OR store_id <> " + id + ")"
+	}
+	q := `SELECT * FROM (
+  SELECT o.* FROM stores s CROSS JOIN LATERAL (SELECT ` + orderCols + ` FROM orders
+    WHERE store_id = s.id` + also + ` ORDER BY id DESC LIMIT ` + n + `) o` + one + `
+  UNION ALL
+  SELECT o.* FROM stores s CROSS JOIN LATERAL (SELECT ` + orderCols + ` FROM orders
+    WHERE pickup_store_id = s.id AND ` + pickupOnly + also + ` ORDER BY id DESC LIMIT ` + n + `) o` + one + `
+) x ORDER BY id DESC LIMIT ` + n
+	return Orders(s).page(ctx, q, limit, args...)
 }
 
 // IssuePickupCode implements clerk.Store.
