@@ -55,20 +55,20 @@ VALUES ('clerk1', 'x', 'clerk', $1), ('clerk2', 'x', 'clerk', $2) RETURNING id`,
 			fulfillment, address, pickupStore = "pickup", nil, f.stores[i%2]
 		case 3: // sold in a store, no shopper
 			channel, fulfillment, address, shopper = "in_store", "in_store", nil, nil
-			store, clerkID = f.stores[i%2], f.clerks[i%2]
-		case 4: // sold in a store, picked up at the other or the same one
-			channel, fulfillment, address = "in_store", "pickup", nil
-			store, clerkID, pickupStore = f.stores[i%2], f.clerks[i%2], f.stores[(i/6)%2]
+			store, clerkID = f.stores[(i/6)%2], f.clerks[(i/6)%2]
+		case 4: // sold in a store to a member, picked up at the other or the same one
+			channel, fulfillment, address, shopper = "in_store", "pickup", nil, f.shoppers[(i/6)%3]
+			store, clerkID, pickupStore = f.stores[(i/6)%2], f.clerks[(i/6)%2], f.stores[(i/12)%2]
 		}
 		_, err := db.Exec(`INSERT INTO orders (order_no, shopper_id, status, fulfillment, channel, address, pickup_store_id,
   store_id, clerk_id, subtotal_fen, discount_fen, freight_fen, payable_fen, placed_at, expires_at, paid_at, shipped_at,
   carrier, tracking_no, completed_at, cancelled_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 100, 0, 0, 100, $10, $10::timestamptz + interval '15 minutes',
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 100 + $11, 0, 0, 100 + $11, $10, $10::timestamptz + interval '15 minutes',
   CASE WHEN $3 IN ('paid', 'shipped', 'completed') THEN $10::timestamptz END,
   CASE WHEN $3 IN ('shipped', 'completed') THEN $10::timestamptz END,
   CASE WHEN $3 IN ('shipped', 'completed') THEN 'SF' END, CASE WHEN $3 IN ('shipped', 'completed') THEN 'T' END,
   CASE WHEN $3 = 'completed' THEN $10::timestamptz END, CASE WHEN $3 = 'cancelled' THEN $10::timestamptz END, $10)`,
-			no, shopper, st, fulfillment, channel, address, pickupStore, store, clerkID, at)
+			no, shopper, st, fulfillment, channel, address, pickupStore, store, clerkID, at, i)
 		must(err)
 		f.numbers = append(f.numbers, no)
 	}
@@ -175,5 +175,66 @@ ORDER BY id DESC`, storeID, string(st)); err != nil {
 				t.Fatalf("%+v: only %d orders", filter, len(want))
 			}
 		}
+	}
+}
+
+// The clerk desk's numbers count each in-store order paid in the period
+// once, for every store (and none) and clerk (and none) asked for: orders,
+// paid goods amount and distinct members, by day, in all and by clerk.
+func TestClerkPeriodNumbersByStoreAndClerk(t *testing.T) {
+	f := newListFixture(t)
+	ctx := context.Background()
+	store := storage.New(f.db).Clerks()
+	from := time.Date(2026, 3, 3, 0, 0, 0, 0, domain.Shanghai)
+	to := time.Date(2026, 3, 20, 0, 0, 0, 0, domain.Shanghai)
+	covered := 0
+	for _, storeID := range []int64{0, f.stores[0], f.stores[1]} {
+		for _, clerkID := range []int64{0, f.clerks[0], f.clerks[1]} {
+			q := clerk.PeriodQuery{From: from, To: to, StoreID: storeID, ClerkID: clerkID}
+			var want struct {
+				Orders    int64 `db:"orders"`
+				GMV       int64 `db:"gmv"`
+				Customers int64 `db:"customers"`
+			}
+			if err := f.db.Get(&want, `SELECT count(*) AS orders, COALESCE(sum(payable_fen - freight_fen), 0) AS gmv,
+  count(DISTINCT shopper_id) AS customers FROM orders
+WHERE channel = 'in_store' AND paid_at >= $1 AND paid_at < $2 AND ($3 = 0 OR store_id = $3) AND ($4 = 0 OR clerk_id = $4)`,
+				from, to.AddDate(0, 0, 1), storeID, clerkID); err != nil {
+				t.Fatal(err)
+			}
+			days, err := store.Performance(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var orders, gmv int64
+			for _, d := range days {
+				orders += d.Orders
+				gmv += int64(d.GMV)
+			}
+			customers, err := store.DistinctCustomers(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(days) != 18 || orders != want.Orders || gmv != want.GMV || customers != want.Customers {
+				t.Fatalf("%+v: %d days, %d orders, %d fen, %d customers; want 18 days, %+v", q, len(days), orders, gmv, customers, want)
+			}
+			clerks, _, err := store.ClerkPerformance(ctx, q, domain.Page{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			orders = 0
+			for _, c := range clerks {
+				orders += c.Orders
+			}
+			if orders != want.Orders {
+				t.Fatalf("%+v: clerks' orders %d, want %d", q, orders, want.Orders)
+			}
+			if want.Orders > 0 && want.Customers > 0 {
+				covered++
+			}
+		}
+	}
+	if covered < 5 {
+		t.Fatalf("only %d of 9 cases have in-store orders with members: the fixture does not exercise them", covered)
 	}
 }
