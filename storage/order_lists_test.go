@@ -2,12 +2,15 @@ package storage_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/clerk"
@@ -236,5 +239,113 @@ WHERE channel = 'in_store' AND paid_at >= $1 AND paid_at < $2 AND ($3 = 0 OR sto
 	}
 	if covered < 5 {
 		t.Fatalf("only %d of 9 cases have in-store orders with members: the fixture does not exercise them", covered)
+	}
+}
+
+// SKUBuyers answers the shoppers of every order with a line of the SKUs
+// (a SKU asked twice counts once) and the keys that placed them as the
+// shopper, and says whether it read them all within the limit.
+func TestSKUBuyersByKey(t *testing.T) {
+	f := newListFixture(t)
+	ctx := context.Background()
+	store := storage.New(f.db).Orders()
+	var cat, prod int64
+	if err := f.db.Get(&cat, `INSERT INTO categories (name) VALUES ('Tea') RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Get(&prod, `INSERT INTO products (category_id, title, status) VALUES ($1, 'Longjing', 'on_sale') RETURNING id`, cat); err != nil {
+		t.Fatal(err)
+	}
+	var skus []int64
+	if err := f.db.Select(&skus, `INSERT INTO skus (product_id, code, specs, price_fen) SELECT $1, 'K-' || g, jsonb_build_object('size', g::text), 100 FROM generate_series(1, 3) g RETURNING id`, prod); err != nil {
+		t.Fatal(err)
+	}
+	// Each order gets a line of SKU i%3 (and every fifth one of SKU 2
+	// too); a shopper's order is placed with a key, two for every
+	// seventh (a retry with another key), and a key of another order.
+	for _, q := range []string{
+		`INSERT INTO order_items (order_id, line_no, sku_id, product_id, sku_code, title, unit_price_fen, quantity, list_total_fen, paid_fen)
+SELECT o.id, 1, ($1::bigint[])[1 + ((o.n / 3) % 3)], $2, 'K', 'Longjing', 100, 1, 100, 100
+FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM orders) o`,
+		`INSERT INTO order_items (order_id, line_no, sku_id, product_id, sku_code, title, unit_price_fen, quantity, list_total_fen, paid_fen)
+SELECT o.id, 2, ($1::bigint[])[3], $2, 'K', 'Longjing', 100, 1, 100, 100
+FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM orders) o WHERE o.n % 5 = 0 AND (o.n / 3) % 3 <> 2`,
+		`INSERT INTO idempotency_keys (scope, subject, key, request_hash, status, response)
+SELECT 'shop.orders', 'shopper:' || o.shopper_id, 'k-' || o.order_no || '-' || g, '\x00', 201, jsonb_build_object('order_no', o.order_no)
+FROM orders o CROSS JOIN generate_series(1, 2) g WHERE o.shopper_id IS NOT NULL AND (g = 1 OR o.id % 7 = 0)`,
+		`INSERT INTO idempotency_keys (scope, subject, key, request_hash, status, response)
+SELECT 'shop.orders', 'shopper:' || o.shopper_id, 'other-' || o.order_no, '\x00', 201, jsonb_build_object('order_no', 'elsewhere')
+FROM orders o WHERE o.shopper_id IS NOT NULL`,
+	} {
+		args := []any{pq.Array(skus), prod}
+		if !strings.Contains(q, "$1") {
+			args = nil
+		}
+		if _, err := f.db.Exec(q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(ids []int64) map[int64][]string {
+		var rows []struct {
+			ShopperID int64          `db:"shopper_id"`
+			Key       sql.NullString `db:"key"`
+		}
+		if err := f.db.Select(&rows, `SELECT DISTINCT COALESCE(o.shopper_id, 0) AS shopper_id, k.key
+FROM orders o LEFT JOIN idempotency_keys k ON k.scope = 'shop.orders' AND k.subject = 'shopper:' || o.shopper_id
+  AND k.response->>'order_no' = o.order_no
+WHERE EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id AND i.sku_id = ANY($1))`, pq.Array(ids)); err != nil {
+			t.Fatal(err)
+		}
+		m := map[int64][]string{}
+		for _, r := range rows {
+			m[r.ShopperID] = m[r.ShopperID]
+			if r.Key.Valid {
+				m[r.ShopperID] = append(m[r.ShopperID], r.Key.String)
+			}
+		}
+		return m
+	}
+	var lines int
+	if err := f.db.Get(&lines, `SELECT count(*) FROM order_items WHERE sku_id = ANY($1)`, pq.Array(skus[1:])); err != nil {
+		t.Fatal(err)
+	}
+	for _, ids := range [][]int64{{skus[0]}, {skus[1], skus[2], skus[1]}, skus} {
+		got, complete, err := store.SKUBuyers(ctx, "shop.orders", ids, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := want(ids)
+		if !complete || len(got) != len(w) || len(w) < 3 {
+			t.Fatalf("%v: complete %v, %d buyers, want %d", ids, complete, len(got), len(w))
+		}
+		for sh, keys := range w {
+			g, ok := got[sh]
+			slices.Sort(g)
+			slices.Sort(keys)
+			if !ok || !slices.Equal(g, keys) {
+				t.Fatalf("%v: shopper %d: keys %v, want %v", ids, sh, g, keys)
+			}
+		}
+	}
+	// Whether all were read within the limit is as the statement it
+	// replaced said: at most limit+1 lines read (a SKU asked twice
+	// once), complete when they gave at most limit rows, a row per key.
+	ids := []int64{skus[2], skus[1], skus[2]}
+	for _, limit := range []int{1000, lines + 20, lines + 5, lines, lines - 1, 1} {
+		var rows int
+		if err := f.db.Get(&rows, `SELECT count(*)
+FROM (SELECT order_id FROM order_items WHERE sku_id = ANY($1) LIMIT $2) i
+JOIN orders o ON o.id = i.order_id
+LEFT JOIN idempotency_keys k ON k.scope = 'shop.orders' AND k.subject = 'shopper:' || o.shopper_id
+     AND k.response->>'order_no' = o.order_no`, pq.Array(ids), limit+1); err != nil {
+			t.Fatal(err)
+		}
+		_, complete, err := store.SKUBuyers(ctx, "shop.orders", ids, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if complete != (rows <= limit) {
+			t.Fatalf("%d lines, limit %d: complete %v, the old statement read %d rows", lines, limit, complete, rows)
+		}
 	}
 }
