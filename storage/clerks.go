@@ -313,17 +313,35 @@ func (s Clerks) ClerkPerformance(ctx context.Context, q clerk.PeriodQuery, page 
 	return out, next, nil
 }
 
-// customersSQL: the members with paid in-store orders of store $1 (0: all)
-// and clerk $2 (0: all), newest member first (below id $3; $4: page size).
-const customersSQL = `
+// customersSQL: the members with paid in-store orders of the store (0:
+// all) and clerk (0: all) asked for, newest member first (below id $1; $2:
+// page size). Only the store and clerk asked for are in the statement: with
+// "($1 = 0 OR o.store_id = $1)" the generic plan walked every member's
+// orders, online ones too, newest member first, until it had a page of
+// in-store buyers (5 ms at 289,000 orders, growing with the online buyers
+// newer than the store's). A store's members come from (store_id,
+// shopper_id) of its paid orders (00032): a page reads its members' orders.
+func customersSQL(q clerk.CustomerQuery, before int64, n int) (string, []any) {
+	args := []any{before, n}
+	who := ""
+	if q.StoreID != 0 {
+		args = append(args, q.StoreID)
+		who += " AND o.store_id = $" + strconv.Itoa(len(args))
+	}
+	if q.ClerkID != 0 {
+		args = append(args, q.ClerkID)
+		who += " AND o.clerk_id = $" + strconv.Itoa(len(args))
+	}
+	return `
 SELECT sh.id, sh.nickname, COALESCE(sh.phone, '') AS phone, x.orders, x.gmv, x.last_at
 FROM (SELECT o.shopper_id, count(*) AS orders, sum(o.payable_fen - o.freight_fen) AS gmv, max(o.paid_at) AS last_at
       FROM orders o
-      WHERE o.channel = 'in_store' AND o.shopper_id IS NOT NULL AND o.paid_at IS NOT NULL AND o.shopper_id < $3
-        AND ($1 = 0 OR o.store_id = $1) AND ($2 = 0 OR o.clerk_id = $2)
-      GROUP BY o.shopper_id ORDER BY o.shopper_id DESC LIMIT $4) x
+      WHERE o.channel = 'in_store' AND o.store_id IS NOT NULL AND o.shopper_id IS NOT NULL AND o.paid_at IS NOT NULL
+        AND o.shopper_id < $1` + who + `
+      GROUP BY o.shopper_id ORDER BY o.shopper_id DESC LIMIT $2) x
 JOIN shoppers sh ON sh.id = x.shopper_id
-ORDER BY sh.id DESC`
+ORDER BY sh.id DESC`, args
+}
 
 // Customers implements clerk.Store.
 func (s Clerks) Customers(ctx context.Context, q clerk.CustomerQuery, page domain.Page) ([]clerk.Customer, string, error) {
@@ -340,7 +358,8 @@ func (s Clerks) Customers(ctx context.Context, q clerk.CustomerQuery, page domai
 		GMV      int64     `db:"gmv"`
 		LastAt   time.Time `db:"last_at"`
 	}
-	if err := sqlx.SelectContext(ctx, s.ext(), &rows, customersSQL, q.StoreID, q.ClerkID, before, limit+1); err != nil {
+	query, args := customersSQL(q, before, limit+1)
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, query, args...); err != nil {
 		return nil, "", fmt.Errorf("storage: clerk customers: %w", mapErr(err))
 	}
 	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })

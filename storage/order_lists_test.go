@@ -349,3 +349,62 @@ LEFT JOIN idempotency_keys k ON k.scope = 'shop.orders' AND k.subject = 'shopper
 		}
 	}
 }
+
+// The clerk desk's customer list returns what the catch-all statement it
+// replaced returned, for every store (and none) and clerk (and none), page
+// after page: the members with paid in-store orders, their count and GMV.
+func TestClerkCustomersSameAsCatchAll(t *testing.T) {
+	f := newListFixture(t)
+	ctx := context.Background()
+	store := storage.New(f.db).Clerks()
+	// More members than a page: each in-store order with a member gets
+	// one of its own, but for every fourth (the fixture's three members).
+	if _, err := f.db.Exec(`
+WITH m AS (
+    SELECT o.id, 'm-' || o.order_no AS openid FROM orders o
+    WHERE o.channel = 'in_store' AND o.shopper_id IS NOT NULL AND o.id % 4 <> 0
+), s AS (INSERT INTO shoppers (openid) SELECT openid FROM m RETURNING id, openid)
+UPDATE orders o SET shopper_id = s.id FROM m JOIN s USING (openid) WHERE o.id = m.id`); err != nil {
+		t.Fatal(err)
+	}
+	covered := 0
+	for _, storeID := range []int64{0, f.stores[0], f.stores[1]} {
+		for _, clerkID := range []int64{0, f.clerks[0], f.clerks[1]} {
+			var want []string
+			if err := f.db.Select(&want, `
+SELECT x.shopper_id || ':' || x.orders || ':' || x.gmv
+FROM (SELECT o.shopper_id, count(*) AS orders, sum(o.payable_fen - o.freight_fen) AS gmv
+      FROM orders o
+      WHERE o.channel = 'in_store' AND o.shopper_id IS NOT NULL AND o.paid_at IS NOT NULL
+        AND ($1 = 0 OR o.store_id = $1) AND ($2 = 0 OR o.clerk_id = $2)
+      GROUP BY o.shopper_id) x
+ORDER BY x.shopper_id DESC`, storeID, clerkID); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			p := domain.Page{Limit: 2}
+			for range 100 {
+				cs, next, err := store.Customers(ctx, clerk.CustomerQuery{StoreID: storeID, ClerkID: clerkID}, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range cs {
+					got = append(got, fmt.Sprintf("%d:%d:%d", c.ShopperID, c.Orders, c.GMV))
+				}
+				if next == "" {
+					break
+				}
+				p.Cursor = next
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("store %d clerk %d: got %v, want %v", storeID, clerkID, got, want)
+			}
+			if len(want) > 2 {
+				covered++
+			}
+		}
+	}
+	if covered < 5 {
+		t.Fatalf("only %d of 9 cases have more than a page of members", covered)
+	}
+}
