@@ -183,13 +183,23 @@ ORDER BY id DESC`, storeID, string(st)); err != nil {
 
 // The clerk desk's numbers count each in-store order paid in the period
 // once, for every store (and none) and clerk (and none) asked for: orders,
-// paid goods amount and distinct members, by day, in all and by clerk.
+// paid goods amount, distinct members and pickups handed over, by day, in
+// all and by clerk.
 func TestClerkPeriodNumbersByStoreAndClerk(t *testing.T) {
 	f := newListFixture(t)
 	ctx := context.Background()
 	store := storage.New(f.db).Clerks()
 	from := time.Date(2026, 3, 3, 0, 0, 0, 0, domain.Shanghai)
 	to := time.Date(2026, 3, 20, 0, 0, 0, 0, domain.Shanghai)
+	// Pickup codes: handed over (by the store's clerk, an hour after the
+	// order) for two orders in three.
+	if _, err := f.db.Exec(`INSERT INTO pickup_codes (order_id, store_id, code, created_at, verified_at, verified_by)
+SELECT o.id, o.pickup_store_id, lpad(o.id::text, 12, '0'), o.placed_at,
+       CASE WHEN o.id % 3 <> 0 THEN o.placed_at + interval '1 hour' END,
+       CASE WHEN o.id % 3 <> 0 THEN (SELECT st.id FROM staff st WHERE st.store_id = o.pickup_store_id) END
+FROM orders o WHERE o.pickup_store_id IS NOT NULL`); err != nil {
+		t.Fatal(err)
+	}
 	covered := 0
 	for _, storeID := range []int64{0, f.stores[0], f.stores[1]} {
 		for _, clerkID := range []int64{0, f.clerks[0], f.clerks[1]} {
@@ -198,9 +208,12 @@ func TestClerkPeriodNumbersByStoreAndClerk(t *testing.T) {
 				Orders    int64 `db:"orders"`
 				GMV       int64 `db:"gmv"`
 				Customers int64 `db:"customers"`
+				Pickups   int64 `db:"pickups"`
 			}
 			if err := f.db.Get(&want, `SELECT count(*) AS orders, COALESCE(sum(payable_fen - freight_fen), 0) AS gmv,
-  count(DISTINCT shopper_id) AS customers FROM orders
+  count(DISTINCT shopper_id) AS customers,
+  (SELECT count(*) FROM pickup_codes p WHERE p.verified_at >= $1 AND p.verified_at < $2
+     AND ($3 = 0 OR p.store_id = $3) AND ($4 = 0 OR p.verified_by = $4)) AS pickups FROM orders
 WHERE channel = 'in_store' AND paid_at >= $1 AND paid_at < $2 AND ($3 = 0 OR store_id = $3) AND ($4 = 0 OR clerk_id = $4)`,
 				from, to.AddDate(0, 0, 1), storeID, clerkID); err != nil {
 				t.Fatal(err)
@@ -209,30 +222,32 @@ WHERE channel = 'in_store' AND paid_at >= $1 AND paid_at < $2 AND ($3 = 0 OR sto
 			if err != nil {
 				t.Fatal(err)
 			}
-			var orders, gmv int64
+			var orders, gmv, pickups int64
 			for _, d := range days {
 				orders += d.Orders
 				gmv += int64(d.GMV)
+				pickups += d.Pickups
 			}
 			customers, err := store.DistinctCustomers(ctx, q)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(days) != 18 || orders != want.Orders || gmv != want.GMV || customers != want.Customers {
-				t.Fatalf("%+v: %d days, %d orders, %d fen, %d customers; want 18 days, %+v", q, len(days), orders, gmv, customers, want)
+			if len(days) != 18 || orders != want.Orders || gmv != want.GMV || customers != want.Customers || pickups != want.Pickups {
+				t.Fatalf("%+v: %d days, %d orders, %d fen, %d customers, %d pickups; want 18 days, %+v", q, len(days), orders, gmv, customers, pickups, want)
 			}
 			clerks, _, err := store.ClerkPerformance(ctx, q, domain.Page{Limit: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
-			orders = 0
+			orders, pickups = 0, 0
 			for _, c := range clerks {
 				orders += c.Orders
+				pickups += c.Pickups
 			}
-			if orders != want.Orders {
-				t.Fatalf("%+v: clerks' orders %d, want %d", q, orders, want.Orders)
+			if orders != want.Orders || pickups != want.Pickups {
+				t.Fatalf("%+v: clerks' orders %d, pickups %d, want %+v", q, orders, pickups, want)
 			}
-			if want.Orders > 0 && want.Customers > 0 {
+			if want.Orders > 0 && want.Customers > 0 && want.Pickups > 0 {
 				covered++
 			}
 		}
