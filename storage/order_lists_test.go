@@ -13,6 +13,8 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/aftersales"
+	"github.com/yutang/yutang/domain/cashier"
 	"github.com/yutang/yutang/domain/clerk"
 	"github.com/yutang/yutang/domain/order"
 	"github.com/yutang/yutang/storage"
@@ -421,5 +423,86 @@ ORDER BY x.shopper_id DESC`, storeID, clerkID); err != nil {
 	}
 	if covered < 5 {
 		t.Fatalf("only %d of 9 cases have more than a page of members", covered)
+	}
+}
+
+// The admin's after-sales and refund lists return what the catch-all
+// statements they replaced returned, for every status (and none; for
+// refunds, the attention queue's pair too), page after page.
+func TestAfterSalesAndRefundListsSameAsCatchAll(t *testing.T) {
+	f := newListFixture(t)
+	ctx := context.Background()
+	db := storage.New(f.db)
+	// A request for every online order with a shopper, in every status,
+	// and a refund without a WeChat Pay part for every request, in every
+	// refund status.
+	for _, q := range []string{`
+INSERT INTO after_sales_requests (order_id, shopper_id, status, reason, created_at, updated_at)
+SELECT o.id, o.shopper_id, (ARRAY['requested', 'approved', 'rejected', 'refunded'])[1 + (o.id * 7) % 4], 'r', o.placed_at, o.placed_at
+FROM orders o WHERE o.shopper_id IS NOT NULL`, `
+INSERT INTO refunds (out_refund_no, order_id, after_sales_id, kind, amount_fen, status, failure, next_check_at,
+  created_at, updated_at, succeeded_at, wechat_fen)
+SELECT 'R' || r.id, r.order_id, r.id, 'after_sales', 1, s.status, CASE WHEN s.status = 'needs_attention' THEN 'why' ELSE '' END,
+  r.created_at, r.created_at, r.created_at, CASE WHEN s.status = 'succeeded' THEN r.created_at END, 0
+FROM after_sales_requests r
+CROSS JOIN LATERAL (SELECT (ARRAY['pending', 'processing', 'succeeded', 'abnormal', 'closed', 'failed', 'needs_attention'])[1 + (r.id * 5) % 7] AS status) s`} {
+		if _, err := f.db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, st := range []aftersales.Status{"", aftersales.StatusRequested, aftersales.StatusApproved, aftersales.StatusRejected, aftersales.StatusRefunded} {
+		var want []int64
+		if err := f.db.Select(&want, `SELECT r.id FROM after_sales_requests r JOIN orders o ON o.id = r.order_id
+WHERE ($1 = '' OR r.status = $1) ORDER BY r.id DESC`, string(st)); err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		p := domain.Page{Limit: 3}
+		for range 100 {
+			rs, next, err := db.AfterSales().ListRequests(ctx, st, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rs {
+				got = append(got, r.ID)
+			}
+			if next == "" {
+				break
+			}
+			p.Cursor = next
+		}
+		if !slices.Equal(got, want) || len(want) < 4 {
+			t.Fatalf("after-sales %q: got %v, want %v (at least 4)", st, got, want)
+		}
+	}
+	for _, sts := range [][]cashier.RefundStatus{nil, {cashier.RefundNeedsAttention, cashier.RefundAbnormal}, {cashier.RefundPending},
+		{cashier.RefundProcessing}, {cashier.RefundSucceeded}, {cashier.RefundAbnormal}, {cashier.RefundClosed}, {cashier.RefundFailed}, {cashier.RefundNeedsAttention}} {
+		names := make([]string, len(sts))
+		for i, s := range sts {
+			names[i] = string(s)
+		}
+		var want []int64
+		if err := f.db.Select(&want, `SELECT r.id FROM refunds r JOIN orders o ON o.id = r.order_id
+WHERE (cardinality($1::text[]) = 0 OR r.status = ANY($1)) ORDER BY r.id DESC`, pq.Array(names)); err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		p := domain.Page{Limit: 2}
+		for range 100 {
+			rs, next, err := db.Payments().ListRefunds(ctx, sts, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rs {
+				got = append(got, r.ID)
+			}
+			if next == "" {
+				break
+			}
+			p.Cursor = next
+		}
+		if !slices.Equal(got, want) || len(want) < 2 {
+			t.Fatalf("refunds %v: got %v, want %v (at least 2)", sts, got, want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -826,9 +827,24 @@ func (s Payments) RefundByID(ctx context.Context, id int64, forUpdate bool) (cas
 }
 
 // listRefundsSQL pages refunds newest first; an empty status list selects
-// all of them.
-const listRefundsSQL = `SELECT ` + refundCols + refundFrom + `
-WHERE r.id < $1 AND (cardinality($2::text[]) = 0 OR r.status = ANY($2)) ORDER BY r.id DESC LIMIT $3`
+// all of them. The statuses are spelled in the statement (quoted; a fixed
+// set), not a parameter: with "(cardinality($2) = 0 OR r.status = ANY($2))"
+// the generic plan walked every refund newest first, filtering, so the
+// admin's queue of those needing attention, or of pending ones, read every
+// refund of the mall (10 ms at 29,000 refunds, none pending; issue 18);
+// with the values the partial indexes on them serve.
+func listRefundsSQL(statuses []cashier.RefundStatus) string {
+	where := ""
+	if len(statuses) > 0 {
+		q := make([]string, len(statuses))
+		for i, st := range statuses {
+			q[i] = pq.QuoteLiteral(string(st))
+		}
+		where = " AND r.status IN (" + strings.Join(q, ", ") + ")"
+	}
+	return `SELECT ` + refundCols + refundFrom + `
+WHERE r.id < $1` + where + ` ORDER BY r.id DESC LIMIT $2`
+}
 
 // ListRefunds implements cashier.Store.
 func (s Payments) ListRefunds(ctx context.Context, statuses []cashier.RefundStatus, page domain.Page) ([]cashier.Refund, string, error) {
@@ -837,12 +853,8 @@ func (s Payments) ListRefunds(ctx context.Context, statuses []cashier.RefundStat
 	if err != nil {
 		return nil, "", err
 	}
-	st := make([]string, len(statuses))
-	for i, x := range statuses {
-		st[i] = string(x)
-	}
 	var rows []refundRow
-	if err := sqlx.SelectContext(ctx, s.ext(), &rows, listRefundsSQL, before, pq.Array(st), limit+1); err != nil {
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, listRefundsSQL(statuses), before, limit+1); err != nil {
 		return nil, "", fmt.Errorf("storage: list refunds: %w", mapErr(err))
 	}
 	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })
