@@ -506,3 +506,33 @@ WHERE (cardinality($1::text[]) = 0 OR r.status = ANY($1)) ORDER BY r.id DESC`, p
 		}
 	}
 }
+
+// CloseTopUp closes a pending top-up and leaves a paid one alone.
+func TestCloseTopUpOnlyPending(t *testing.T) {
+	db := storagetest.NewDB(t)
+	var ids []int64
+	if err := db.Select(&ids, `
+WITH s AS (INSERT INTO shoppers (openid) VALUES ('o-topup') RETURNING id),
+c AS (INSERT INTO member_cards (shopper_id, card_no, tier_id, activated_at, period_start, updated_at)
+      SELECT s.id, '1000000000000001', (SELECT min(id) FROM member_tiers), now(), now(), now() FROM s RETURNING id),
+p AS (INSERT INTO member_topup_packages (name, pay_fen, created_at, updated_at) VALUES ('p', 100, now(), now()) RETURNING id)
+INSERT INTO member_topups (card_id, package_id, out_trade_no, principal_fen, bonus_fen, openid, status, transaction_id, time_expire, next_check_at, created_at)
+SELECT c.id, p.id, 'TU' || g || '0000000000', 100, 0, 'o', CASE g WHEN 1 THEN 'pending' ELSE 'paid' END,
+       CASE g WHEN 2 THEN 'tx2' END, now(), now(), now()
+FROM c, p, generate_series(1, 2) g ORDER BY g RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	store := storage.New(db).Members()
+	for _, id := range ids {
+		if err := store.CloseTopUp(context.Background(), id, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	if err := db.Select(&got, `SELECT status FROM member_topups ORDER BY id`); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{"closed", "paid"}) {
+		t.Fatalf("statuses %v, want [closed paid]", got)
+	}
+}
