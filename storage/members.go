@@ -713,9 +713,12 @@ RETURNING `+topUpCols, now, lease.Seconds(), limit)
 	return out, nil
 }
 
-// CloseTopUp implements member.Store.
+// CloseTopUp implements member.Store. The pending status is a parameter:
+// with the literal a generic plan may read the top-up from
+// member_topups_pending_idx (partial on it), walking every pending top-up
+// (as payments.go's payOrderSQL did with pending orders; issue 18).
 func (s Members) CloseTopUp(ctx context.Context, id int64, at time.Time) error {
-	return s.exec(ctx, "close top-up", `UPDATE member_topups SET status = 'closed' WHERE id = $1 AND status = 'pending'`, id)
+	return s.exec(ctx, "close top-up", `UPDATE member_topups SET status = 'closed' WHERE id = $1 AND status = $2`, id, "pending")
 }
 
 // ExpiryCandidates implements member.Store.

@@ -141,11 +141,15 @@ UPDATE settlement_items SET status = 'transferring', asked_at = $2 WHERE id = $1
 	return nil
 }
 
+// SaveTransferState records WeChat Pay's word on a transfer. The status is
+// a parameter: with the literal 'transferring' a generic plan may read the
+// item from settlement_items_open_idx (partial on it), walking every
+// transfer under way (as payments.go's payOrderSQL did; issue 18).
 func (k KOCs) SaveTransferState(ctx context.Context, id int64, t commission.Transfer, at time.Time) error {
 	_, err := k.ext().ExecContext(ctx, `
 UPDATE settlement_items SET bill_no = COALESCE(NULLIF($2, ''), bill_no), package_info = COALESCE(NULLIF($3, ''), package_info),
        wx_state = NULLIF($4, ''), fail_reason = COALESCE(NULLIF($5, ''), fail_reason), checked_at = $6
-WHERE id = $1 AND status = 'transferring'`, id, t.BillNo, t.PackageInfo, string(t.State), t.FailReason, at)
+WHERE id = $1 AND status = $7`, id, t.BillNo, t.PackageInfo, string(t.State), t.FailReason, at, "transferring")
 	if err != nil {
 		return fmt.Errorf("storage: transfer state: %w", mapErr(err))
 	}
