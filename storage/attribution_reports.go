@@ -17,7 +17,9 @@ import (
 // per touchpoint, and one per (day, touchpoint) with a refund; a period
 // that ended earlier one per (day, touchpoint, previous day) for its closed
 // days, and one per visitor-day for its days not yet closed (yesterday, and
-// the day before until 00:10).
+// the day before until 00:10). A report's first pages read the credited
+// amounts of every touchpoint and the rest for the page's alone
+// (topPrefix).
 
 type statsRow struct {
 	TouchpointID      int64     `db:"touchpoint_id"`
@@ -39,14 +41,69 @@ func (r statsRow) toDomain() attribution.TouchpointStats {
 		NewCustomerOrders: r.NewCustomerOrders, Credited: domain.Fen(r.Credited), Refunded: domain.Fen(r.Refunded)}
 }
 
-// openStatsSQL answers a period that runs through today from the
+// A report statement reads its rows through a row source: every
+// touchpoint's rows (allRows: a dimension's whole report, or its deeper
+// pages), or only those of the candidates of one of its first pages
+// (candidateRows, under topPrefix). source(table, model, lo, hi, cond) is
+// the rows of table of kind $1 (and model $2 when model) on the days lo …
+// hi (SQL date expressions) that satisfy cond.
+type source func(table string, model bool, lo, hi, cond string) string
+
+func allRows(table string, model bool, lo, hi, cond string) string {
+	m := ""
+	if model {
+		m = " AND model = $2"
+	}
+	return "(SELECT * FROM " + table + " WHERE kind = $1" + m + " AND day BETWEEN " + lo + " AND " + hi + cond + ")"
+}
+
+// candidateRows reads the rows of the touchpoints of topPrefix's cand,
+// each looked up by key, a (touchpoint, day) at a time (OFFSET 0 keeps the
+// lookups from being flattened into a scan of the days' rows).
+func candidateRows(table string, model bool, lo, hi, cond string) string {
+	m := ""
+	if model {
+		m = " AND x.model = $2"
+	}
+	return "(SELECT x.* FROM cand CROSS JOIN generate_series(" + lo + ", " + hi + ", interval '1 day') g(d)" +
+		" CROSS JOIN LATERAL (SELECT * FROM " + table + " x WHERE x.kind = $1" + m +
+		" AND x.day = g.d::date AND x.touchpoint_id = cand.touchpoint_id" + cond + " OFFSET 0) x)"
+}
+
+// topPrefix picks the candidates of one of a report's first pages: pages
+// rank by credited amount first, so when the page's last row (with the one
+// that tells whether more follow) has a positive credited amount K, the
+// page is among the touchpoints credited at least K in the period (a
+// touchpoint credited less, or only touched, ranks below every one of
+// them). Only those — the page and any ties at K — are then read whole,
+// through candidateRows; when that is not so (fewer credited touchpoints
+// than the page needs, or K is 0) there is no candidate and the statement
+// answers no row, and the whole statement answers instead. At 10M touches
+// (psql, the first page): the KOC report of the last 30 days took 360–430
+// ms whole, 100–200 ms so (the credited sums of ~130,000 rows are most of
+// it); of the 7 days ending yesterday 880–1,010 ms whole, 46–54 ms so; of
+// 30 days that ended a month ago 910–960 ms whole, 146–163 ms so.
+const topPrefix = `
+credit AS MATERIALIZED (
+    SELECT touchpoint_id, sum(credited_fen) AS credited
+    FROM attribution_tp_daily WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date
+    GROUP BY touchpoint_id
+), k AS (
+    SELECT credited FROM credit ORDER BY credited DESC OFFSET $5::bigint + $6::bigint - 1 LIMIT 1
+), cand AS (
+    SELECT credit.touchpoint_id FROM credit, k WHERE credit.credited >= k.credited AND k.credited > 0
+),`
+
+// openStats answers a period that runs through today from the
 // (day, touchpoint) rollups alone: additive columns are summed over the
 // period; unique visitors, buyers and repeat buyers are the counts of those
-// whose latest (second-latest) day is in it — see migration 00006.
-const openStatsSQL = `
-WITH t AS (
+// whose latest (second-latest) day is in it — see migration 00006 — so
+// their rows are read through the latest day with data.
+func openStats(src source) string {
+	return `
+t AS (
     SELECT touchpoint_id, sum(touches) FILTER (WHERE day <= $4::date) AS touches, sum(last_visitors) AS visitors
-    FROM touch_tp_daily WHERE kind = $1 AND day >= $3::date
+    FROM ` + src("touch_tp_daily", false, "$3::date", "GREATEST($4::date, (SELECT max(day) FROM touch_tp_daily WHERE kind = $1))", "") + ` r
     GROUP BY touchpoint_id
 ), o AS (
     SELECT touchpoint_id, sum(orders) FILTER (WHERE day <= $4::date) AS orders, sum(last_buyers) AS buyers,
@@ -54,50 +111,16 @@ WITH t AS (
            sum(new_customer_orders) FILTER (WHERE day <= $4::date) AS nco,
            sum(credited_fen) FILTER (WHERE day <= $4::date) AS credited,
            sum(refunded_fen) FILTER (WHERE day <= $4::date) AS refunded
-    FROM attribution_tp_daily WHERE model = $2 AND kind = $1 AND day >= $3::date
+    FROM ` + src("attribution_tp_daily", true, "$3::date",
+		"GREATEST($4::date, (SELECT max(day) FROM attribution_tp_daily WHERE model = $2 AND kind = $1))", "") + ` r
     GROUP BY touchpoint_id
 )`
+}
 
-// topOpenStatsSQL answers one of a period's first pages when it runs
-// through today (openStatsSQL's period) without reading every touchpoint's
-// touches: pages rank by credited amount first, so when the page's last row
-// (with the one that tells whether more follow) has a positive credited
-// amount K, the page is among the touchpoints credited at least K (a
-// touchpoint credited less, or only touched, ranks below every one of them),
-// and only those — the page and any ties at K — are read whole, a lookup per
-// (touchpoint, day) from the period's first day through its last, or the
-// latest day with data if later, as openStatsSQL's latest-day counts. It answers no row when
-// that is not so (fewer credited touchpoints than the page needs, or K is
-// 0), and openStatsSQL answers instead. At 10M touches the KOC report of
-// the last 30 days took 380–400 ms from openStatsSQL, 100–140 ms from this.
-const topOpenStatsSQL = `
-WITH a AS MATERIALIZED (
-    SELECT touchpoint_id, sum(credited_fen) AS credited
-    FROM attribution_tp_daily WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date
-    GROUP BY touchpoint_id
-), k AS (
-    SELECT credited FROM a ORDER BY credited DESC OFFSET $5::bigint + $6::bigint - 1 LIMIT 1
-), c AS (
-    SELECT a.touchpoint_id FROM a, k WHERE a.credited >= k.credited AND k.credited > 0
-), d AS (
-    SELECT g.d::date AS day FROM generate_series($3::date,
-        GREATEST($4::date, (SELECT max(day) FROM touch_tp_daily WHERE kind = $1),
-                 (SELECT max(day) FROM attribution_tp_daily WHERE model = $2 AND kind = $1)), interval '1 day') g(d)
-), t AS (
-    SELECT c.touchpoint_id, sum(x.touches) FILTER (WHERE x.day <= $4::date) AS touches, sum(x.last_visitors) AS visitors
-    FROM c CROSS JOIN d
-    JOIN LATERAL (SELECT * FROM touch_tp_daily x WHERE x.kind = $1 AND x.day = d.day AND x.touchpoint_id = c.touchpoint_id OFFSET 0) x ON true
-    GROUP BY c.touchpoint_id
-), o AS (
-    SELECT c.touchpoint_id, sum(x.orders) FILTER (WHERE x.day <= $4::date) AS orders, sum(x.last_buyers) AS buyers,
-           sum(x.prev_buyers) AS repeat_buyers,
-           sum(x.new_customer_orders) FILTER (WHERE x.day <= $4::date) AS nco,
-           sum(x.credited_fen) FILTER (WHERE x.day <= $4::date) AS credited,
-           sum(x.refunded_fen) FILTER (WHERE x.day <= $4::date) AS refunded
-    FROM c CROSS JOIN d
-    JOIN LATERAL (SELECT * FROM attribution_tp_daily x WHERE x.model = $2 AND x.kind = $1 AND x.day = d.day AND x.touchpoint_id = c.touchpoint_id OFFSET 0) x ON true
-    GROUP BY c.touchpoint_id
-)`
+var (
+	openStatsSQL    = "WITH " + openStats(allRows)
+	topOpenStatsSQL = "WITH " + topPrefix + openStats(candidateRows)
+)
 
 // statsPageSQL joins t and o (of the forms here, or the tests' distinct
 // counts: export_test.go), orders touchpoints by
@@ -118,10 +141,10 @@ SELECT j.*, COALESCE((SELECT tp.name FROM touchpoints tp WHERE tp.id = j.touchpo
 FROM j
 ORDER BY credited DESC, touches DESC, touchpoint_id`
 
-// topPagesDepth bounds the pages topOpenStatsSQL answers: each row costs it
-// two lookups per day of the period, so deeper pages are cheaper from
-// openStatsSQL (at 10M touches, rows 480–500 of the KOC report took 190–280
-// ms from topOpenStatsSQL, 270–390 ms from openStatsSQL).
+// topPagesDepth bounds the pages the candidates answer (topPrefix): each row
+// costs a few lookups per day of the period, so deeper pages are cheaper
+// whole (at 10M touches, rows 480–500 of the KOC report of the last 30 days
+// took 190–280 ms from the candidates, 270–390 ms whole).
 const topPagesDepth = 500
 
 func dates(from, to time.Time) (string, string) {
@@ -131,18 +154,18 @@ func dates(from, to time.Time) (string, string) {
 // DimensionStats returns one page of a dimension's touchpoints (and whether
 // more follow).
 func (a Attribution) DimensionStats(ctx context.Context, q attribution.StatsQuery) ([]attribution.TouchpointStats, bool, error) {
-	query := gapStatsSQL
+	query, top := gapStatsSQL, topGapStatsSQL
 	if q.Open {
-		if q.Limit > 0 && q.Offset+q.Limit < topPagesDepth {
-			if rows, more, err := a.dimensionStats(ctx, topOpenStatsSQL, q); err != nil || len(rows) > 0 {
-				return rows, more, err
-			}
-		}
-		query = openStatsSQL
+		query, top = openStatsSQL, topOpenStatsSQL
 	} else if month, err := a.closedMonth(ctx, q.From, q.To); err != nil {
 		return nil, false, err
 	} else if month {
-		query = monthStatsSQL
+		query, top = monthStatsSQL, "" // a row per touchpoint already
+	}
+	if top != "" && q.Limit > 0 && q.Offset+q.Limit < topPagesDepth {
+		if rows, more, err := a.dimensionStats(ctx, top, q); err != nil || len(rows) > 0 {
+			return rows, more, err
+		}
 	}
 	return a.dimensionStats(ctx, query, q)
 }
@@ -302,7 +325,7 @@ const gapDays = 400
 
 var _ [gapDays - attribution.MaxReportDays]struct{}
 
-// gapStatsSQL answers a period that ended before today. Its days folded
+// gapStats answers a period that ended before today. Its days folded
 // into the gap rollups (through attribution_closed_through; migration
 // 00026) give touches, visitors (those with a day in the period whose
 // previous day is before it), buyers and repeat buyers as sums; its later
@@ -322,12 +345,15 @@ var _ [gapDays - attribution.MaxReportDays]struct{}
 // days are the whole period, counted distinct as closedStatsSQL does.) The
 // other additive columns come from the (day, touchpoint) rollups, which
 // refunds still move.
-const gapStatsSQL = `
-WITH c AS (
+func gapStats(src source) string {
+	folded := "LEAST($4::date, (SELECT through FROM ct))"       // the period's last folded day
+	later := "GREATEST($3::date, (SELECT through FROM ct) + 1)" // its first day not folded
+	return `
+ct AS (
     SELECT (SELECT through FROM attribution_closed_through) AS through
 ), gt AS (
     SELECT touchpoint_id, sum(touches) AS touches, sum(visitors) FILTER (WHERE prev_day < $3::date) AS visitors
-    FROM touch_tp_gaps WHERE kind = $1 AND day >= $3::date AND day <= LEAST($4::date, (SELECT through FROM c))
+    FROM ` + src("touch_tp_gaps", false, "$3::date", folded, "") + ` g
     GROUP BY touchpoint_id
 ), rt AS (
     SELECT touchpoint_id, sum(touches) AS touches, count(*) FILTER (WHERE NOT folded) AS visitors
@@ -335,8 +361,7 @@ WITH c AS (
           FROM (SELECT d.touchpoint_id, d.visitor, d.touches,
                        COALESCE((SELECT s.last_day >= $3::date FROM touch_visitor_closed s WHERE s.kind = $1
                                  AND s.touchpoint_id = d.touchpoint_id AND s.visitor = d.visitor), false) AS folded
-                FROM touch_daily d
-                WHERE kind = $1 AND day >= GREATEST($3::date, (SELECT through FROM c) + 1) AND day <= $4::date
+                FROM ` + src("touch_daily", false, later, "$4::date", "") + ` d
                 OFFSET 0) v
           GROUP BY touchpoint_id, visitor) r
     GROUP BY touchpoint_id
@@ -348,8 +373,7 @@ WITH c AS (
 ), gb AS (
     SELECT touchpoint_id, sum(units) FILTER (WHERE prev_day < $3::date) AS buyers,
            sum(units) FILTER (WHERE prev_day >= $3::date AND prev2_day < $3::date) AS repeat_buyers
-    FROM attribution_tp_gaps
-    WHERE model = $2 AND kind = $1 AND day >= $3::date AND day <= LEAST($4::date, (SELECT through FROM c))
+    FROM ` + src("attribution_tp_gaps", true, "$3::date", folded, "") + ` g
     GROUP BY touchpoint_id
 ), rb AS (
     SELECT touchpoint_id, count(*) FILTER (WHERE folded = 0) AS buyers,
@@ -360,9 +384,7 @@ WITH c AS (
                                              WHEN s.prev_day IS NULL OR s.prev_day < $3::date THEN 1 ELSE 2 END
                                  FROM attribution_buyer_closed s WHERE s.model = $2 AND s.kind = $1
                                       AND s.touchpoint_id = d.touchpoint_id AND s.shopper_id = d.shopper_id), 0) AS folded
-                FROM attribution_daily d
-                WHERE d.model = $2 AND d.kind = $1 AND d.orders > 0
-                  AND d.day >= GREATEST($3::date, (SELECT through FROM c) + 1) AND d.day <= $4::date
+                FROM ` + src("attribution_daily", true, later, "$4::date", " AND orders > 0") + ` d
                 OFFSET 0) b
           GROUP BY touchpoint_id, shopper_id) x
     GROUP BY touchpoint_id
@@ -371,11 +393,17 @@ WITH c AS (
            COALESCE(gb.repeat_buyers, 0) + COALESCE(rb.repeat_buyers, 0) AS repeat_buyers, a.nco, a.credited, a.refunded
     FROM (SELECT touchpoint_id, sum(orders) AS orders, sum(new_customer_orders) AS nco, sum(credited_fen) AS credited,
                  sum(refunded_fen) AS refunded
-          FROM attribution_tp_daily WHERE model = $2 AND kind = $1 AND day BETWEEN $3::date AND $4::date
+          FROM ` + src("attribution_tp_daily", true, "$3::date", "$4::date", "") + ` r
           GROUP BY touchpoint_id) a
     LEFT JOIN gb ON gb.touchpoint_id = a.touchpoint_id
     LEFT JOIN rb ON rb.touchpoint_id = a.touchpoint_id
 )`
+}
+
+var (
+	gapStatsSQL    = "WITH " + gapStats(allRows)
+	topGapStatsSQL = "WITH " + topPrefix + gapStats(candidateRows)
+)
 
 // CloseDays folds every day closed at now (attribution.ClosedThrough: a
 // touch may arrive up to a day late) into the gap rollups, a month at a

@@ -53,3 +53,8 @@ WITH t AS (
 func (a Attribution) TopOpenStats(ctx context.Context, q attribution.StatsQuery) ([]attribution.TouchpointStats, bool, error) {
 	return a.dimensionStats(ctx, topOpenStatsSQL, q)
 }
+
+// TopGapStats answers q from topGapStatsSQL alone, as TopOpenStats.
+func (a Attribution) TopGapStats(ctx context.Context, q attribution.StatsQuery) ([]attribution.TouchpointStats, bool, error) {
+	return a.dimensionStats(ctx, topGapStatsSQL, q)
+}
