@@ -99,19 +99,22 @@ func (a Attribution) Touchpoint(ctx context.Context, id int64, forUpdate bool) (
 	return r.toDomain(), nil
 }
 
-const listTouchpointsSQL = `
-SELECT ` + touchpointCols + ` FROM touchpoints
-WHERE ($1 = '' OR kind = $1) AND id < $2
-ORDER BY id DESC LIMIT $3`
-
 func (a Attribution) ListTouchpoints(ctx context.Context, kind attribution.TouchpointKind, page domain.Page) ([]attribution.TouchpointInfo, string, error) {
 	limit := domain.BoundLimit(page.Limit)
 	before, err := idBefore(page.Cursor)
 	if err != nil {
 		return nil, "", err
 	}
+	// Only the filter given is in the statement (stmtArgs): a kind's page
+	// from (kind, id DESC), not a walk of every touchpoint.
+	args := stmtArgs{before, limit + 1}
+	where := ""
+	if kind != "" {
+		where = " AND kind = " + args.add(string(kind))
+	}
 	var rows []touchpointRow
-	if err := sqlx.SelectContext(ctx, a.ext(), &rows, listTouchpointsSQL, string(kind), before, limit+1); err != nil {
+	if err := sqlx.SelectContext(ctx, a.ext(), &rows, `SELECT `+touchpointCols+` FROM touchpoints
+WHERE id < $1`+where+` ORDER BY id DESC LIMIT $2`, args...); err != nil {
 		return nil, "", fmt.Errorf("storage: list touchpoints: %w", mapErr(err))
 	}
 	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })

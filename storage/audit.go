@@ -73,10 +73,20 @@ func (a Audit) List(ctx context.Context, entity, entityID string, page domain.Pa
 		After     []byte    `db:"after"`
 		RequestID string    `db:"request_id"`
 	}
+	// Only the filters given are in the statement (stmtArgs): an entity's
+	// history from (entity, entity_id, id DESC), not a walk of the whole
+	// log, which every admin write lengthens.
+	args := stmtArgs{before, limit + 1}
+	where := ""
+	if entity != "" {
+		where += " AND entity = " + args.add(entity)
+	}
+	if entityID != "" {
+		where += " AND entity_id = " + args.add(entityID)
+	}
 	err = sqlx.SelectContext(ctx, a.ext(), &rows, `
 SELECT id, at, staff_name, action, entity, entity_id, before, after, request_id FROM audit_log
-WHERE id < $1 AND ($2 = '' OR entity = $2) AND ($3 = '' OR entity_id = $3)
-ORDER BY id DESC LIMIT $4`, before, entity, entityID, limit+1)
+WHERE id < $1`+where+` ORDER BY id DESC LIMIT $2`, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("storage: list audit: %w", mapErr(err))
 	}

@@ -458,11 +458,8 @@ func (c Catalog) ListProducts(ctx context.Context, q catalog.ListQuery) ([]catal
 		sp = productSorts[catalog.SortDefault]
 	}
 	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var args stmtArgs
+	arg := args.add
 	if q.Status != "" {
 		where = append(where, "p.status = "+arg(string(q.Status)))
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -69,11 +68,8 @@ func (s Clerks) StoreOrders(ctx context.Context, f clerk.ListFilter, page domain
 		return nil, "", err
 	}
 	limit := domain.BoundLimit(page.Limit)
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var args stmtArgs
+	arg := args.add
 	n := arg(limit + 1)
 	var also string // the order's own conditions beyond its store
 	if f.Status != "" {
@@ -171,14 +167,10 @@ func periodArgs(q clerk.PeriodQuery) (from, to string, start, end time.Time) {
 	return q.From.Format(time.DateOnly), q.To.Format(time.DateOnly), q.From, q.To.AddDate(0, 0, 1)
 }
 
-// clerkPeriod builds a desk statement's arguments: arg adds one and
-// answers its placeholder.
-type clerkPeriod struct{ args []any }
+// clerkPeriod builds a desk statement and its arguments.
+type clerkPeriod struct{ args stmtArgs }
 
-func (c *clerkPeriod) arg(v any) string {
-	c.args = append(c.args, v)
-	return "$" + strconv.Itoa(len(c.args))
-}
+func (c *clerkPeriod) arg(v any) string { return c.args.add(v) }
 
 // ordersCTE is the in-store orders paid in the period by the store (0:
 // all) and clerk (0: all) asked for, with their Shanghai day, paid goods
@@ -351,15 +343,13 @@ func (s Clerks) ClerkPerformance(ctx context.Context, q clerk.PeriodQuery, page 
 // newer than the store's). A store's members come from (store_id,
 // shopper_id) of its paid orders (00032): a page reads its members' orders.
 func customersSQL(q clerk.CustomerQuery, before int64, n int) (string, []any) {
-	args := []any{before, n}
+	args := stmtArgs{before, n}
 	who := ""
 	if q.StoreID != 0 {
-		args = append(args, q.StoreID)
-		who += " AND o.store_id = $" + strconv.Itoa(len(args))
+		who += " AND o.store_id = " + args.add(q.StoreID)
 	}
 	if q.ClerkID != 0 {
-		args = append(args, q.ClerkID)
-		who += " AND o.clerk_id = $" + strconv.Itoa(len(args))
+		who += " AND o.clerk_id = " + args.add(q.ClerkID)
 	}
 	return `
 SELECT sh.id, sh.nickname, COALESCE(sh.phone, '') AS phone, x.orders, x.gmv, x.last_at

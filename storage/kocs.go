@@ -140,11 +140,18 @@ func (k KOCs) KOCs(ctx context.Context, status commission.Status, page domain.Pa
 	if err != nil {
 		return nil, "", err
 	}
+	// Only the filter given is in the statement (stmtArgs): the KOCs of a
+	// status (the applications waiting, say) from (status, shopper_id DESC),
+	// not a walk of every KOC.
+	args := stmtArgs{before, domain.BoundLimit(page.Limit) + 1}
+	where := ""
+	if status != "" {
+		where = " AND k.status = " + args.add(string(status))
+	}
 	var rows []kocRow
 	if err := sqlx.SelectContext(ctx, k.ext(), &rows, `SELECT `+kocColumns+`
 FROM kocs k JOIN shoppers s ON s.id = k.shopper_id
-WHERE k.shopper_id < $1 AND ($2 = '' OR k.status = $2) ORDER BY k.shopper_id DESC LIMIT $3`,
-		before, string(status), domain.BoundLimit(page.Limit)+1); err != nil {
+WHERE k.shopper_id < $1`+where+` ORDER BY k.shopper_id DESC LIMIT $2`, args...); err != nil {
 		return nil, "", fmt.Errorf("storage: kocs: %w", mapErr(err))
 	}
 	return pageKOCs(rows, page.Limit)

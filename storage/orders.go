@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -577,11 +576,8 @@ func (s Orders) SearchOrders(ctx context.Context, f order.Filter, p domain.Page)
 	}
 	limit := domain.BoundLimit(p.Limit)
 	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var args stmtArgs
+	arg := args.add
 	if f.Number != "" {
 		where = append(where, "order_no = "+arg(f.Number))
 	}

@@ -1,0 +1,125 @@
+package storage_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/yutang/yutang/domain"
+	"github.com/yutang/yutang/domain/attribution"
+	"github.com/yutang/yutang/domain/commission"
+	"github.com/yutang/yutang/storage"
+	"github.com/yutang/yutang/storage/storagetest"
+)
+
+// pagesOf lists every page of a list, 3 a page, as ids.
+func pagesOf(t *testing.T, list func(domain.Page) ([]int64, string, error)) []int64 {
+	t.Helper()
+	var got []int64
+	p := domain.Page{Limit: 3}
+	for range 200 {
+		ids, next, err := list(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ids...)
+		if next == "" {
+			return got
+		}
+		p.Cursor = next
+	}
+	t.Fatal("more than 200 pages")
+	return nil
+}
+
+// The audit log, touchpoint and KOC lists put only the filters given in
+// their statements; page after page they return what the catch-all
+// statements they replaced ("($2 = ” OR entity = $2) …") returned, for
+// every filter and none.
+func TestListFiltersSameAsCatchAll(t *testing.T) {
+	t.Parallel()
+	db := storagetest.NewDB(t)
+	ctx := context.Background()
+	st := storage.New(db)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Audit: 60 entries over three entities and four ids.
+	for i := range 60 {
+		_, err := db.Exec(`INSERT INTO audit_log (staff_name, action, entity, entity_id) VALUES ('ops', 'x.update', $1, $2)`,
+			[]string{"product", "coupon", "koc"}[i%3], fmt.Sprint(i%4))
+		must(err)
+	}
+	for _, entity := range []string{"", "product", "coupon", "nothing"} {
+		for _, id := range []string{"", "1", "3", "9"} {
+			var want []int64
+			must(db.Select(&want, `SELECT id FROM audit_log WHERE ($1 = '' OR entity = $1) AND ($2 = '' OR entity_id = $2) ORDER BY id DESC`, entity, id))
+			got := pagesOf(t, func(p domain.Page) ([]int64, string, error) {
+				vs, next, err := st.Audit().List(ctx, entity, id, p)
+				ids := make([]int64, len(vs))
+				for i, v := range vs {
+					ids[i] = v.ID
+				}
+				return ids, next, err
+			})
+			if !slices.Equal(got, want) {
+				t.Fatalf("audit %q %q: got %v, want %v", entity, id, got, want)
+			}
+		}
+	}
+
+	// Touchpoints of every kind, and KOCs in every status.
+	statuses := []string{"pending", "active", "rejected", "suspended"}
+	var level int64
+	must(db.Get(&level, `INSERT INTO koc_levels (name, rate_bp, created_at, updated_at) VALUES ('L', 500, now(), now()) RETURNING id`))
+	for i := range 24 {
+		var shopper, tp int64
+		must(db.Get(&shopper, `INSERT INTO shoppers (openid) VALUES ($1) RETURNING id`, fmt.Sprint("k", i)))
+		must(db.Get(&tp, `INSERT INTO touchpoints (kind, shopper_id, name) VALUES ('koc', $1, $2) RETURNING id`, shopper, fmt.Sprint("koc", i)))
+		_, err := db.Exec(`INSERT INTO kocs (shopper_id, touchpoint_id, status, level_id, depth, applied_at, updated_at)
+VALUES ($1, $2, $3, $4, 1, now(), now())`, shopper, tp, statuses[(i*5)%4], level)
+		must(err)
+		if i%3 == 0 {
+			_, err := db.Exec(`INSERT INTO touchpoints (kind, post_kind, name) VALUES ('post', 'moments', $1)`, fmt.Sprint("post", i))
+			must(err)
+		}
+	}
+	for _, kind := range []attribution.TouchpointKind{"", attribution.KindKOC, attribution.KindPost, attribution.KindGroup} {
+		var want []int64
+		must(db.Select(&want, `SELECT id FROM touchpoints WHERE ($1 = '' OR kind = $1) ORDER BY id DESC`, string(kind)))
+		got := pagesOf(t, func(p domain.Page) ([]int64, string, error) {
+			tps, next, err := st.Attribution().ListTouchpoints(ctx, kind, p)
+			ids := make([]int64, len(tps))
+			for i, tp := range tps {
+				ids[i] = tp.ID
+			}
+			return ids, next, err
+		})
+		if !slices.Equal(got, want) {
+			t.Fatalf("touchpoints %q: got %v, want %v", kind, got, want)
+		}
+	}
+	for _, status := range append([]string{""}, statuses...) {
+		var want []int64
+		must(db.Select(&want, `SELECT shopper_id FROM kocs WHERE ($1 = '' OR status = $1) ORDER BY shopper_id DESC`, status))
+		if status != "" && len(want) == 0 {
+			t.Fatalf("no KOC is %s: the fixture does not exercise the filter", status)
+		}
+		got := pagesOf(t, func(p domain.Page) ([]int64, string, error) {
+			ks, next, err := st.KOCs().KOCs(ctx, commission.Status(status), p)
+			ids := make([]int64, len(ks))
+			for i, k := range ks {
+				ids[i] = k.ShopperID
+			}
+			return ids, next, err
+		})
+		if !slices.Equal(got, want) {
+			t.Fatalf("KOCs %q: got %v, want %v", status, got, want)
+		}
+	}
+}
