@@ -59,7 +59,7 @@ func (s Clerks) UpdateStatus(ctx context.Context, o order.Order) error {
 // up there), or every store's, newest first. Each store's orders are read
 // from its own indexes by key, a page at most per store and kind, and the
 // pages merged: the catch-all "($1 = 0 OR store_id = $1 OR pickup_store_id =
-// $1) AND ($2 = ” OR status = $2)" it replaces had one generic plan, a walk
+// $1) AND ($2 = <empty> OR status = $2)" it replaces had one generic plan, a walk
 // of every order of the mall newest first, filtering (every store's paid
 // orders at 290,000 orders, none of them a store's: 285 ms; issue 18).
 func (s Clerks) StoreOrders(ctx context.Context, f clerk.ListFilter, page domain.Page) ([]order.Order, string, error) {

@@ -35,7 +35,7 @@ func pagesOf(t *testing.T, list func(domain.Page) ([]int64, string, error)) []in
 
 // The audit log, touchpoint and KOC lists put only the filters given in
 // their statements; page after page they return what the catch-all
-// statements they replaced ("($2 = ” OR entity = $2) …") returned, for
+// statements they replaced ("($2 = <empty> OR entity = $2) …") returned, for
 // every filter and none.
 func TestListFiltersSameAsCatchAll(t *testing.T) {
 	t.Parallel()

@@ -103,7 +103,7 @@ func allPages(t *testing.T, list func(domain.Page) ([]order.Order, string, error
 }
 
 // The admin order search returns what the catch-all statement it replaced
-// (every filter always present, "($1 = ” OR …)") returned, for every
+// (every filter always present, "($1 = <empty> OR …)") returned, for every
 // combination of filters, page after page.
 func TestSearchOrdersSameAsCatchAll(t *testing.T) {
 	f := newListFixture(t)

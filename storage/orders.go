@@ -564,7 +564,7 @@ WHERE shopper_id = $1 AND ($2 = '' OR status = $2) AND id < $3 ORDER BY id DESC 
 
 // SearchOrders implements order.Store. Only the filters given are in the
 // statement, so each combination gets its own generic plan: a catch-all
-// "($1 = ” OR order_no = $1) AND …" cannot use an index for any filter, and
+// "($1 = <empty> OR order_no = $1) AND …" cannot use an index for any filter, and
 // its generic plan read every order below the cursor and sorted them (the
 // first page, unfiltered or by number, shopper or status, ~120–280 ms at
 // 290,000 orders; issue 18). A period is read from placed_at's index: its
