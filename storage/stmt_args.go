@@ -7,8 +7,8 @@ import "strconv"
 // optional puts only the filters given in its text (the catalog, order,
 // store order, desk, audit, touchpoint and KOC lists): a catch-all
 // "($1 = <empty> OR col = $1)" (<empty>: the empty string) has one generic
-// plan (driver.go) for every
-// combination of filters, as a rule a walk of the whole table.
+// plan (driver.go) for every combination of filters, as a rule a walk of
+// the whole table.
 type stmtArgs []any
 
 func (a *stmtArgs) add(v any) string {
