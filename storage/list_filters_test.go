@@ -13,26 +13,6 @@ import (
 	"github.com/yutang/yutang/storage/storagetest"
 )
 
-// pagesOf lists every page of a list, 3 a page, as ids.
-func pagesOf(t *testing.T, list func(domain.Page) ([]int64, string, error)) []int64 {
-	t.Helper()
-	var got []int64
-	p := domain.Page{Limit: 3}
-	for range 200 {
-		ids, next, err := list(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, ids...)
-		if next == "" {
-			return got
-		}
-		p.Cursor = next
-	}
-	t.Fatal("more than 200 pages")
-	return nil
-}
-
 // The audit log, touchpoint and KOC lists put only the filters given in
 // their statements; page after page they return what the catch-all
 // statements they replaced ("($2 = <empty> OR entity = $2) …") returned, for
@@ -59,7 +39,7 @@ func TestListFiltersSameAsCatchAll(t *testing.T) {
 		for _, id := range []string{"", "1", "3", "9"} {
 			var want []int64
 			must(db.Select(&want, `SELECT id FROM audit_log WHERE ($1 = '' OR entity = $1) AND ($2 = '' OR entity_id = $2) ORDER BY id DESC`, entity, id))
-			got := pagesOf(t, func(p domain.Page) ([]int64, string, error) {
+			got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
 				vs, next, err := st.Audit().List(ctx, entity, id, p)
 				ids := make([]int64, len(vs))
 				for i, v := range vs {
@@ -92,7 +72,7 @@ VALUES ($1, $2, $3, $4, 1, now(), now())`, shopper, tp, statuses[(i*5)%4], level
 	for _, kind := range []attribution.TouchpointKind{"", attribution.KindKOC, attribution.KindPost, attribution.KindGroup} {
 		var want []int64
 		must(db.Select(&want, `SELECT id FROM touchpoints WHERE ($1 = '' OR kind = $1) ORDER BY id DESC`, string(kind)))
-		got := pagesOf(t, func(p domain.Page) ([]int64, string, error) {
+		got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
 			tps, next, err := st.Attribution().ListTouchpoints(ctx, kind, p)
 			ids := make([]int64, len(tps))
 			for i, tp := range tps {
@@ -110,7 +90,7 @@ VALUES ($1, $2, $3, $4, 1, now(), now())`, shopper, tp, statuses[(i*5)%4], level
 		if status != "" && len(want) == 0 {
 			t.Fatalf("no KOC is %s: the fixture does not exercise the filter", status)
 		}
-		got := pagesOf(t, func(p domain.Page) ([]int64, string, error) {
+		got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
 			ks, next, err := st.KOCs().KOCs(ctx, commission.Status(status), p)
 			ids := make([]int64, len(ks))
 			for i, k := range ks {

@@ -80,32 +80,42 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 100 + $11, 0, 0, 100 + $11, $10, $10
 	return f
 }
 
-// all pages of a list, as order numbers, 7 a page.
-func allPages(t *testing.T, list func(domain.Page) ([]order.Order, string, error)) []string {
+// everyPage follows a list's cursor from its first page to its last, size
+// a page, and answers every row in order.
+func everyPage[T any](t *testing.T, size int, list func(domain.Page) ([]T, string, error)) []T {
 	t.Helper()
-	var got []string
-	p := domain.Page{Limit: 7}
-	for range 100 {
-		os, next, err := list(p)
+	var got []T
+	p := domain.Page{Limit: size}
+	for range 500 {
+		rows, next, err := list(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, o := range os {
-			got = append(got, o.Number)
-		}
+		got = append(got, rows...)
 		if next == "" {
 			return got
 		}
 		p.Cursor = next
 	}
-	t.Fatal("more than 100 pages")
+	t.Fatal("more than 500 pages")
 	return nil
+}
+
+// all pages of a list, as order numbers, 7 a page.
+func allPages(t *testing.T, list func(domain.Page) ([]order.Order, string, error)) []string {
+	t.Helper()
+	var got []string
+	for _, o := range everyPage(t, 7, list) {
+		got = append(got, o.Number)
+	}
+	return got
 }
 
 // The admin order search returns what the catch-all statement it replaced
 // (every filter always present, "($1 = <empty> OR …)") returned, for every
 // combination of filters, page after page.
 func TestSearchOrdersSameAsCatchAll(t *testing.T) {
+	t.Parallel()
 	f := newListFixture(t)
 	ctx := context.Background()
 	store := storage.New(f.db).Orders()
@@ -154,6 +164,7 @@ ORDER BY id DESC`, no, string(st), sh, from, to); err != nil {
 // and status, page after page: an order sold in one store and picked up in
 // another is in both stores' lists and once in every store's.
 func TestStoreOrdersSameAsCatchAll(t *testing.T) {
+	t.Parallel()
 	f := newListFixture(t)
 	ctx := context.Background()
 	store := storage.New(f.db).Clerks()
@@ -188,6 +199,7 @@ ORDER BY id DESC`, storeID, string(st)); err != nil {
 // paid goods amount, distinct members and pickups handed over, by day, in
 // all and by clerk.
 func TestClerkPeriodNumbersByStoreAndClerk(t *testing.T) {
+	t.Parallel()
 	f := newListFixture(t)
 	ctx := context.Background()
 	store := storage.New(f.db).Clerks()
@@ -263,6 +275,7 @@ WHERE channel = 'in_store' AND paid_at >= $1 AND paid_at < $2 AND ($3 = 0 OR sto
 // (a SKU asked twice counts once) and the keys that placed them as the
 // shopper, and says whether it read them all within the limit.
 func TestSKUBuyersByKey(t *testing.T) {
+	t.Parallel()
 	f := newListFixture(t)
 	ctx := context.Background()
 	store := storage.New(f.db).Orders()
@@ -371,6 +384,7 @@ LEFT JOIN idempotency_keys k ON k.scope = 'shop.orders' AND k.subject = 'shopper
 // replaced returned, for every store (and none) and clerk (and none), page
 // after page: the members with paid in-store orders, their count and GMV.
 func TestClerkCustomersSameAsCatchAll(t *testing.T) {
+	t.Parallel()
 	f := newListFixture(t)
 	ctx := context.Background()
 	store := storage.New(f.db).Clerks()
@@ -399,19 +413,10 @@ ORDER BY x.shopper_id DESC`, storeID, clerkID); err != nil {
 				t.Fatal(err)
 			}
 			var got []string
-			p := domain.Page{Limit: 2}
-			for range 100 {
-				cs, next, err := store.Customers(ctx, clerk.CustomerQuery{StoreID: storeID, ClerkID: clerkID}, p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, c := range cs {
-					got = append(got, fmt.Sprintf("%d:%d:%d", c.ShopperID, c.Orders, c.GMV))
-				}
-				if next == "" {
-					break
-				}
-				p.Cursor = next
+			for _, c := range everyPage(t, 2, func(p domain.Page) ([]clerk.Customer, string, error) {
+				return store.Customers(ctx, clerk.CustomerQuery{StoreID: storeID, ClerkID: clerkID}, p)
+			}) {
+				got = append(got, fmt.Sprintf("%d:%d:%d", c.ShopperID, c.Orders, c.GMV))
 			}
 			if !slices.Equal(got, want) {
 				t.Fatalf("store %d clerk %d: got %v, want %v", storeID, clerkID, got, want)
@@ -430,6 +435,7 @@ ORDER BY x.shopper_id DESC`, storeID, clerkID); err != nil {
 // statements they replaced returned, for every status (and none; for
 // refunds, the attention queue's pair too), page after page.
 func TestAfterSalesAndRefundListsSameAsCatchAll(t *testing.T) {
+	t.Parallel()
 	f := newListFixture(t)
 	ctx := context.Background()
 	db := storage.New(f.db)
@@ -457,19 +463,10 @@ WHERE ($1 = '' OR r.status = $1) ORDER BY r.id DESC`, string(st)); err != nil {
 			t.Fatal(err)
 		}
 		var got []int64
-		p := domain.Page{Limit: 3}
-		for range 100 {
-			rs, next, err := db.AfterSales().ListRequests(ctx, st, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range rs {
-				got = append(got, r.ID)
-			}
-			if next == "" {
-				break
-			}
-			p.Cursor = next
+		for _, r := range everyPage(t, 3, func(p domain.Page) ([]aftersales.Request, string, error) {
+			return db.AfterSales().ListRequests(ctx, st, p)
+		}) {
+			got = append(got, r.ID)
 		}
 		if !slices.Equal(got, want) || len(want) < 4 {
 			t.Fatalf("after-sales %q: got %v, want %v (at least 4)", st, got, want)
@@ -487,19 +484,10 @@ WHERE (cardinality($1::text[]) = 0 OR r.status = ANY($1)) ORDER BY r.id DESC`, p
 			t.Fatal(err)
 		}
 		var got []int64
-		p := domain.Page{Limit: 2}
-		for range 100 {
-			rs, next, err := db.Payments().ListRefunds(ctx, sts, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range rs {
-				got = append(got, r.ID)
-			}
-			if next == "" {
-				break
-			}
-			p.Cursor = next
+		for _, r := range everyPage(t, 2, func(p domain.Page) ([]cashier.Refund, string, error) {
+			return db.Payments().ListRefunds(ctx, sts, p)
+		}) {
+			got = append(got, r.ID)
 		}
 		if !slices.Equal(got, want) || len(want) < 2 {
 			t.Fatalf("refunds %v: got %v, want %v (at least 2)", sts, got, want)
@@ -509,6 +497,7 @@ WHERE (cardinality($1::text[]) = 0 OR r.status = ANY($1)) ORDER BY r.id DESC`, p
 
 // CloseTopUp closes a pending top-up and leaves a paid one alone.
 func TestCloseTopUpOnlyPending(t *testing.T) {
+	t.Parallel()
 	db := storagetest.NewDB(t)
 	var ids []int64
 	if err := db.Select(&ids, `
