@@ -13,7 +13,7 @@ import (
 	"github.com/yutang/yutang/storage/storagetest"
 )
 
-// The audit log, touchpoint and KOC lists put only the filters given in
+// The audit log, touchpoint, KOC and redeem code lists put only the filters given in
 // their statements; page after page they return what the catch-all
 // statements they replaced ("($2 = <empty> OR entity = $2) …") returned, for
 // every filter and none.
@@ -100,6 +100,42 @@ VALUES ($1, $2, $3, $4, 1, now(), now())`, shopper, tp, statuses[(i*5)%4], level
 		})
 		if !slices.Equal(got, want) {
 			t.Fatalf("KOCs %q: got %v, want %v", status, got, want)
+		}
+	}
+
+	// Redeem codes: three batches of two templates, generated one after
+	// another.
+	var tpls []int64
+	for i := range 2 {
+		var id int64
+		must(db.Get(&id, `INSERT INTO coupon_templates (name, kind, amount_off_fen, total, valid_days) VALUES ($1, 'no_threshold', 100, 1000, 30) RETURNING id`,
+			fmt.Sprint("tpl", i)))
+		tpls = append(tpls, id)
+	}
+	for b := 1; b <= 3; b++ {
+		for _, tpl := range tpls {
+			for i := range 5 + b {
+				_, err := db.Exec(`INSERT INTO coupon_codes (template_id, batch, code) VALUES ($1, $2, $3)`,
+					tpl, b, fmt.Sprintf("CODE%c%c%cXYZAB", 'A'+i, 'A'+b, 'A'+tpl%20))
+				must(err)
+			}
+		}
+	}
+	for _, tpl := range tpls {
+		for _, batch := range []int{0, 1, 2, 3, 4} {
+			var want []int64
+			must(db.Select(&want, `SELECT id FROM coupon_codes WHERE template_id = $1 AND ($2 = 0 OR batch = $2) ORDER BY id`, tpl, batch))
+			got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
+				cs, next, err := st.Coupons().Codes(ctx, tpl, batch, p)
+				ids := make([]int64, len(cs))
+				for i, c := range cs {
+					ids[i] = c.ID
+				}
+				return ids, next, err
+			})
+			if !slices.Equal(got, want) || (batch != 4 && len(want) == 0) {
+				t.Fatalf("codes of template %d batch %d: got %v, want %v", tpl, batch, got, want)
+			}
 		}
 	}
 }
