@@ -105,12 +105,14 @@ func (a Attribution) ListTouchpoints(ctx context.Context, kind attribution.Touch
 	if err != nil {
 		return nil, "", err
 	}
-	// Only the filter given is in the statement (stmtArgs): a kind's page
-	// from (kind, id DESC), not a walk of every touchpoint.
+	// Only the filter given is in the statement, its value spelled out
+	// (quoted; a fixed set): a rare kind's page (the stores among 50,000
+	// KOCs) is then read from (kind, id DESC), where a generic plan may walk
+	// every touchpoint newest first filtering (issue 18).
 	args := stmtArgs{before, limit + 1}
 	where := ""
 	if kind != "" {
-		where = " AND kind = " + args.add(string(kind))
+		where = " AND kind = " + pq.QuoteLiteral(string(kind))
 	}
 	var rows []touchpointRow
 	if err := sqlx.SelectContext(ctx, a.ext(), &rows, `SELECT `+touchpointCols+` FROM touchpoints

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/yutang/yutang/domain"
 )
@@ -73,13 +74,15 @@ func (a Audit) List(ctx context.Context, entity, entityID string, page domain.Pa
 		After     []byte    `db:"after"`
 		RequestID string    `db:"request_id"`
 	}
-	// Only the filters given are in the statement (stmtArgs): an entity's
-	// history from (entity, entity_id, id DESC), not a walk of the whole
-	// log, which every admin write lengthens.
+	// Only the filters given are in the statement (stmtArgs), the entity
+	// spelled out (quoted; a few dozen kinds): a rare entity's history is
+	// then read from (entity, entity_id, id DESC), where a generic plan may
+	// walk the whole log, which every admin write lengthens, newest first
+	// filtering (issue 18).
 	args := stmtArgs{before, limit + 1}
 	where := ""
 	if entity != "" {
-		where += " AND entity = " + args.add(entity)
+		where += " AND entity = " + pq.QuoteLiteral(entity)
 	}
 	if entityID != "" {
 		where += " AND entity_id = " + args.add(entityID)

@@ -140,13 +140,16 @@ func (k KOCs) KOCs(ctx context.Context, status commission.Status, page domain.Pa
 	if err != nil {
 		return nil, "", err
 	}
-	// Only the filter given is in the statement (stmtArgs): the KOCs of a
-	// status (the applications waiting, say) from (status, shopper_id DESC),
-	// not a walk of every KOC.
+	// Only the filter given is in the statement, its value spelled out
+	// (quoted; a fixed set): the KOCs of a rare status (the applications
+	// waiting, say) are then read from (status, shopper_id DESC), where a
+	// generic plan, which cannot tell a rare status from a common one, may
+	// walk every KOC newest first filtering (as the after-sales list did;
+	// issue 18).
 	args := stmtArgs{before, domain.BoundLimit(page.Limit) + 1}
 	where := ""
 	if status != "" {
-		where = " AND k.status = " + args.add(string(status))
+		where = " AND k.status = " + pq.QuoteLiteral(string(status))
 	}
 	var rows []kocRow
 	if err := sqlx.SelectContext(ctx, k.ext(), &rows, `SELECT `+kocColumns+`
