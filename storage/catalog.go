@@ -567,10 +567,15 @@ func (c Catalog) Ledger(ctx context.Context, skuID int64, page domain.Page) ([]c
 	if err != nil {
 		return nil, "", err
 	}
+	// The cursor is a row comparison over (sku_id, id), which the primary
+	// key cannot serve: with "id < $2 ORDER BY id DESC" the generic plan
+	// walked the whole ledger newest first, filtering on the SKU — a mall
+	// has few SKUs and every sale writes two entries (20 SKUs, 600,000
+	// entries: 86 ms a page; 0.03 ms so; issue 18).
 	var rows []ledgerRow
 	err = sqlx.SelectContext(ctx, c.ext(), &rows, `
 SELECT id, sku_id, kind, delta, reserved_delta, sold_delta, ref, actor, note, at FROM stock_ledger
-WHERE sku_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, skuID, before, limit+1)
+WHERE sku_id = $1 AND (sku_id, id) < ($1, $2) ORDER BY sku_id DESC, id DESC LIMIT $3`, skuID, before, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("storage: stock ledger: %w", mapErr(err))
 	}

@@ -139,3 +139,35 @@ VALUES ($1, $2, $3, $4, 1, now(), now())`, shopper, tp, statuses[(i*5)%4], level
 		}
 	}
 }
+
+// A SKU's stock ledger, page after page, is its entries newest first, with
+// other SKUs' entries interleaved and the cursor a row comparison.
+func TestStockLedgerPagesOfOneSKU(t *testing.T) {
+	t.Parallel()
+	db := storagetest.NewDB(t)
+	ctx := context.Background()
+	f := newOrderFixture(t, db, 3, 10, 1)
+	for i := range 40 {
+		if _, err := db.Exec(`INSERT INTO stock_ledger (sku_id, kind, delta, reserved_delta, sold_delta, ref, actor, note, at)
+VALUES ($1, 'receive', 0, 0, 0, '', 'test', '', now())`, f.skus[(i*7)%3]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sku := range append(f.skus, 999999) {
+		var want []int64
+		if err := db.Select(&want, `SELECT id FROM stock_ledger WHERE sku_id = $1 ORDER BY id DESC`, sku); err != nil {
+			t.Fatal(err)
+		}
+		got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
+			es, next, err := storage.New(db).Catalog().Ledger(ctx, sku, p)
+			ids := make([]int64, len(es))
+			for i, e := range es {
+				ids[i] = e.ID
+			}
+			return ids, next, err
+		})
+		if !slices.Equal(got, want) || (sku != 999999 && len(want) < 8) {
+			t.Fatalf("ledger of SKU %d: got %v, want %v", sku, got, want)
+		}
+	}
+}
