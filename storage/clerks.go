@@ -167,37 +167,50 @@ func periodArgs(q clerk.PeriodQuery) (from, to string, start, end time.Time) {
 	return q.From.Format(time.DateOnly), q.To.Format(time.DateOnly), q.From, q.To.AddDate(0, 0, 1)
 }
 
-// clerkPeriod builds a desk statement and its arguments.
-type clerkPeriod struct{ args stmtArgs }
+// clerkPeriod builds a desk statement: its arguments, and the placeholders
+// of the period's bounds [from, to) and of the store and clerk asked for
+// ("" for every store, every clerk). Only the store and clerk asked for
+// are in the statement, so that each case has its own generic plan: with
+// "($3 = 0 OR o.store_id = $3) AND ($4 = 0 OR o.clerk_id = $4)" the plan
+// read every order of the mall (a clerk's month at 289,000 orders: 195 ms;
+// issue 18), and every pickup code once per day of the period (310 ms a
+// month at 57,000 codes).
+type clerkPeriod struct {
+	args         stmtArgs
+	from, to     string
+	store, clerk string
+}
 
-func (c *clerkPeriod) arg(v any) string { return c.args.add(v) }
+func newClerkPeriod(q clerk.PeriodQuery) *clerkPeriod {
+	_, _, start, end := periodArgs(q)
+	c := &clerkPeriod{}
+	c.from, c.to = c.args.add(start), c.args.add(end)
+	if q.StoreID != 0 {
+		c.store = c.args.add(q.StoreID)
+	}
+	if q.ClerkID != 0 {
+		c.clerk = c.args.add(q.ClerkID)
+	}
+	return c
+}
 
-// ordersCTE is the in-store orders paid in the period by the store (0:
-// all) and clerk (0: all) asked for, with their Shanghai day, paid goods
-// amount (what attribution credits) and refunds; and the pickups handed
-// over in it. Only the store and clerk asked for are in the statement, so
-// that each case has its own generic plan: with "($3 = 0 OR o.store_id =
-// $3) AND ($4 = 0 OR o.clerk_id = $4)" the plan read every order of the
-// mall (a clerk's month at 289,000 orders: 195 ms; issue 18), and every
-// pickup code once per day of the period (310 ms a month at 57,000 codes).
-// A clerk's orders are read from (clerk_id, paid_at), a store's or every
+// ordersCTE is the in-store orders paid in the period by the store and
+// clerk asked for, with their Shanghai day, paid goods amount (what
+// attribution credits) and refunds; and the pickups handed over in it. A
+// clerk's orders are read from (clerk_id, paid_at), a store's or every
 // store's from (store_id, paid_at) (00031; store_id is set exactly on
 // in-store orders, orders_channel_parties); pickups from (store_id,
 // verified_at) or (verified_by, verified_at) (00033), once: the days read
 // what was kept.
-func (c *clerkPeriod) ordersCTE(q clerk.PeriodQuery) string {
-	_, _, start, end := periodArgs(q)
-	from, to := c.arg(start), c.arg(end)
+func (c *clerkPeriod) ordersCTE() string {
 	who, handed := "", ""
-	if q.StoreID != 0 {
-		id := c.arg(q.StoreID)
-		who += " AND o.store_id = " + id
-		handed += " AND p.store_id = " + id
+	if c.store != "" {
+		who += " AND o.store_id = " + c.store
+		handed += " AND p.store_id = " + c.store
 	}
-	if q.ClerkID != 0 {
-		id := c.arg(q.ClerkID)
-		who += " AND o.clerk_id = " + id
-		handed += " AND p.verified_by = " + id
+	if c.clerk != "" {
+		who += " AND o.clerk_id = " + c.clerk
+		handed += " AND p.verified_by = " + c.clerk
 	}
 	return `
 paid AS (
@@ -205,30 +218,38 @@ paid AS (
            o.payable_fen - o.freight_fen AS gmv,
            (SELECT COALESCE(sum(i.refunded_fen), 0) FROM order_items i WHERE i.order_id = o.id) AS refunded
     FROM orders o
-    WHERE o.channel = 'in_store' AND o.store_id IS NOT NULL AND o.paid_at >= ` + from + ` AND o.paid_at < ` + to + who + `
+    WHERE o.channel = 'in_store' AND o.store_id IS NOT NULL AND o.paid_at >= ` + c.from + ` AND o.paid_at < ` + c.to + who + `
 ),
 pickups AS MATERIALIZED (
     SELECT p.verified_by, (p.verified_at AT TIME ZONE 'Asia/Shanghai')::date AS day
     FROM pickup_codes p
-    WHERE p.verified_at >= ` + from + ` AND p.verified_at < ` + to + handed + `
+    WHERE p.verified_at >= ` + c.from + ` AND p.verified_at < ` + c.to + handed + `
 )`
+}
+
+// day is the Shanghai date of a period bound's placeholder.
+func day(bound string) string {
+	return "(" + bound + "::timestamptz AT TIME ZONE 'Asia/Shanghai')::date"
 }
 
 // performanceSQL: the period's numbers by day; share-link visitors are the
 // clerk's touchpoint's, or the store's (every store's) when no clerk is
 // asked for.
 func (c *clerkPeriod) performanceSQL(q clerk.PeriodQuery) string {
-	from, to, _, _ := periodArgs(q)
-	cte := c.ordersCTE(q)
-	store, clerkID, first, last := c.arg(q.StoreID), c.arg(q.ClerkID), c.arg(from), c.arg(to)
+	firstDay, lastDay, _, _ := periodArgs(q)
+	first, last := c.args.add(firstDay), c.args.add(lastDay)
+	visited := "d.kind = 'store'"
+	if c.clerk != "" {
+		visited = "d.kind = 'clerk' AND t.staff_id = " + c.clerk
+	} else if c.store != "" {
+		visited += " AND t.store_id = " + c.store
+	}
 	return `
-WITH ` + cte + `,
+WITH ` + c.ordersCTE() + `,
 visits AS (
     SELECT d.day, sum(d.visitors) AS n
     FROM touch_tp_daily d JOIN touchpoints t ON t.id = d.touchpoint_id
-    WHERE d.day BETWEEN ` + first + `::date AND ` + last + `::date
-      AND ((` + clerkID + ` <> 0 AND d.kind = 'clerk' AND t.staff_id = ` + clerkID + `)
-        OR (` + clerkID + ` = 0 AND d.kind = 'store' AND (` + store + ` = 0 OR t.store_id = ` + store + `)))
+    WHERE ` + visited + ` AND d.day BETWEEN ` + first + `::date AND ` + last + `::date
     GROUP BY d.day
 )
 SELECT g.day::date AS day,
@@ -258,7 +279,7 @@ func (r deskStatsRow) toDomain() clerk.Stats {
 
 // Performance implements clerk.Store.
 func (s Clerks) Performance(ctx context.Context, q clerk.PeriodQuery) ([]clerk.DayStats, error) {
-	var c clerkPeriod
+	c := newClerkPeriod(q)
 	query := c.performanceSQL(q)
 	var rows []struct {
 		Day time.Time `db:"day"`
@@ -277,8 +298,8 @@ func (s Clerks) Performance(ctx context.Context, q clerk.PeriodQuery) ([]clerk.D
 
 // DistinctCustomers implements clerk.Store.
 func (s Clerks) DistinctCustomers(ctx context.Context, q clerk.PeriodQuery) (int64, error) {
-	var c clerkPeriod
-	query := `WITH ` + c.ordersCTE(q) + ` SELECT count(DISTINCT shopper_id) FROM paid`
+	c := newClerkPeriod(q)
+	query := `WITH ` + c.ordersCTE() + ` SELECT count(DISTINCT shopper_id) FROM paid`
 	var n int64
 	err := sqlx.GetContext(ctx, s.ext(), &n, query, c.args...)
 	return n, mapErr(err)
@@ -286,12 +307,16 @@ func (s Clerks) DistinctCustomers(ctx context.Context, q clerk.PeriodQuery) (int
 
 // byClerkSQL: the period's numbers of each clerk of the store(s), by clerk
 // id (after the cursor's id; a page of n).
-func (c *clerkPeriod) byClerkSQL(q clerk.PeriodQuery, after int64, n int) string {
-	_, _, start, end := periodArgs(q)
-	cte := c.ordersCTE(q)
-	from, to, store, clerkID := c.arg(start), c.arg(end), c.arg(q.StoreID), c.arg(q.ClerkID)
+func (c *clerkPeriod) byClerkSQL(after int64, n int) string {
+	staff := ""
+	if c.store != "" {
+		staff += " AND st.store_id = " + c.store
+	}
+	if c.clerk != "" {
+		staff += " AND st.id = " + c.clerk
+	}
 	return `
-WITH ` + cte + `
+WITH ` + c.ordersCTE() + `
 SELECT st.id AS clerk_id, st.username, st.store_id,
        (SELECT count(*) FROM paid p WHERE p.clerk_id = st.id) AS orders,
        (SELECT COALESCE(sum(p.gmv), 0) FROM paid p WHERE p.clerk_id = st.id) AS gmv,
@@ -300,12 +325,10 @@ SELECT st.id AS clerk_id, st.username, st.store_id,
        (SELECT count(*) FROM pickups k WHERE k.verified_by = st.id) AS pickups,
        COALESCE((SELECT sum(d.visitors) FROM touch_tp_daily d JOIN touchpoints t ON t.id = d.touchpoint_id
                  WHERE d.kind = 'clerk' AND t.staff_id = st.id
-                   AND d.day >= (` + from + `::timestamptz AT TIME ZONE 'Asia/Shanghai')::date
-                   AND d.day < (` + to + `::timestamptz AT TIME ZONE 'Asia/Shanghai')::date), 0) AS visitors
+                   AND d.day >= ` + day(c.from) + ` AND d.day < ` + day(c.to) + `), 0) AS visitors
 FROM staff st
-WHERE st.role IN ('clerk', 'store_manager') AND (` + store + ` = 0 OR st.store_id = ` + store + `)
-  AND (` + clerkID + ` = 0 OR st.id = ` + clerkID + `) AND st.id > ` + c.arg(after) + `
-ORDER BY st.id LIMIT ` + c.arg(n)
+WHERE st.role IN ('clerk', 'store_manager')` + staff + ` AND st.id > ` + c.args.add(after) + `
+ORDER BY st.id LIMIT ` + c.args.add(n)
 }
 
 // ClerkPerformance implements clerk.Store.
@@ -315,8 +338,8 @@ func (s Clerks) ClerkPerformance(ctx context.Context, q clerk.PeriodQuery, page 
 		return nil, "", err
 	}
 	limit := domain.BoundLimit(page.Limit)
-	var c clerkPeriod
-	query := c.byClerkSQL(q, after, limit+1)
+	c := newClerkPeriod(q)
+	query := c.byClerkSQL(after, limit+1)
 	var rows []struct {
 		ClerkID  int64  `db:"clerk_id"`
 		Username string `db:"username"`

@@ -214,6 +214,19 @@ SELECT o.id, o.pickup_store_id, lpad(o.id::text, 12, '0'), o.placed_at,
 FROM orders o WHERE o.pickup_store_id IS NOT NULL`); err != nil {
 		t.Fatal(err)
 	}
+	// Share-link visitors of each store's and each clerk's touchpoint, on
+	// days in and around the period.
+	if _, err := f.db.Exec(`
+WITH tp AS (
+    INSERT INTO touchpoints (kind, store_id, staff_id, name)
+    SELECT 'store', s.id, NULL, s.name FROM stores s
+    UNION ALL SELECT 'clerk', NULL, st.id, st.username FROM staff st WHERE st.store_id IS NOT NULL
+    RETURNING id, kind)
+INSERT INTO touch_tp_daily (kind, day, touchpoint_id, touches, visitors, last_visitors)
+SELECT tp.kind, d::date, tp.id, 3 * tp.id + g, tp.id + g % 4, 0
+FROM tp, generate_series(1, 30) g, LATERAL (SELECT date '2026-02-25' + g AS d) x`); err != nil {
+		t.Fatal(err)
+	}
 	covered := 0
 	for _, storeID := range []int64{0, f.stores[0], f.stores[1]} {
 		for _, clerkID := range []int64{0, f.clerks[0], f.clerks[1]} {
@@ -223,43 +236,59 @@ FROM orders o WHERE o.pickup_store_id IS NOT NULL`); err != nil {
 				GMV       int64 `db:"gmv"`
 				Customers int64 `db:"customers"`
 				Pickups   int64 `db:"pickups"`
+				Visitors  int64 `db:"visitors"`
 			}
 			if err := f.db.Get(&want, `SELECT count(*) AS orders, COALESCE(sum(payable_fen - freight_fen), 0) AS gmv,
   count(DISTINCT shopper_id) AS customers,
   (SELECT count(*) FROM pickup_codes p WHERE p.verified_at >= $1 AND p.verified_at < $2
-     AND ($3 = 0 OR p.store_id = $3) AND ($4 = 0 OR p.verified_by = $4)) AS pickups FROM orders
+     AND ($3 = 0 OR p.store_id = $3) AND ($4 = 0 OR p.verified_by = $4)) AS pickups,
+  (SELECT COALESCE(sum(d.visitors), 0) FROM touch_tp_daily d JOIN touchpoints t ON t.id = d.touchpoint_id
+   WHERE d.day BETWEEN $5::date AND $6::date
+     AND (($4 <> 0 AND d.kind = 'clerk' AND t.staff_id = $4) OR ($4 = 0 AND d.kind = 'store' AND ($3 = 0 OR t.store_id = $3)))) AS visitors
+FROM orders
 WHERE channel = 'in_store' AND paid_at >= $1 AND paid_at < $2 AND ($3 = 0 OR store_id = $3) AND ($4 = 0 OR clerk_id = $4)`,
-				from, to.AddDate(0, 0, 1), storeID, clerkID); err != nil {
+				from, to.AddDate(0, 0, 1), storeID, clerkID, from.Format(time.DateOnly), to.Format(time.DateOnly)); err != nil {
+				t.Fatal(err)
+			}
+			var clerkVisitors int64 // the clerks' own, as the numbers by clerk count them
+			if err := f.db.Get(&clerkVisitors, `SELECT COALESCE(sum(d.visitors), 0) FROM touch_tp_daily d
+JOIN touchpoints t ON t.id = d.touchpoint_id JOIN staff st ON st.id = t.staff_id
+WHERE d.kind = 'clerk' AND d.day BETWEEN $1::date AND $2::date AND ($3 = 0 OR st.store_id = $3) AND ($4 = 0 OR st.id = $4)`,
+				from.Format(time.DateOnly), to.Format(time.DateOnly), storeID, clerkID); err != nil {
 				t.Fatal(err)
 			}
 			days, err := store.Performance(ctx, q)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var orders, gmv, pickups int64
+			var orders, gmv, pickups, visitors int64
 			for _, d := range days {
 				orders += d.Orders
 				gmv += int64(d.GMV)
 				pickups += d.Pickups
+				visitors += d.Visitors
 			}
 			customers, err := store.DistinctCustomers(ctx, q)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(days) != 18 || orders != want.Orders || gmv != want.GMV || customers != want.Customers || pickups != want.Pickups {
-				t.Fatalf("%+v: %d days, %d orders, %d fen, %d customers, %d pickups; want 18 days, %+v", q, len(days), orders, gmv, customers, pickups, want)
+			if len(days) != 18 || orders != want.Orders || gmv != want.GMV || customers != want.Customers || pickups != want.Pickups ||
+				visitors != want.Visitors || want.Visitors == 0 {
+				t.Fatalf("%+v: %d days, %d orders, %d fen, %d customers, %d pickups, %d visitors; want 18 days, %+v", q, len(days), orders, gmv,
+					customers, pickups, visitors, want)
 			}
 			clerks, _, err := store.ClerkPerformance(ctx, q, domain.Page{Limit: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
-			orders, pickups = 0, 0
+			orders, pickups, visitors = 0, 0, 0
 			for _, c := range clerks {
 				orders += c.Orders
 				pickups += c.Pickups
+				visitors += c.Visitors
 			}
-			if orders != want.Orders || pickups != want.Pickups {
-				t.Fatalf("%+v: clerks' orders %d, pickups %d, want %+v", q, orders, pickups, want)
+			if orders != want.Orders || pickups != want.Pickups || visitors != clerkVisitors {
+				t.Fatalf("%+v: clerks' orders %d, pickups %d, visitors %d, want %+v and %d visitors", q, orders, pickups, visitors, want, clerkVisitors)
 			}
 			if want.Orders > 0 && want.Customers > 0 && want.Pickups > 0 {
 				covered++
