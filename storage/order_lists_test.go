@@ -113,7 +113,8 @@ func allPages(t *testing.T, list func(domain.Page) ([]order.Order, string, error
 
 // The admin order search returns what the catch-all statement it replaced
 // (every filter always present, "($1 = <empty> OR …)") returned, for every
-// combination of filters, page after page.
+// combination of filters, page after page; and so does a shopper's own
+// order list, all or by status.
 func TestSearchOrdersSameAsCatchAll(t *testing.T) {
 	t.Parallel()
 	f := newListFixture(t)
@@ -156,6 +157,27 @@ ORDER BY id DESC`, no, string(st), sh, from, to); err != nil {
 	}
 	if nonEmpty < 40 {
 		t.Fatalf("only %d filter combinations matched any order: the fixture does not exercise the filters", nonEmpty)
+	}
+
+	// A shopper's own orders, all or by status.
+	nonEmpty = 0
+	for _, sh := range append(slices.Clone(f.shoppers), 999999) {
+		for _, st := range statuses {
+			var want []string
+			if err := f.db.Select(&want, `SELECT order_no FROM orders WHERE shopper_id = $1 AND ($2 = '' OR status = $2) ORDER BY id DESC`, sh, string(st)); err != nil {
+				t.Fatal(err)
+			}
+			got := allPages(t, func(p domain.Page) ([]order.Order, string, error) { return store.ListOrders(ctx, sh, st, p) })
+			if !slices.Equal(got, want) {
+				t.Fatalf("shopper %d, status %q: got %v, want %v", sh, st, got, want)
+			}
+			if len(want) > 0 {
+				nonEmpty++
+			}
+		}
+	}
+	if nonEmpty < 4 {
+		t.Fatalf("only %d of a shopper's lists had orders: the fixture does not exercise them", nonEmpty)
 	}
 }
 
