@@ -53,18 +53,7 @@ func (a *app) wireAttribution(ctx context.Context, wx any) error {
 		// (attribution.ClosedThrough); a run with nothing to fold is a few
 		// statements.
 		every(15*time.Minute, a.log, "attribution.close_months", func(ctx context.Context) error {
-			closed, err := st.CloseMonths(ctx, a.now())
-			if len(closed) > 0 {
-				a.log.Info("attribution: closed months", "months", closed)
-			}
-			if err != nil {
-				return err
-			}
-			days, err := st.CloseDays(ctx, a.now())
-			if days > 0 {
-				a.log.Info("attribution: closed days", "days", days)
-			}
-			return err
+			return a.closeAttribution(ctx, st)
 		}))
 	return nil
 }
@@ -77,6 +66,23 @@ func refundedLines(e order.Event) map[int64]domain.Fen {
 		lines[l.ItemID] += l.Amount
 	}
 	return lines
+}
+
+// closeAttribution computes the snapshots of the months and folds the days
+// that are closed at the program's clock (a.now).
+func (a *app) closeAttribution(ctx context.Context, st storage.Attribution) error {
+	closed, err := st.CloseMonths(ctx, a.now())
+	if len(closed) > 0 {
+		a.log.Info("attribution: closed months", "months", closed)
+	}
+	if err != nil {
+		return err
+	}
+	days, err := st.CloseDays(ctx, a.now())
+	if days > 0 {
+		a.log.Info("attribution: closed days", "days", days)
+	}
+	return err
 }
 
 // pruneTouches drops the touch partitions older than the retention and
