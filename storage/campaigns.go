@@ -192,9 +192,15 @@ func (s Campaigns) List(ctx context.Context, status campaign.Status, page domain
 	if err != nil {
 		return nil, "", err
 	}
+	// Only the filter given is in the statement (stmtArgs).
+	args := stmtArgs{before, limit + 1}
+	where := ""
+	if status != "" {
+		where = " AND status = " + args.add(string(status))
+	}
 	var rows []campaignRow
 	if err := sqlx.SelectContext(ctx, s.ext(), &rows, `SELECT `+campaignCols+` FROM campaigns
-WHERE ($1 = '' OR status = $1) AND id < $2 ORDER BY id DESC LIMIT $3`, string(status), before, limit+1); err != nil {
+WHERE id < $1`+where+` ORDER BY id DESC LIMIT $2`, args...); err != nil {
 		return nil, "", fmt.Errorf("storage: list campaigns: %w", mapErr(err))
 	}
 	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })

@@ -202,10 +202,15 @@ func (s Coupons) pageTemplates(ctx context.Context, q string, page domain.Page, 
 	return out, next, nil
 }
 
-// Templates implements coupon.Store.
+// Templates implements coupon.Store. The status is in the statement only
+// when it is given (as stmtArgs does for the other lists).
 func (s Coupons) Templates(ctx context.Context, status coupon.Status, page domain.Page) ([]coupon.Template, string, error) {
+	if status == "" {
+		return s.pageTemplates(ctx, `SELECT `+templateCols+` FROM coupon_templates t
+WHERE t.id < $1 ORDER BY t.id DESC LIMIT $2`, page)
+	}
 	return s.pageTemplates(ctx, `SELECT `+templateCols+` FROM coupon_templates t
-WHERE ($1 = '' OR t.status = $1) AND t.id < $2 ORDER BY t.id DESC LIMIT $3`, page, string(status))
+WHERE t.status = $1 AND t.id < $2 ORDER BY t.id DESC LIMIT $3`, page, string(status))
 }
 
 // CentreTemplates implements coupon.Store.

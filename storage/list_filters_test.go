@@ -8,7 +8,10 @@ import (
 
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/attribution"
+	"github.com/yutang/yutang/domain/campaign"
 	"github.com/yutang/yutang/domain/commission"
+	"github.com/yutang/yutang/domain/coupon"
+	"github.com/yutang/yutang/domain/reconcile"
 	"github.com/yutang/yutang/storage"
 	"github.com/yutang/yutang/storage/storagetest"
 )
@@ -169,5 +172,126 @@ VALUES ($1, 'receive', 0, 0, 0, '', 'test', '', now())`, f.skus[(i*7)%3]); err !
 		if !slices.Equal(got, want) || (sku != 999999 && len(want) < 8) {
 			t.Fatalf("ledger of SKU %d: got %v, want %v", sku, got, want)
 		}
+	}
+}
+
+// The campaign, coupon template and reconciliation lists, likewise: only
+// the filters given are in their statements, and page after page they
+// return what the catch-all statements they replaced returned.
+func TestSmallListFiltersSameAsCatchAll(t *testing.T) {
+	t.Parallel()
+	db := storagetest.NewDB(t)
+	ctx := context.Background()
+	st := storage.New(db)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(n int, id func(i int) int64) []int64 {
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = id(i)
+		}
+		return out
+	}
+
+	campaignStatuses := []string{"draft", "scheduled", "running", "paused", "ended"}
+	tplStatuses := []string{"draft", "active", "paused", "ended"}
+	for i := range 23 {
+		_, err := db.Exec(`INSERT INTO campaigns (kind, name, status, starts_at, ends_at, created_at, updated_at)
+VALUES ('flash_sale', $1, $2, now(), now() + interval '1 day', now(), now())`, fmt.Sprint("c", i), campaignStatuses[(i*3)%5])
+		must(err)
+		_, err = db.Exec(`INSERT INTO coupon_templates (name, kind, amount_off_fen, total, valid_days, status) VALUES ($1, 'no_threshold', 100, 10, 30, $2)`,
+			fmt.Sprint("t", i), tplStatuses[(i*3)%4])
+		must(err)
+	}
+	for _, status := range append([]string{""}, campaignStatuses...) {
+		var want []int64
+		must(db.Select(&want, `SELECT id FROM campaigns WHERE ($1 = '' OR status = $1) ORDER BY id DESC`, status))
+		got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
+			cs, next, err := st.Campaigns().List(ctx, campaign.Status(status), p)
+			return ids(len(cs), func(i int) int64 { return cs[i].ID }), next, err
+		})
+		if !slices.Equal(got, want) || len(want) == 0 {
+			t.Fatalf("campaigns %q: got %v, want %v", status, got, want)
+		}
+	}
+	for _, status := range append([]string{""}, tplStatuses...) {
+		var want []int64
+		must(db.Select(&want, `SELECT id FROM coupon_templates WHERE ($1 = '' OR status = $1) ORDER BY id DESC`, status))
+		got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
+			ts, next, err := st.Coupons().Templates(ctx, coupon.Status(status), p)
+			return ids(len(ts), func(i int) int64 { return ts[i].ID }), next, err
+		})
+		if !slices.Equal(got, want) || len(want) == 0 {
+			t.Fatalf("coupon templates %q: got %v, want %v", status, got, want)
+		}
+	}
+
+	// Reconciliation: a run a day over 20 days, two discrepancies of each
+	// of three kinds on every other day, every third one resolved.
+	runStatuses := []string{"succeeded", "failed", "running"}
+	kinds := []string{"unknown_trade", "amount_mismatch", "not_applied"}
+	for d := range 20 {
+		var run int64
+		status := runStatuses[d%3]
+		must(db.Get(&run, `INSERT INTO reconciliation_runs (bill_date, status, started_by, started_at, lease_until)
+VALUES (date '2026-11-01' + $1::int, $2, 'ops', now(), CASE WHEN $2 = 'running' THEN now() END) RETURNING id`, d, status))
+		if d%2 == 1 {
+			continue
+		}
+		for k, kind := range kinds {
+			for j := range 2 {
+				resolved := (d+k+j)%3 == 0
+				_, err := db.Exec(`INSERT INTO reconciliation_discrepancies (run_id, bill_date, kind, out_trade_no, created_at, resolved_at, resolution_note)
+VALUES ($1, date '2026-11-01' + $2::int, $3, $4, now(), CASE WHEN $5 THEN now() END, CASE WHEN $5 THEN 'checked' ELSE '' END)`,
+					run, d, kind, fmt.Sprint("T", j), resolved)
+				must(err)
+			}
+		}
+	}
+	nonEmpty := 0
+	for _, from := range []string{"", "2026-11-05"} {
+		for _, to := range []string{"", "2026-11-12", "2026-10-01"} {
+			for _, status := range append([]string{""}, runStatuses...) {
+				var want []int64
+				must(db.Select(&want, `SELECT id FROM reconciliation_runs
+WHERE ($1 = '' OR bill_date >= $1::date) AND ($2 = '' OR bill_date <= $2::date) AND ($3 = '' OR status = $3) ORDER BY id DESC`, from, to, status))
+				got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
+					rs, next, err := st.Reconciliation().ListRuns(ctx, reconcile.RunFilter{From: from, To: to, Status: reconcile.RunStatus(status), Page: p})
+					return ids(len(rs), func(i int) int64 { return rs[i].ID }), next, err
+				})
+				if !slices.Equal(got, want) {
+					t.Fatalf("runs %q..%q %q: got %v, want %v", from, to, status, got, want)
+				}
+				if len(want) > 0 {
+					nonEmpty++
+				}
+			}
+		}
+	}
+	for _, day := range []string{"", "2026-11-03", "2026-11-04"} {
+		for _, kind := range append([]string{""}, kinds...) {
+			for _, status := range []string{"", "open", "resolved"} {
+				var want []int64
+				must(db.Select(&want, `SELECT id FROM reconciliation_discrepancies
+WHERE ($1 = '' OR bill_date = $1::date) AND ($2 = '' OR kind = $2) AND ($3 = '' OR ($3 = 'open') = (resolved_at IS NULL)) ORDER BY id DESC`, day, kind, status))
+				got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
+					ds, next, err := st.Reconciliation().ListDiscrepancies(ctx, reconcile.DiscrepancyFilter{BillDate: day, Kind: reconcile.Kind(kind), Status: status, Page: p})
+					return ids(len(ds), func(i int) int64 { return ds[i].ID }), next, err
+				})
+				if !slices.Equal(got, want) {
+					t.Fatalf("discrepancies %q %q %q: got %v, want %v", day, kind, status, got, want)
+				}
+				if len(want) > 0 {
+					nonEmpty++
+				}
+			}
+		}
+	}
+	if nonEmpty < 30 {
+		t.Fatalf("only %d reconciliation filter combinations matched: the fixture does not exercise the filters", nonEmpty)
 	}
 }

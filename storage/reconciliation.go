@@ -242,11 +242,6 @@ WHERE status = 'succeeded' AND bill_date BETWEEN $1 AND $2`, from, to)
 	return out, nil
 }
 
-const listRunsSQL = `
-SELECT ` + runCols + ` FROM reconciliation_runs
-WHERE id < $1 AND ($2 = '' OR bill_date >= $2::date) AND ($3 = '' OR bill_date <= $3::date) AND ($4 = '' OR status = $4)
-ORDER BY id DESC LIMIT $5`
-
 // ListRuns implements reconcile.Store: newest first.
 func (s Reconciliation) ListRuns(ctx context.Context, f reconcile.RunFilter) ([]reconcile.Run, string, error) {
 	before, err := idBefore(f.Page.Cursor)
@@ -254,8 +249,22 @@ func (s Reconciliation) ListRuns(ctx context.Context, f reconcile.RunFilter) ([]
 		return nil, "", err
 	}
 	limit := domain.BoundLimit(f.Page.Limit)
+	// Only the filters given are in the statement (stmtArgs).
+	args := stmtArgs{before, limit + 1}
+	where := ""
+	if f.From != "" {
+		where += " AND bill_date >= " + args.add(f.From) + "::date"
+	}
+	if f.To != "" {
+		where += " AND bill_date <= " + args.add(f.To) + "::date"
+	}
+	if f.Status != "" {
+		where += " AND status = " + args.add(string(f.Status))
+	}
 	var rows []runRow
-	if err := sqlx.SelectContext(ctx, s.ext(), &rows, listRunsSQL, before, f.From, f.To, string(f.Status), limit+1); err != nil {
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, `
+SELECT `+runCols+` FROM reconciliation_runs
+WHERE id < $1`+where+` ORDER BY id DESC LIMIT $2`, args...); err != nil {
 		return nil, "", fmt.Errorf("storage: list reconciliation runs: %w", mapErr(err))
 	}
 	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })
@@ -302,12 +311,6 @@ func (r discrepancyRow) discrepancy() reconcile.Discrepancy {
 const discrepancyCols = `id, run_id, to_char(bill_date, 'YYYY-MM-DD') AS bill_date, kind, out_trade_no, out_refund_no,
     transaction_id, bill_amount_fen, our_amount_fen, detail, resolved_at, resolver_name, resolution_note, created_at`
 
-const listDiscrepanciesSQL = `
-SELECT ` + discrepancyCols + ` FROM reconciliation_discrepancies
-WHERE id < $1 AND ($2 = '' OR bill_date = $2::date) AND ($3 = '' OR kind = $3)
-  AND ($4 = '' OR ($4 = 'open') = (resolved_at IS NULL))
-ORDER BY id DESC LIMIT $5`
-
 // ListDiscrepancies implements reconcile.Store: newest first.
 func (s Reconciliation) ListDiscrepancies(ctx context.Context, f reconcile.DiscrepancyFilter) ([]reconcile.Discrepancy, string, error) {
 	before, err := idBefore(f.Page.Cursor)
@@ -315,8 +318,26 @@ func (s Reconciliation) ListDiscrepancies(ctx context.Context, f reconcile.Discr
 		return nil, "", err
 	}
 	limit := domain.BoundLimit(f.Page.Limit)
+	// Only the filters given are in the statement (stmtArgs).
+	args := stmtArgs{before, limit + 1}
+	where := ""
+	if f.BillDate != "" {
+		where += " AND bill_date = " + args.add(f.BillDate) + "::date"
+	}
+	if f.Kind != "" {
+		where += " AND kind = " + args.add(string(f.Kind))
+	}
+	switch f.Status {
+	case "open":
+		where += " AND resolved_at IS NULL"
+	case "":
+	default:
+		where += " AND resolved_at IS NOT NULL"
+	}
 	var rows []discrepancyRow
-	if err := sqlx.SelectContext(ctx, s.ext(), &rows, listDiscrepanciesSQL, before, f.BillDate, string(f.Kind), f.Status, limit+1); err != nil {
+	if err := sqlx.SelectContext(ctx, s.ext(), &rows, `
+SELECT `+discrepancyCols+` FROM reconciliation_discrepancies
+WHERE id < $1`+where+` ORDER BY id DESC LIMIT $2`, args...); err != nil {
 		return nil, "", fmt.Errorf("storage: list discrepancies: %w", mapErr(err))
 	}
 	rows, next := pageOf(rows, limit, func(i int) int64 { return rows[i].ID })
