@@ -113,7 +113,9 @@ func allPages(t *testing.T, list func(domain.Page) ([]order.Order, string, error
 
 // The admin order search returns what the catch-all statement it replaced
 // (every filter always present, "($1 = <empty> OR …)") returned, for every
-// combination of filters, page after page; and so does a shopper's own
+// combination of filters, page after page, newest first: by id, or with a
+// period by the time placed, orders placed out of id order and at the same
+// moment among them; and so does a shopper's own
 // order list, all or by status.
 func TestSearchOrdersSameAsCatchAll(t *testing.T) {
 	t.Parallel()
@@ -124,6 +126,14 @@ func TestSearchOrdersSameAsCatchAll(t *testing.T) {
 	statuses := []order.Status{"", order.StatusPendingPayment, order.StatusPaid, order.StatusShipped, order.StatusCompleted, order.StatusCancelled}
 	shoppers := []int64{0, f.shoppers[1], 999999}
 	times := [][2]time.Time{{}, {f.t0.Add(48 * time.Hour), {}}, {{}, f.t0.Add(200 * time.Hour)}, {f.t0.Add(30 * time.Hour), f.t0.Add(300 * time.Hour)}}
+	// Orders placed out of id order, and at the same moment (a period's
+	// pages follow the time placed, then id).
+	if _, err := f.db.Exec(`UPDATE orders SET placed_at = placed_at - interval '1 hour' * ((id * 37) % 50) WHERE id % 3 = 0`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.Exec(`UPDATE orders SET placed_at = $1::timestamptz + interval '100 hours' WHERE id % 10 = 1`, f.t0); err != nil {
+		t.Fatal(err)
+	}
 	nonEmpty := 0
 	for _, no := range numbers {
 		for _, st := range statuses {
@@ -138,10 +148,14 @@ func TestSearchOrdersSameAsCatchAll(t *testing.T) {
 					if !tw[1].IsZero() {
 						to = tw[1]
 					}
+					sortBy := "id DESC"
+					if from != nil || to != nil {
+						sortBy = "placed_at DESC, id DESC"
+					}
 					if err := f.db.Select(&want, `SELECT order_no FROM orders
 WHERE ($1 = '' OR order_no = $1) AND ($2 = '' OR status = $2) AND ($3::bigint = 0 OR shopper_id = $3::bigint)
   AND ($4::timestamptz IS NULL OR placed_at >= $4) AND ($5::timestamptz IS NULL OR placed_at < $5)
-ORDER BY id DESC`, no, string(st), sh, from, to); err != nil {
+ORDER BY `+sortBy, no, string(st), sh, from, to); err != nil {
 						t.Fatal(err)
 					}
 					got := allPages(t, func(p domain.Page) ([]order.Order, string, error) { return store.SearchOrders(ctx, filter, p) })

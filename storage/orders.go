@@ -3,10 +3,12 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -574,10 +576,22 @@ WHERE `+where+` AND id < $2 ORDER BY id DESC LIMIT $3`, limit, args...)
 // "($1 = <empty> OR order_no = $1) AND …" cannot use an index for any filter, and
 // its generic plan read every order below the cursor and sorted them (the
 // first page, unfiltered or by number, shopper or status, ~120–280 ms at
-// 290,000 orders; issue 18). A period is read from placed_at's index: its
-// cost follows the orders placed in it, not the table.
+// 290,000 orders; issue 18).
+//
+// Newest first: by id, or with a period by the time placed (then id), read
+// from (placed_at, id) (migration 00036) a page at a time. By id, a
+// period's page had to read every order placed in it and sort them: ~56 ms
+// for a month of 32,000 orders, growing with the month.
 func (s Orders) SearchOrders(ctx context.Context, f order.Filter, p domain.Page) ([]order.Order, string, error) {
-	before, err := idBefore(p.Cursor)
+	period := !f.From.IsZero() || !f.To.IsZero()
+	var before int64
+	var after placedCursor
+	var err error
+	if period {
+		after, err = decodePlacedCursor(p.Cursor)
+	} else {
+		before, err = idBefore(p.Cursor)
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -589,7 +603,9 @@ func (s Orders) SearchOrders(ctx context.Context, f order.Filter, p domain.Page)
 		where = append(where, "order_no = "+arg(f.Number))
 	}
 	if f.Status != "" {
-		where = append(where, "status = "+arg(string(f.Status)))
+		// Spelled out (quoted; one of a few): within a period a rare
+		// status is read from its index, a common one along the period's.
+		where = append(where, "status = "+pq.QuoteLiteral(string(f.Status)))
 	}
 	if f.ShopperID != 0 {
 		where = append(where, "shopper_id = "+arg(f.ShopperID))
@@ -600,17 +616,61 @@ func (s Orders) SearchOrders(ctx context.Context, f order.Filter, p domain.Page)
 	if !f.To.IsZero() {
 		where = append(where, "placed_at < "+arg(f.To))
 	}
-	if p.Cursor != "" {
-		// Not on the first page: with a period, a generic plan ANDs the
-		// period's index with every key below the cursor.
+	order := "id DESC"
+	switch {
+	case period:
+		order = "placed_at DESC, id DESC"
+		if p.Cursor != "" {
+			where = append(where, "(placed_at, id) < ("+arg(after.At)+", "+arg(after.ID)+")")
+		}
+	case p.Cursor != "":
+		// Not on the first page only: a cursor the plan cannot see past
+		// makes it read every key below it.
 		where = append(where, "id < "+arg(before))
 	}
 	w := ""
 	if len(where) > 0 {
 		w = "\nWHERE " + strings.Join(where, " AND ")
 	}
-	q := `SELECT ` + orderCols + ` FROM orders` + w + ` ORDER BY id DESC LIMIT ` + arg(limit+1)
-	return s.page(ctx, q, limit, args...)
+	q := `SELECT ` + orderCols + ` FROM orders` + w + ` ORDER BY ` + order + ` LIMIT ` + arg(limit+1)
+	os, next, err := s.page(ctx, q, limit, args...)
+	if period && next != "" {
+		last := os[len(os)-1]
+		next = encodePlacedCursor(placedCursor{At: last.PlacedAt, ID: last.ID})
+	}
+	return os, next, err
+}
+
+// placedCursor is the keyset position after the last row of a page of
+// orders by time placed, newest first.
+type placedCursor struct {
+	At time.Time
+	ID int64
+}
+
+func encodePlacedCursor(c placedCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.At.UnixMicro(), 10) + "." + strconv.FormatInt(c.ID, 10)))
+}
+
+// decodePlacedCursor reads a placedCursor ("" is the first page).
+func decodePlacedCursor(s string) (placedCursor, error) {
+	if s == "" {
+		return placedCursor{}, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return placedCursor{}, domain.ErrBadCursor
+	}
+	us, id, ok := strings.Cut(string(b), ".")
+	if !ok {
+		return placedCursor{}, domain.ErrBadCursor
+	}
+	at, err1 := strconv.ParseInt(us, 10, 64)
+	n, err2 := strconv.ParseInt(id, 10, 64)
+	if err1 != nil || err2 != nil || n <= 0 {
+		return placedCursor{}, domain.ErrBadCursor
+	}
+	return placedCursor{At: time.UnixMicro(at), ID: n}, nil
 }
 
 // ShippedBefore implements order.Store.
