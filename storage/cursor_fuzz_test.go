@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/yutang/yutang/domain"
 )
@@ -30,6 +31,34 @@ func FuzzIDCursor(f *testing.F) {
 			if n <= 0 {
 				t.Fatalf("%s(%q) = %d", name, cursor, n)
 			}
+		}
+	})
+}
+
+// The period search's cursor reader never panics: a cursor is refused with
+// ErrBadCursor or read as a position, and what encodePlacedCursor writes
+// reads back as it was (to the microsecond a timestamptz keeps).
+func FuzzPlacedCursor(f *testing.F) {
+	for _, s := range []string{"", "1", "42", encodePlacedCursor(placedCursor{At: time.Date(2026, 10, 31, 21, 28, 21, 325777000, time.UTC), ID: 7}),
+		"MTc5MzQ4MjEw", "LjE", "MS4w", "\x00", "😀", strings.Repeat("A", 300)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, cursor string) {
+		c, err := decodePlacedCursor(cursor)
+		if err != nil {
+			if !errors.Is(err, domain.ErrBadCursor) {
+				t.Fatalf("decodePlacedCursor(%q): %v", cursor, err)
+			}
+			return
+		}
+		if cursor == "" {
+			return
+		}
+		if c.ID <= 0 {
+			t.Fatalf("decodePlacedCursor(%q) = %+v", cursor, c)
+		}
+		if back, err := decodePlacedCursor(encodePlacedCursor(c)); err != nil || !back.At.Equal(c.At) || back.ID != c.ID {
+			t.Fatalf("%+v encoded and read back: %+v, %v", c, back, err)
 		}
 	})
 }
