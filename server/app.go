@@ -290,10 +290,22 @@ func runWorkers(ctx context.Context, ws []func(ctx context.Context)) {
 	}
 }
 
-// every runs fn every d until ctx ends (a worker helper).
+// every runs fn every d until ctx ends (a worker helper), the first time
+// after at most a minute: an hourly or daily worker that first waited its
+// whole period would never run on servers restarted (deployed) more often
+// than that (the touch events would never be pruned nor the old touch
+// partitions dropped).
 func every(d time.Duration, log *slog.Logger, name string, fn func(ctx context.Context) error) func(ctx context.Context) {
+	return everyFrom(firstRound(d), d, log, name, fn)
+}
+
+// firstRound is how long a worker every d waits for its first round.
+func firstRound(d time.Duration) time.Duration { return min(d, time.Minute) }
+
+// everyFrom runs fn first after first, then d after each round ends.
+func everyFrom(first, d time.Duration, log *slog.Logger, name string, fn func(ctx context.Context) error) func(ctx context.Context) {
 	return func(ctx context.Context) {
-		t := time.NewTicker(d)
+		t := time.NewTimer(first)
 		defer t.Stop()
 		for {
 			select {
@@ -304,6 +316,7 @@ func every(d time.Duration, log *slog.Logger, name string, fn func(ctx context.C
 					log.Error("worker failed", "worker", name, "err", err)
 					workerFailed(ctx, name) // metrics_wiring.go
 				}
+				t.Reset(d)
 			}
 		}
 	}
