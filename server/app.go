@@ -136,6 +136,10 @@ func (a *app) wire(ctx context.Context) error {
 		every(time.Minute, a.log, "orders.auto_confirm", func(ctx context.Context) error {
 			_, err := a.svc.Orders.AutoConfirm(ctx, 500)
 			return err
+		}),
+		every(24*time.Hour, a.log, "identity.prune", func(ctx context.Context) error {
+			_, err := a.svc.Identity.Prune(ctx)
+			return err
 		}))
 	a.wireCoupons()
 	if err := a.wireWxPay(); err != nil {

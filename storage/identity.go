@@ -233,6 +233,27 @@ func (s Identity) RevokeToken(ctx context.Context, hash []byte, at time.Time) er
 	return mapErr(err)
 }
 
+// PruneTokens implements identity.Store, from the expiry's index (migration
+// 00037).
+func (s Identity) PruneTokens(ctx context.Context, before time.Time, limit int) (int64, error) {
+	r, err := s.ext().ExecContext(ctx, `DELETE FROM auth_tokens WHERE token_hash = ANY (ARRAY(
+    SELECT token_hash FROM auth_tokens WHERE expires_at < $1 ORDER BY expires_at LIMIT $2))`, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("storage: prune tokens: %w", mapErr(err))
+	}
+	return r.RowsAffected()
+}
+
+// PruneLoginAttempts implements identity.Store.
+func (s Identity) PruneLoginAttempts(ctx context.Context, before time.Time) (int64, error) {
+	r, err := s.ext().ExecContext(ctx, `DELETE FROM login_attempts
+WHERE updated_at < $1 AND (locked_until IS NULL OR locked_until < $1)`, before)
+	if err != nil {
+		return 0, fmt.Errorf("storage: prune sign-in attempts: %w", mapErr(err))
+	}
+	return r.RowsAffected()
+}
+
 // InTx implements identity.Store.
 func (s Identity) InTx(ctx context.Context, fn func(identity.Store) error) error {
 	return s.inTx(ctx, func(tx *Tx) error { return fn(tx.Identity()) })

@@ -36,6 +36,12 @@ type Store interface {
 	CreateToken(ctx context.Context, hash []byte, kind SubjectKind, subjectID int64, expiresAt time.Time) error
 	Principal(ctx context.Context, hash []byte, now time.Time) (Principal, error)
 	RevokeToken(ctx context.Context, hash []byte, at time.Time) error
+	// PruneTokens deletes up to limit tokens that expired before before,
+	// and answers how many it deleted.
+	PruneTokens(ctx context.Context, before time.Time, limit int) (int64, error)
+	// PruneLoginAttempts forgets the attempts of usernames neither tried
+	// nor locked since before.
+	PruneLoginAttempts(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Service signs people in.
@@ -232,6 +238,33 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 // SignOut revokes a token.
 func (s *Service) SignOut(ctx context.Context, token string) error {
 	return s.Store.RevokeToken(ctx, HashToken(token), s.now())
+}
+
+// PruneRetention is how long an expired token and an idle username's
+// sign-in attempts are kept.
+const PruneRetention = 7 * 24 * time.Hour
+
+// Prune deletes the tokens that expired more than PruneRetention ago and
+// the sign-in attempts of usernames idle that long (every sign-in writes a
+// token, and every username tried, known or not, its attempts: both would
+// grow without end). It answers how many tokens it deleted.
+func (s *Service) Prune(ctx context.Context) (int64, error) {
+	before := s.now().Add(-PruneRetention)
+	var total int64
+	for {
+		n, err := s.Store.PruneTokens(ctx, before, 10_000)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("identity: prune tokens: %w", err)
+		}
+		if n < 10_000 {
+			break
+		}
+	}
+	if _, err := s.Store.PruneLoginAttempts(ctx, before); err != nil {
+		return total, fmt.Errorf("identity: prune sign-in attempts: %w", err)
+	}
+	return total, nil
 }
 
 func (s *Service) issue(ctx context.Context, kind SubjectKind, id int64, exp time.Time) (Session, error) {
