@@ -140,6 +140,10 @@ func (a *app) wire(ctx context.Context) error {
 		every(24*time.Hour, a.log, "identity.prune", func(ctx context.Context) error {
 			_, err := a.svc.Identity.Prune(ctx)
 			return err
+		}),
+		every(24*time.Hour, a.log, "cart.prune_anonymous", func(ctx context.Context) error {
+			_, err := a.svc.Cart.PruneAnonymous(ctx)
+			return err
 		}))
 	a.wireCoupons()
 	if err := a.wireWxPay(); err != nil {

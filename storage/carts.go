@@ -258,3 +258,26 @@ WHERE id = $1 AND shopper_id = $2 AND deleted_at IS NULL`, id, shopperID, at)
 	}
 	return nil
 }
+
+// PruneAnonymousCarts implements cart.Store: the carts are read in anon id
+// order from their lines' index. A line changed while it runs is kept (the
+// delete rechecks its time).
+func (s Carts) PruneAnonymousCarts(ctx context.Context, before time.Time, after string, limit int) (string, int, error) {
+	var r struct {
+		Last    sql.NullString `db:"last"`
+		Deleted int            `db:"deleted"`
+	}
+	err := sqlx.GetContext(ctx, s.ext(), &r, `
+WITH carts AS (
+    SELECT anon_id, max(updated_at) AS changed FROM cart_items
+    WHERE anon_id > $2 GROUP BY anon_id ORDER BY anon_id LIMIT $3
+), gone AS (
+    DELETE FROM cart_items WHERE anon_id IN (SELECT anon_id FROM carts WHERE changed < $1) AND updated_at < $1
+    RETURNING anon_id
+)
+SELECT (SELECT max(anon_id) FROM carts) AS last, (SELECT count(DISTINCT anon_id) FROM gone) AS deleted`, before, after, limit)
+	if err != nil {
+		return "", 0, fmt.Errorf("storage: prune anonymous carts: %w", mapErr(err))
+	}
+	return r.Last.String, r.Deleted, nil
+}

@@ -76,6 +76,11 @@ type Store interface {
 	// MergeCart moves an anonymous visitor's lines into a shopper's cart,
 	// adding quantities (at most maxQty per line).
 	MergeCart(ctx context.Context, anonID string, shopperID int64, maxQty int, at time.Time) error
+	// PruneAnonymousCarts looks at up to limit anonymous carts after the
+	// visitor after (in anon id order; "" the first) and deletes those
+	// untouched since before. It answers the last visitor it looked at
+	// ("" when there were none) and how many carts it deleted.
+	PruneAnonymousCarts(ctx context.Context, before time.Time, after string, limit int) (last string, deleted int, err error)
 }
 
 // MaxLines is the most lines a cart holds.
@@ -235,4 +240,27 @@ func (s *Service) sku(ctx context.Context, id int64) (order.SKU, error) {
 		return order.SKU{}, order.ErrSKUNotFound
 	}
 	return ks[0], nil
+}
+
+// AnonymousRetention is how long an anonymous visitor's cart is kept after
+// its last change (a visitor who signs in brings theirs along: Stitch).
+const AnonymousRetention = 30 * 24 * time.Hour
+
+// PruneAnonymous deletes the anonymous carts untouched for
+// AnonymousRetention (they would otherwise be kept forever), looking at
+// every anonymous cart in turn, and answers how many it deleted.
+func (s *Service) PruneAnonymous(ctx context.Context) (int, error) {
+	before := s.now().Add(-AnonymousRetention)
+	total, after := 0, ""
+	for {
+		last, n, err := s.Store.PruneAnonymousCarts(ctx, before, after, 1000)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("cart: prune anonymous carts: %w", err)
+		}
+		if last == "" {
+			return total, nil
+		}
+		after = last
+	}
 }
