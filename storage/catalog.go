@@ -3,11 +3,9 @@ package storage
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -398,33 +396,6 @@ var productSorts = map[catalog.Sort]productSortSpec{
 	catalog.SortSales:     {key: productSales, desc: true},
 }
 
-// productCursor is the keyset position after the last row of a page.
-type productCursor struct {
-	Key int64
-	ID  int64
-}
-
-func encodeProductCursor(c productCursor) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.Key, 10) + "." + strconv.FormatInt(c.ID, 10)))
-}
-
-func decodeProductCursor(s string) (productCursor, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return productCursor{}, catalog.ErrBadCursor
-	}
-	k, id, ok := strings.Cut(string(b), ".")
-	if !ok {
-		return productCursor{}, catalog.ErrBadCursor
-	}
-	key, err1 := strconv.ParseInt(k, 10, 64)
-	n, err2 := strconv.ParseInt(id, 10, 64)
-	if err1 != nil || err2 != nil || n <= 0 {
-		return productCursor{}, catalog.ErrBadCursor
-	}
-	return productCursor{Key: key, ID: n}, nil
-}
-
 // likeContains escapes LIKE's special characters in a search text.
 func likeContains(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
@@ -475,7 +446,7 @@ func (c Catalog) ListProducts(ctx context.Context, q catalog.ListQuery) ([]catal
 		where = append(where, "p.title ILIKE "+arg(likeContains(q.Text)))
 	}
 	if q.Page.Cursor != "" {
-		cur, err := decodeProductCursor(q.Page.Cursor)
+		cur, err := decodeKeyCursor(q.Page.Cursor)
 		if err != nil {
 			return nil, "", err
 		}
@@ -511,7 +482,7 @@ FROM products p`
 	if len(rows) > limit {
 		rows = rows[:limit]
 		last := rows[len(rows)-1]
-		cur := productCursor{ID: last.ID}
+		cur := keyCursor{ID: last.ID}
 		switch q.Sort {
 		case catalog.SortPriceAsc, catalog.SortPriceDesc:
 			cur.Key = last.MinPriceFen
@@ -522,7 +493,7 @@ FROM products p`
 		default:
 			cur.Key = int64(last.SortWeight)
 		}
-		next = encodeProductCursor(cur)
+		next = encodeKeyCursor(cur)
 	}
 	out := make([]catalog.Product, len(rows))
 	for i, r := range rows {

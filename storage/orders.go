@@ -3,12 +3,10 @@ package storage
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -585,10 +583,10 @@ WHERE `+where+` AND id < $2 ORDER BY id DESC LIMIT $3`, limit, args...)
 func (s Orders) SearchOrders(ctx context.Context, f order.Filter, p domain.Page) ([]order.Order, string, error) {
 	period := !f.From.IsZero() || !f.To.IsZero()
 	var before int64
-	var after placedCursor
+	var after keyCursor // a period's: the time placed (µs since the epoch) and id
 	var err error
 	if period {
-		after, err = decodePlacedCursor(p.Cursor)
+		after, err = decodeKeyCursor(p.Cursor)
 	} else {
 		before, err = idBefore(p.Cursor)
 	}
@@ -621,7 +619,7 @@ func (s Orders) SearchOrders(ctx context.Context, f order.Filter, p domain.Page)
 	case period:
 		order = "placed_at DESC, id DESC"
 		if p.Cursor != "" {
-			where = append(where, "(placed_at, id) < ("+arg(after.At)+", "+arg(after.ID)+")")
+			where = append(where, "(placed_at, id) < ("+arg(time.UnixMicro(after.Key))+", "+arg(after.ID)+")")
 		}
 	case p.Cursor != "":
 		// Not on the first page only: a cursor the plan cannot see past
@@ -636,41 +634,9 @@ func (s Orders) SearchOrders(ctx context.Context, f order.Filter, p domain.Page)
 	os, next, err := s.page(ctx, q, limit, args...)
 	if period && next != "" {
 		last := os[len(os)-1]
-		next = encodePlacedCursor(placedCursor{At: last.PlacedAt, ID: last.ID})
+		next = encodeKeyCursor(keyCursor{Key: last.PlacedAt.UnixMicro(), ID: last.ID})
 	}
 	return os, next, err
-}
-
-// placedCursor is the keyset position after the last row of a page of
-// orders by time placed, newest first.
-type placedCursor struct {
-	At time.Time
-	ID int64
-}
-
-func encodePlacedCursor(c placedCursor) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.At.UnixMicro(), 10) + "." + strconv.FormatInt(c.ID, 10)))
-}
-
-// decodePlacedCursor reads a placedCursor ("" is the first page).
-func decodePlacedCursor(s string) (placedCursor, error) {
-	if s == "" {
-		return placedCursor{}, nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return placedCursor{}, domain.ErrBadCursor
-	}
-	us, id, ok := strings.Cut(string(b), ".")
-	if !ok {
-		return placedCursor{}, domain.ErrBadCursor
-	}
-	at, err1 := strconv.ParseInt(us, 10, 64)
-	n, err2 := strconv.ParseInt(id, 10, 64)
-	if err1 != nil || err2 != nil || n <= 0 {
-		return placedCursor{}, domain.ErrBadCursor
-	}
-	return placedCursor{At: time.UnixMicro(at), ID: n}, nil
 }
 
 // ShippedBefore implements order.Store.

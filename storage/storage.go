@@ -8,6 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -245,6 +246,41 @@ func idAfter(cursor string) (int64, error) {
 		return 0, domain.ErrBadCursor
 	}
 	return n, nil
+}
+
+// keyCursor is the position after the last row of a page of a list in
+// (key, id) order (keyset paging: the catalog's sorts, the order search by
+// time placed); a time key is in microseconds since the epoch, as
+// PostgreSQL keeps it.
+type keyCursor struct {
+	Key int64
+	ID  int64
+}
+
+func encodeKeyCursor(c keyCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.Key, 10) + "." + strconv.FormatInt(c.ID, 10)))
+}
+
+// decodeKeyCursor reads a keyCursor ("" is the first page, the zero
+// cursor).
+func decodeKeyCursor(s string) (keyCursor, error) {
+	if s == "" {
+		return keyCursor{}, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return keyCursor{}, domain.ErrBadCursor
+	}
+	k, id, ok := strings.Cut(string(b), ".")
+	if !ok {
+		return keyCursor{}, domain.ErrBadCursor
+	}
+	key, err1 := strconv.ParseInt(k, 10, 64)
+	n, err2 := strconv.ParseInt(id, 10, 64)
+	if err1 != nil || err2 != nil || n <= 0 {
+		return keyCursor{}, domain.ErrBadCursor
+	}
+	return keyCursor{Key: key, ID: n}, nil
 }
 
 // pageOf cuts rows read with limit+1 (see idBefore, idAfter) to the page
