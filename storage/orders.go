@@ -622,8 +622,8 @@ func (s Orders) SearchOrders(ctx context.Context, f order.Filter, p domain.Page)
 			where = append(where, "(placed_at, id) < ("+arg(time.UnixMicro(after.Key))+", "+arg(after.ID)+")")
 		}
 	case p.Cursor != "":
-		// Not on the first page only: a cursor the plan cannot see past
-		// makes it read every key below it.
+		// Only past the first page: the first page's statement has no
+		// cursor at all, its plan a walk from the newest order.
 		where = append(where, "id < "+arg(before))
 	}
 	w := ""
