@@ -6,9 +6,12 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/yutang/yutang/domain"
 	"github.com/yutang/yutang/domain/attribution"
 	"github.com/yutang/yutang/domain/campaign"
+	"github.com/yutang/yutang/domain/catalog"
 	"github.com/yutang/yutang/domain/commission"
 	"github.com/yutang/yutang/domain/coupon"
 	"github.com/yutang/yutang/domain/reconcile"
@@ -25,84 +28,55 @@ func TestListFiltersSameAsCatchAll(t *testing.T) {
 	db := storagetest.NewDB(t)
 	ctx := context.Background()
 	st := storage.New(db)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	// Audit: 60 entries over three entities and four ids.
 	for i := range 60 {
 		_, err := db.Exec(`INSERT INTO audit_log (staff_name, action, entity, entity_id) VALUES ('ops', 'x.update', $1, $2)`,
 			[]string{"product", "coupon", "koc"}[i%3], fmt.Sprint(i%4))
-		must(err)
+		must(t, err)
 	}
 	for _, entity := range []string{"", "product", "coupon", "nothing"} {
 		for _, id := range []string{"", "1", "3", "9"} {
-			var want []int64
-			must(db.Select(&want, `SELECT id FROM audit_log WHERE ($1 = '' OR entity = $1) AND ($2 = '' OR entity_id = $2) ORDER BY id DESC`, entity, id))
-			got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
-				vs, next, err := st.Audit().List(ctx, entity, id, p)
-				ids := make([]int64, len(vs))
-				for i, v := range vs {
-					ids[i] = v.ID
-				}
-				return ids, next, err
-			})
-			if !slices.Equal(got, want) {
-				t.Fatalf("audit %q %q: got %v, want %v", entity, id, got, want)
-			}
+			sameIDs(t, db, fmt.Sprintf("audit %q %q", entity, id),
+				func(p domain.Page) ([]domain.AuditView, string, error) { return st.Audit().List(ctx, entity, id, p) },
+				func(v domain.AuditView) int64 { return v.ID },
+				`SELECT id FROM audit_log WHERE ($1 = '' OR entity = $1) AND ($2 = '' OR entity_id = $2) ORDER BY id DESC`, entity, id)
 		}
 	}
 
 	// Touchpoints of every kind, and KOCs in every status.
 	statuses := []string{"pending", "active", "rejected", "suspended"}
 	var level int64
-	must(db.Get(&level, `INSERT INTO koc_levels (name, rate_bp, created_at, updated_at) VALUES ('L', 500, now(), now()) RETURNING id`))
+	must(t, db.Get(&level, `INSERT INTO koc_levels (name, rate_bp, created_at, updated_at) VALUES ('L', 500, now(), now()) RETURNING id`))
 	for i := range 24 {
 		var shopper, tp int64
-		must(db.Get(&shopper, `INSERT INTO shoppers (openid) VALUES ($1) RETURNING id`, fmt.Sprint("k", i)))
-		must(db.Get(&tp, `INSERT INTO touchpoints (kind, shopper_id, name) VALUES ('koc', $1, $2) RETURNING id`, shopper, fmt.Sprint("koc", i)))
+		must(t, db.Get(&shopper, `INSERT INTO shoppers (openid) VALUES ($1) RETURNING id`, fmt.Sprint("k", i)))
+		must(t, db.Get(&tp, `INSERT INTO touchpoints (kind, shopper_id, name) VALUES ('koc', $1, $2) RETURNING id`, shopper, fmt.Sprint("koc", i)))
 		_, err := db.Exec(`INSERT INTO kocs (shopper_id, touchpoint_id, status, level_id, depth, applied_at, updated_at)
 VALUES ($1, $2, $3, $4, 1, now(), now())`, shopper, tp, statuses[(i*5)%4], level)
-		must(err)
+		must(t, err)
 		if i%3 == 0 {
 			_, err := db.Exec(`INSERT INTO touchpoints (kind, post_kind, name) VALUES ('post', 'moments', $1)`, fmt.Sprint("post", i))
-			must(err)
+			must(t, err)
 		}
 	}
 	for _, kind := range []attribution.TouchpointKind{"", attribution.KindKOC, attribution.KindPost, attribution.KindGroup} {
-		var want []int64
-		must(db.Select(&want, `SELECT id FROM touchpoints WHERE ($1 = '' OR kind = $1) ORDER BY id DESC`, string(kind)))
-		got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
-			tps, next, err := st.Attribution().ListTouchpoints(ctx, kind, p)
-			ids := make([]int64, len(tps))
-			for i, tp := range tps {
-				ids[i] = tp.ID
-			}
-			return ids, next, err
-		})
-		if !slices.Equal(got, want) {
-			t.Fatalf("touchpoints %q: got %v, want %v", kind, got, want)
-		}
+		sameIDs(t, db, fmt.Sprintf("touchpoints %q", kind),
+			func(p domain.Page) ([]attribution.TouchpointInfo, string, error) {
+				return st.Attribution().ListTouchpoints(ctx, kind, p)
+			},
+			func(tp attribution.TouchpointInfo) int64 { return tp.ID },
+			`SELECT id FROM touchpoints WHERE ($1 = '' OR kind = $1) ORDER BY id DESC`, string(kind))
 	}
 	for _, status := range append([]string{""}, statuses...) {
-		var want []int64
-		must(db.Select(&want, `SELECT shopper_id FROM kocs WHERE ($1 = '' OR status = $1) ORDER BY shopper_id DESC`, status))
-		if status != "" && len(want) == 0 {
+		n := sameIDs(t, db, fmt.Sprintf("KOCs %q", status),
+			func(p domain.Page) ([]commission.KOC, string, error) {
+				return st.KOCs().KOCs(ctx, commission.Status(status), p)
+			},
+			func(k commission.KOC) int64 { return k.ShopperID },
+			`SELECT shopper_id FROM kocs WHERE ($1 = '' OR status = $1) ORDER BY shopper_id DESC`, status)
+		if status != "" && n == 0 {
 			t.Fatalf("no KOC is %s: the fixture does not exercise the filter", status)
-		}
-		got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
-			ks, next, err := st.KOCs().KOCs(ctx, commission.Status(status), p)
-			ids := make([]int64, len(ks))
-			for i, k := range ks {
-				ids[i] = k.ShopperID
-			}
-			return ids, next, err
-		})
-		if !slices.Equal(got, want) {
-			t.Fatalf("KOCs %q: got %v, want %v", status, got, want)
 		}
 	}
 
@@ -111,7 +85,7 @@ VALUES ($1, $2, $3, $4, 1, now(), now())`, shopper, tp, statuses[(i*5)%4], level
 	var tpls []int64
 	for i := range 2 {
 		var id int64
-		must(db.Get(&id, `INSERT INTO coupon_templates (name, kind, amount_off_fen, total, valid_days) VALUES ($1, 'no_threshold', 100, 1000, 30) RETURNING id`,
+		must(t, db.Get(&id, `INSERT INTO coupon_templates (name, kind, amount_off_fen, total, valid_days) VALUES ($1, 'no_threshold', 100, 1000, 30) RETURNING id`,
 			fmt.Sprint("tpl", i)))
 		tpls = append(tpls, id)
 	}
@@ -120,24 +94,18 @@ VALUES ($1, $2, $3, $4, 1, now(), now())`, shopper, tp, statuses[(i*5)%4], level
 			for i := range 5 + b {
 				_, err := db.Exec(`INSERT INTO coupon_codes (template_id, batch, code) VALUES ($1, $2, $3)`,
 					tpl, b, fmt.Sprintf("CODE%c%c%cXYZAB", 'A'+i, 'A'+b, 'A'+tpl%20))
-				must(err)
+				must(t, err)
 			}
 		}
 	}
 	for _, tpl := range tpls {
 		for _, batch := range []int{0, 1, 2, 3, 4} {
-			var want []int64
-			must(db.Select(&want, `SELECT id FROM coupon_codes WHERE template_id = $1 AND ($2 = 0 OR batch = $2) ORDER BY id`, tpl, batch))
-			got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
-				cs, next, err := st.Coupons().Codes(ctx, tpl, batch, p)
-				ids := make([]int64, len(cs))
-				for i, c := range cs {
-					ids[i] = c.ID
-				}
-				return ids, next, err
-			})
-			if !slices.Equal(got, want) || (batch != 4 && len(want) == 0) {
-				t.Fatalf("codes of template %d batch %d: got %v, want %v", tpl, batch, got, want)
+			n := sameIDs(t, db, fmt.Sprintf("codes of template %d batch %d", tpl, batch),
+				func(p domain.Page) ([]coupon.Code, string, error) { return st.Coupons().Codes(ctx, tpl, batch, p) },
+				func(c coupon.Code) int64 { return c.ID },
+				`SELECT id FROM coupon_codes WHERE template_id = $1 AND ($2 = 0 OR batch = $2) ORDER BY id`, tpl, batch)
+			if batch != 4 && n == 0 {
+				t.Fatalf("template %d has no codes in batch %d: the fixture does not exercise the filter", tpl, batch)
 			}
 		}
 	}
@@ -157,20 +125,14 @@ VALUES ($1, 'receive', 0, 0, 0, '', 'test', '', now())`, f.skus[(i*7)%3]); err !
 		}
 	}
 	for _, sku := range append(f.skus, 999999) {
-		var want []int64
-		if err := db.Select(&want, `SELECT id FROM stock_ledger WHERE sku_id = $1 ORDER BY id DESC`, sku); err != nil {
-			t.Fatal(err)
-		}
-		got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
-			es, next, err := storage.New(db).Catalog().Ledger(ctx, sku, p)
-			ids := make([]int64, len(es))
-			for i, e := range es {
-				ids[i] = e.ID
-			}
-			return ids, next, err
-		})
-		if !slices.Equal(got, want) || (sku != 999999 && len(want) < 8) {
-			t.Fatalf("ledger of SKU %d: got %v, want %v", sku, got, want)
+		n := sameIDs(t, db, fmt.Sprintf("ledger of SKU %d", sku),
+			func(p domain.Page) ([]catalog.LedgerEntry, string, error) {
+				return storage.New(db).Catalog().Ledger(ctx, sku, p)
+			},
+			func(e catalog.LedgerEntry) int64 { return e.ID },
+			`SELECT id FROM stock_ledger WHERE sku_id = $1 ORDER BY id DESC`, sku)
+		if sku != 999999 && n < 8 {
+			t.Fatalf("SKU %d has %d ledger entries: the fixture does not exercise the pages", sku, n)
 		}
 	}
 }
@@ -183,50 +145,34 @@ func TestSmallListFiltersSameAsCatchAll(t *testing.T) {
 	db := storagetest.NewDB(t)
 	ctx := context.Background()
 	st := storage.New(db)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	ids := func(n int, id func(i int) int64) []int64 {
-		out := make([]int64, n)
-		for i := range out {
-			out[i] = id(i)
-		}
-		return out
-	}
-
 	campaignStatuses := []string{"draft", "scheduled", "running", "paused", "ended"}
 	tplStatuses := []string{"draft", "active", "paused", "ended"}
 	for i := range 23 {
 		_, err := db.Exec(`INSERT INTO campaigns (kind, name, status, starts_at, ends_at, created_at, updated_at)
 VALUES ('flash_sale', $1, $2, now(), now() + interval '1 day', now(), now())`, fmt.Sprint("c", i), campaignStatuses[(i*3)%5])
-		must(err)
+		must(t, err)
 		_, err = db.Exec(`INSERT INTO coupon_templates (name, kind, amount_off_fen, total, valid_days, status) VALUES ($1, 'no_threshold', 100, 10, 30, $2)`,
 			fmt.Sprint("t", i), tplStatuses[(i*3)%4])
-		must(err)
+		must(t, err)
 	}
 	for _, status := range append([]string{""}, campaignStatuses...) {
-		var want []int64
-		must(db.Select(&want, `SELECT id FROM campaigns WHERE ($1 = '' OR status = $1) ORDER BY id DESC`, status))
-		got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
-			cs, next, err := st.Campaigns().List(ctx, campaign.Status(status), p)
-			return ids(len(cs), func(i int) int64 { return cs[i].ID }), next, err
-		})
-		if !slices.Equal(got, want) || len(want) == 0 {
-			t.Fatalf("campaigns %q: got %v, want %v", status, got, want)
+		if sameIDs(t, db, fmt.Sprintf("campaigns %q", status),
+			func(p domain.Page) ([]campaign.Campaign, string, error) {
+				return st.Campaigns().List(ctx, campaign.Status(status), p)
+			},
+			func(c campaign.Campaign) int64 { return c.ID },
+			`SELECT id FROM campaigns WHERE ($1 = '' OR status = $1) ORDER BY id DESC`, status) == 0 {
+			t.Fatalf("no campaign is %q: the fixture does not exercise the filter", status)
 		}
 	}
 	for _, status := range append([]string{""}, tplStatuses...) {
-		var want []int64
-		must(db.Select(&want, `SELECT id FROM coupon_templates WHERE ($1 = '' OR status = $1) ORDER BY id DESC`, status))
-		got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
-			ts, next, err := st.Coupons().Templates(ctx, coupon.Status(status), p)
-			return ids(len(ts), func(i int) int64 { return ts[i].ID }), next, err
-		})
-		if !slices.Equal(got, want) || len(want) == 0 {
-			t.Fatalf("coupon templates %q: got %v, want %v", status, got, want)
+		if sameIDs(t, db, fmt.Sprintf("coupon templates %q", status),
+			func(p domain.Page) ([]coupon.Template, string, error) {
+				return st.Coupons().Templates(ctx, coupon.Status(status), p)
+			},
+			func(tpl coupon.Template) int64 { return tpl.ID },
+			`SELECT id FROM coupon_templates WHERE ($1 = '' OR status = $1) ORDER BY id DESC`, status) == 0 {
+			t.Fatalf("no coupon template is %q: the fixture does not exercise the filter", status)
 		}
 	}
 
@@ -237,7 +183,7 @@ VALUES ('flash_sale', $1, $2, now(), now() + interval '1 day', now(), now())`, f
 	for d := range 20 {
 		var run int64
 		status := runStatuses[d%3]
-		must(db.Get(&run, `INSERT INTO reconciliation_runs (bill_date, status, started_by, started_at, lease_until)
+		must(t, db.Get(&run, `INSERT INTO reconciliation_runs (bill_date, status, started_by, started_at, lease_until)
 VALUES (date '2026-11-01' + $1::int, $2, 'ops', now(), CASE WHEN $2 = 'running' THEN now() END) RETURNING id`, d, status))
 		if d%2 == 1 {
 			continue
@@ -248,7 +194,7 @@ VALUES (date '2026-11-01' + $1::int, $2, 'ops', now(), CASE WHEN $2 = 'running' 
 				_, err := db.Exec(`INSERT INTO reconciliation_discrepancies (run_id, bill_date, kind, out_trade_no, created_at, resolved_at, resolution_note)
 VALUES ($1, date '2026-11-01' + $2::int, $3, $4, now(), CASE WHEN $5 THEN now() END, CASE WHEN $5 THEN 'checked' ELSE '' END)`,
 					run, d, kind, fmt.Sprint("T", j), resolved)
-				must(err)
+				must(t, err)
 			}
 		}
 	}
@@ -256,17 +202,13 @@ VALUES ($1, date '2026-11-01' + $2::int, $3, $4, now(), CASE WHEN $5 THEN now() 
 	for _, from := range []string{"", "2026-11-05"} {
 		for _, to := range []string{"", "2026-11-12", "2026-10-01"} {
 			for _, status := range append([]string{""}, runStatuses...) {
-				var want []int64
-				must(db.Select(&want, `SELECT id FROM reconciliation_runs
-WHERE ($1 = '' OR bill_date >= $1::date) AND ($2 = '' OR bill_date <= $2::date) AND ($3 = '' OR status = $3) ORDER BY id DESC`, from, to, status))
-				got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
-					rs, next, err := st.Reconciliation().ListRuns(ctx, reconcile.RunFilter{From: from, To: to, Status: reconcile.RunStatus(status), Page: p})
-					return ids(len(rs), func(i int) int64 { return rs[i].ID }), next, err
-				})
-				if !slices.Equal(got, want) {
-					t.Fatalf("runs %q..%q %q: got %v, want %v", from, to, status, got, want)
-				}
-				if len(want) > 0 {
+				if sameIDs(t, db, fmt.Sprintf("runs %q..%q %q", from, to, status),
+					func(p domain.Page) ([]reconcile.Run, string, error) {
+						return st.Reconciliation().ListRuns(ctx, reconcile.RunFilter{From: from, To: to, Status: reconcile.RunStatus(status), Page: p})
+					},
+					func(r reconcile.Run) int64 { return r.ID },
+					`SELECT id FROM reconciliation_runs
+WHERE ($1 = '' OR bill_date >= $1::date) AND ($2 = '' OR bill_date <= $2::date) AND ($3 = '' OR status = $3) ORDER BY id DESC`, from, to, status) > 0 {
 					nonEmpty++
 				}
 			}
@@ -275,17 +217,13 @@ WHERE ($1 = '' OR bill_date >= $1::date) AND ($2 = '' OR bill_date <= $2::date) 
 	for _, day := range []string{"", "2026-11-03", "2026-11-04"} {
 		for _, kind := range append([]string{""}, kinds...) {
 			for _, status := range []string{"", "open", "resolved"} {
-				var want []int64
-				must(db.Select(&want, `SELECT id FROM reconciliation_discrepancies
-WHERE ($1 = '' OR bill_date = $1::date) AND ($2 = '' OR kind = $2) AND ($3 = '' OR ($3 = 'open') = (resolved_at IS NULL)) ORDER BY id DESC`, day, kind, status))
-				got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
-					ds, next, err := st.Reconciliation().ListDiscrepancies(ctx, reconcile.DiscrepancyFilter{BillDate: day, Kind: reconcile.Kind(kind), Status: status, Page: p})
-					return ids(len(ds), func(i int) int64 { return ds[i].ID }), next, err
-				})
-				if !slices.Equal(got, want) {
-					t.Fatalf("discrepancies %q %q %q: got %v, want %v", day, kind, status, got, want)
-				}
-				if len(want) > 0 {
+				if sameIDs(t, db, fmt.Sprintf("discrepancies %q %q %q", day, kind, status),
+					func(p domain.Page) ([]reconcile.Discrepancy, string, error) {
+						return st.Reconciliation().ListDiscrepancies(ctx, reconcile.DiscrepancyFilter{BillDate: day, Kind: reconcile.Kind(kind), Status: status, Page: p})
+					},
+					func(d reconcile.Discrepancy) int64 { return d.ID },
+					`SELECT id FROM reconciliation_discrepancies
+WHERE ($1 = '' OR bill_date = $1::date) AND ($2 = '' OR kind = $2) AND ($3 = '' OR ($3 = 'open') = (resolved_at IS NULL)) ORDER BY id DESC`, day, kind, status) > 0 {
 					nonEmpty++
 				}
 			}
@@ -294,4 +232,25 @@ WHERE ($1 = '' OR bill_date = $1::date) AND ($2 = '' OR kind = $2) AND ($3 = '' 
 	if nonEmpty < 30 {
 		t.Fatalf("only %d reconciliation filter combinations matched: the fixture does not exercise the filters", nonEmpty)
 	}
+}
+
+// sameIDs pages through list three at a time and fails the test unless the
+// ids of what it lists (id), in order, are those wantSQL selects; it
+// answers how many there are.
+func sameIDs[T any](t *testing.T, db *sqlx.DB, what string, list func(domain.Page) ([]T, string, error), id func(T) int64, wantSQL string, args ...any) int {
+	t.Helper()
+	var want []int64
+	must(t, db.Select(&want, wantSQL, args...))
+	got := everyPage(t, 3, func(p domain.Page) ([]int64, string, error) {
+		xs, next, err := list(p)
+		ids := make([]int64, len(xs))
+		for i, x := range xs {
+			ids[i] = id(x)
+		}
+		return ids, next, err
+	})
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s: got %v, want %v", what, got, want)
+	}
+	return len(want)
 }

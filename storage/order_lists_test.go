@@ -37,15 +37,9 @@ func newListFixture(t *testing.T) listFixture {
 	t.Helper()
 	db := storagetest.NewDB(t)
 	f := listFixture{db: db, t0: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(db.Select(&f.stores, `INSERT INTO stores (code, name) VALUES ('S1', 'one'), ('S2', 'two') RETURNING id`))
-	must(db.Select(&f.shoppers, `INSERT INTO shoppers (openid) SELECT 'o-' || g FROM generate_series(1, 3) g RETURNING id`))
-	must(db.Select(&f.clerks, `INSERT INTO staff (username, password_hash, role, store_id)
+	must(t, db.Select(&f.stores, `INSERT INTO stores (code, name) VALUES ('S1', 'one'), ('S2', 'two') RETURNING id`))
+	must(t, db.Select(&f.shoppers, `INSERT INTO shoppers (openid) SELECT 'o-' || g FROM generate_series(1, 3) g RETURNING id`))
+	must(t, db.Select(&f.clerks, `INSERT INTO staff (username, password_hash, role, store_id)
 VALUES ('clerk1', 'x', 'clerk', $1), ('clerk2', 'x', 'clerk', $2) RETURNING id`, f.stores[0], f.stores[1]))
 	statuses := []string{"pending_payment", "paid", "shipped", "completed", "cancelled"}
 	for i := 0; i < 120; i++ {
@@ -74,7 +68,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 100 + $11, 0, 0, 100 + $11, $10, $10
   CASE WHEN $3 IN ('shipped', 'completed') THEN 'SF' END, CASE WHEN $3 IN ('shipped', 'completed') THEN 'T' END,
   CASE WHEN $3 = 'completed' THEN $10::timestamptz END, CASE WHEN $3 = 'cancelled' THEN $10::timestamptz END, $10)`,
 			no, shopper, st, fulfillment, channel, address, pickupStore, store, clerkID, at, i)
-		must(err)
+		must(t, err)
 		f.numbers = append(f.numbers, no)
 	}
 	return f

@@ -29,23 +29,17 @@ type orderFixture struct {
 func newOrderFixture(t testing.TB, db *sqlx.DB, skus, stock, shoppers int) orderFixture {
 	t.Helper()
 	f := orderFixture{db: db}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(db.Get(&f.storeID, `INSERT INTO stores (code, name) VALUES ('S1', 'Store one') RETURNING id`))
+	must(t, db.Get(&f.storeID, `INSERT INTO stores (code, name) VALUES ('S1', 'Store one') RETURNING id`))
 	var cat, prod int64
-	must(db.Get(&cat, `INSERT INTO categories (name) VALUES ('Tea') RETURNING id`))
-	must(db.Get(&prod, `INSERT INTO products (category_id, title, status) VALUES ($1, 'Longjing', 'on_sale') RETURNING id`, cat))
-	must(db.Select(&f.skus, `
+	must(t, db.Get(&cat, `INSERT INTO categories (name) VALUES ('Tea') RETURNING id`))
+	must(t, db.Get(&prod, `INSERT INTO products (category_id, title, status) VALUES ($1, 'Longjing', 'on_sale') RETURNING id`, cat))
+	must(t, db.Select(&f.skus, `
 INSERT INTO skus (product_id, code, specs, price_fen, stock)
 SELECT $1, 'SKU-' || g, jsonb_build_object('size', g::text), 1990 + g, $3 FROM generate_series(1, $2) g RETURNING id`,
 		prod, skus, stock))
 	_, err := db.Exec(`INSERT INTO stock_ledger (sku_id, kind, delta, actor, at) SELECT id, 'receive', stock, 'system', now() FROM skus`)
-	must(err)
-	must(db.Select(&f.shoppers, `INSERT INTO shoppers (openid) SELECT 'o-' || g FROM generate_series(1, $1) g RETURNING id`, shoppers))
+	must(t, err)
+	must(t, db.Select(&f.shoppers, `INSERT INTO shoppers (openid) SELECT 'o-' || g FROM generate_series(1, $1) g RETURNING id`, shoppers))
 	return f
 }
 

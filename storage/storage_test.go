@@ -62,3 +62,11 @@ func TestInTxRollsBackOnError(t *testing.T) {
 		t.Fatalf("rolled-back insert is visible: %d rows", n)
 	}
 }
+
+// must fails the test on an error (fixture set-up).
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
